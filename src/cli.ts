@@ -1,0 +1,91 @@
+// The kvfleet command line: serve, validate, init, sim.
+import { access, copyFile, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { FleetFileError, parseFleet } from './fleet/load.js';
+import { serve } from './serve.js';
+import { registerSimCommand } from './sim/command.js';
+
+const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
+  return n;
+}
+
+const program = new Command();
+program.name('kvfleet').description('KV-cache-aware router for LLM fleets, as an Envoy ext_proc service').version('0.1.0');
+
+program
+  .command('serve')
+  .description('run the ext_proc gRPC service (and the admin HTTP port) for a fleet file')
+  .requiredOption('-c, --config <file>', 'fleet file (YAML)')
+  .option('--grpc-port <port>', 'override server.grpc.port', port)
+  .option('--admin-port <port>', 'override server.admin.port', port)
+  .action(async (o: { config: string; grpcPort?: number; adminPort?: number }) => {
+    let running;
+    try {
+      running = await serve({ fleetPath: o.config, grpcPort: o.grpcPort, adminPort: o.adminPort });
+    } catch (e) {
+      if (e instanceof FleetFileError) {
+        process.stderr.write(`kvfleet: refusing to start, invalid fleet file\n${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    const r = running;
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      void r.stop().then(() => process.exit(0), () => process.exit(1));
+      process.stderr.write(`kvfleet: ${signal}, draining\n`);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => void r.reload());
+  });
+
+program
+  .command('validate')
+  .description('check a fleet file; print every problem with its path; exit 1 if any')
+  .argument('<file>', 'fleet file (YAML)')
+  .action(async (file: string) => {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      process.stderr.write(`${file}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+      process.exit(1);
+    }
+    const res = parseFleet(text);
+    if (!res.ok) {
+      process.stderr.write(`${file}: ${res.problems.length} problem(s)\n`);
+      for (const p of res.problems) process.stderr.write(`  ${p}\n`);
+      process.exit(1);
+    }
+    const eps = res.fleet.models.reduce((n, m) => n + m.endpoints.length, 0);
+    process.stdout.write(`${file}: ok (${res.fleet.models.length} models, ${eps} endpoints)\n`);
+  });
+
+program
+  .command('init')
+  .description('write a commented example fleet file')
+  .option('-o, --output <file>', 'where to write it', 'fleet.yaml')
+  .option('-f, --force', 'overwrite an existing file')
+  .action(async (o: { output: string; force?: boolean }) => {
+    if (o.force !== true) {
+      const exists = await access(o.output).then(() => true, () => false);
+      if (exists) {
+        process.stderr.write(`${o.output} exists; use --force to overwrite\n`);
+        process.exit(1);
+      }
+    }
+    await copyFile(EXAMPLE_FLEET, o.output);
+    process.stdout.write(`wrote ${o.output}; check it with: kvfleet validate ${o.output}\n`);
+  });
+
+registerSimCommand(program);
+
+await program.parseAsync(process.argv);

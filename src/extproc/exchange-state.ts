@@ -1,0 +1,53 @@
+// What one exchange (one HTTP request, one ext_proc stream) carries between
+// phases, and the environment the phases run in.
+import type { Decision } from '../core/types.js';
+import type { KvError } from '../errors.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { LiveEndpoints } from '../fleet/live-endpoints.js';
+import type { RequestMeta } from '../request/headers.js';
+import type { ApiKind } from '../request/types.js';
+
+export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'done';
+
+/** One line per exchange: the decision (or the error) and, when known, the outcome. */
+export interface ExchangeReport {
+  readonly requestId: string;
+  readonly api: ApiKind | undefined;
+  readonly decision: Decision | undefined;
+  readonly error: KvError | undefined;
+  readonly decisionUs: number | undefined;
+  readonly status: number | undefined;
+  readonly servedEndpoint: string | undefined;
+  /** Time from the decision to the upstream response headers, ms. */
+  readonly upstreamMs: number | undefined;
+  readonly stream: boolean;
+}
+
+export interface ExchangeEnv {
+  /** The current fleet (a reload swaps it; an exchange keeps the one it started with). */
+  readonly fleet: () => Fleet;
+  readonly live: LiveEndpoints;
+  readonly counters: Map<string, number>;
+  readonly strategies: ReadonlySet<string>;
+  /** Monotonic milliseconds (performance.now in production, a fake in tests). */
+  readonly now: () => number;
+  readonly newRequestId: () => string;
+  readonly report: (r: ExchangeReport) => void;
+  /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
+  readonly onInternalError?: (e: unknown) => void;
+}
+
+export interface ExchangeState {
+  phase: Phase;
+  fleet: Fleet;
+  meta: RequestMeta | undefined;
+  api: ApiKind | undefined;
+  requestId: string;
+  stream: boolean;
+  decision: Decision | undefined;
+  decisionUs: number | undefined;
+  decidedAt: number | undefined;
+  /** The endpoint whose in-flight count this exchange holds. */
+  held: string | undefined;
+  reported: boolean;
+}

@@ -1,0 +1,32 @@
+// Phase 3: response headers. Learn the outcome (status, the endpoint that
+// served, time to headers) and add the explanation headers for the client.
+import { attribute, headerMap, setHeader } from '../mutations.js';
+import { explanationHeaders } from '../explain-headers.js';
+import type { HttpHeaders, ProcessingResponse, ProtoStruct } from '../proto-types.js';
+import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
+import { finish } from '../exchange-finish.js';
+
+/** Envoy attribute with the upstream host that served (response_attributes). */
+export const UPSTREAM_ADDRESS_ATTR = 'upstream.address';
+
+export function onResponseHeaders(
+  env: ExchangeEnv,
+  st: ExchangeState,
+  msg: HttpHeaders,
+  attributes: Record<string, ProtoStruct> | undefined,
+): ProcessingResponse {
+  const headers = headerMap(msg);
+  const status = Number(headers.get(':status') ?? '0') || undefined;
+  const served = attribute(attributes, UPSTREAM_ADDRESS_ATTR);
+  const d = st.decision;
+  const set = d !== undefined
+    ? explanationHeaders(d, st.decisionUs ?? 0, served)
+    : [setHeader('x-kvfleet-request-id', st.requestId)];
+  st.phase = 'done';
+  finish(env, st, {
+    status,
+    servedEndpoint: served,
+    upstreamMs: st.decidedAt !== undefined ? env.now() - st.decidedAt : undefined,
+  });
+  return { response_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: set } } } };
+}

@@ -1,0 +1,38 @@
+// Loads envoy.service.ext_proc.v3.ExternalProcessor from the .proto files shipped
+// by the pinned @grpc/grpc-js-xds package (deps/envoy-api, xds, googleapis, pgv).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const require = createRequire(import.meta.url);
+
+export function protoIncludeDirs(): string[] {
+  const root = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+  return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(root, d));
+}
+
+export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
+export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
+
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+  includeDirs: protoIncludeDirs(),
+};
+
+/** The ExternalProcessor client constructor; its `.service` is what the server registers. */
+export function loadExtProcClient(): grpc.ServiceClientConstructor {
+  const def = protoLoader.loadSync(EXT_PROC_PROTO, LOADER_OPTIONS);
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    envoy: { service: { ext_proc: { v3: { ExternalProcessor: grpc.ServiceClientConstructor } } } };
+  };
+  return pkg.envoy.service.ext_proc.v3.ExternalProcessor;
+}
+
+export function loadExtProcService(): grpc.ServiceDefinition {
+  return loadExtProcClient().service;
+}

@@ -1,0 +1,121 @@
+// The fleet file schema (zod). Validated once at the edge; the rest of kvfleet
+// receives the frozen, typed result (see load.ts). Unknown keys are errors, so a
+// typo in the file is reported instead of silently ignored.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** `ip:port` or `[ipv6]:port`: what Envoy's override_host policy matches against. */
+export const endpointAddress = z.string().refine(
+  (s) => parseEndpoint(s) !== undefined,
+  { message: 'must be ip:port (IPv4) or [ipv6]:port; Envoy override_host matches resolved addresses' },
+);
+
+export function parseEndpoint(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const host = (m[1] ?? m[2]) as string;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  const family = isIP(host);
+  if (family === 0 || (m[1] !== undefined && family !== 6) || (m[2] !== undefined && family !== 4)) return undefined;
+  return { host, port };
+}
+
+const listen = (defaultPort: number) =>
+  z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(defaultPort),
+  });
+
+export const ENGINES = ['vllm', 'sglang', 'tgi', 'triton', 'ollama', 'openai'] as const;
+export const MODEL_TYPES = ['chat', 'completion', 'embedding'] as const;
+
+const modelSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
+  aliases: z.array(z.string().min(1)).default([]),
+  /** Envoy cluster holding this model's replicas; the route reads it from x-kvfleet-cluster. */
+  cluster: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'an Envoy cluster name: letters, digits and . _ - only'),
+  /** The name the replicas know the model by; the body's `model` is rewritten to it. */
+  model_id: z.string().min(1),
+  engine: z.enum(ENGINES).default('vllm'),
+  type: z.enum(MODEL_TYPES).default('chat'),
+  endpoints: z.array(endpointAddress).default([]),
+  /** Upstream host for hosted providers (hybrid fleets); sets :authority. */
+  host: z.string().min(1).optional(),
+  capabilities: z
+    .strictObject({
+      tools: z.boolean().default(true),
+      json_mode: z.boolean().default(true),
+      vision: z.boolean().default(false),
+      context_length: z.number().int().positive().default(8192),
+    })
+    .default({ tools: true, json_mode: true, vision: false, context_length: 8192 }),
+  priors: z
+    .strictObject({
+      quality: z.number().min(0).max(1).default(0.5),
+      cost_per_1k_input: z.number().min(0).default(0),
+      cost_per_1k_output: z.number().min(0).default(0),
+      latency_p50_ms: z.number().positive().default(500),
+    })
+    .default({ quality: 0.5, cost_per_1k_input: 0, cost_per_1k_output: 0, latency_p50_ms: 500 }),
+  tags: z.record(z.string(), z.string()).default({}),
+  region: z.string().optional(),
+  data_classes: z.array(z.string().min(1)).default(['public', 'internal', 'confidential', 'restricted']),
+});
+
+export const fleetSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    server: z
+      .strictObject({
+        grpc: listen(9002).default({ host: '127.0.0.1', port: 9002 }),
+        admin: listen(9003).default({ host: '127.0.0.1', port: 9003 }),
+        /** Requests with a larger body get a 413 from kvfleet. */
+        max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+        /** Seconds SIGTERM waits for open streams before closing them. */
+        drain_seconds: z.number().min(0).max(600).default(10),
+      })
+      .default({
+        grpc: { host: '127.0.0.1', port: 9002 },
+        admin: { host: '127.0.0.1', port: 9003 },
+        max_body_bytes: 4 * 1024 * 1024,
+        drain_seconds: 10,
+      }),
+    /** Model that `auto` (and any alias-free default request) resolves to. */
+    default_model: z.string().min(1).optional(),
+    models: z.array(modelSchema).min(1, 'at least one model is required'),
+  })
+  .superRefine((fleet, ctx) => {
+    const seen = new Map<string, string>();
+    fleet.models.forEach((m, i) => {
+      const names: Array<[string, (string | number)[]]> = [[m.name, ['models', i, 'name']]];
+      m.aliases.forEach((a, j) => names.push([a, ['models', i, 'aliases', j]]));
+      for (const [n, path] of names) {
+        if (n === 'auto') {
+          ctx.addIssue({ code: 'custom', path, message: '"auto" is reserved: it resolves to default_model' });
+          continue;
+        }
+        const prev = seen.get(n);
+        if (prev !== undefined) {
+          ctx.addIssue({ code: 'custom', path, message: `"${n}" is already used by ${prev}` });
+        } else {
+          seen.set(n, `models[${i}]`);
+        }
+      }
+      const eps = new Set<string>();
+      m.endpoints.forEach((e, j) => {
+        if (eps.has(e)) ctx.addIssue({ code: 'custom', path: ['models', i, 'endpoints', j], message: `duplicate endpoint ${e}` });
+        eps.add(e);
+      });
+    });
+    if (fleet.default_model !== undefined && !fleet.models.some((m) => m.name === fleet.default_model)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_model'],
+        message: `"${fleet.default_model}" is not the name of a model in models[]`,
+      });
+    }
+  });
+
+export type FleetFile = z.infer<typeof fleetSchema>;
+export type ModelFile = FleetFile['models'][number];

@@ -1,0 +1,40 @@
+// Renders an ExchangeReport once: one pino line and the matching metrics.
+// Fields are identifiers, numbers and reason codes; never prompt text.
+import type { ExchangeReport } from '../extproc/exchange-state.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeReport): void {
+  const d = r.decision;
+  if (r.error !== undefined) {
+    metrics.rejections.inc({ code: r.error.code });
+  }
+  if (d !== undefined) {
+    metrics.decisions.inc({ model: d.model.name, strategy: d.strategy, affinity: d.affinity.kind });
+    if (r.decisionUs !== undefined) metrics.decisionSeconds.observe(r.decisionUs / 1e6);
+    if (r.status !== undefined && r.error === undefined) {
+      metrics.upstreamResponses.inc({ model: d.model.name, status_class: `${Math.floor(r.status / 100)}xx` });
+    }
+    if (r.upstreamMs !== undefined) metrics.timeToHeadersSeconds.observe({ model: d.model.name }, r.upstreamMs / 1000);
+  }
+  log.info(
+    {
+      rid: r.requestId,
+      api: r.api,
+      model: d?.model.name,
+      strategy: d?.strategy,
+      endpoints: d?.endpoints,
+      served: r.servedEndpoint,
+      affinity: d !== undefined ? `${d.affinity.kind}:${d.affinity.score.toFixed(2)}` : undefined,
+      score: d !== undefined ? Number(d.score.toFixed(3)) : undefined,
+      reasons: d?.reasons,
+      decision_us: r.decisionUs !== undefined ? Math.round(r.decisionUs) : undefined,
+      status: r.status,
+      upstream_ms: r.upstreamMs !== undefined ? Math.round(r.upstreamMs) : undefined,
+      stream: r.stream,
+      error: r.error?.code,
+      param: r.error?.param ?? undefined,
+    },
+    d !== undefined ? 'decision' : 'rejected',
+  );
+}

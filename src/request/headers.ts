@@ -1,0 +1,95 @@
+// Request headers → RequestMeta. Reads the per-request inputs a client may send
+// and lists every client-supplied header kvfleet owns, to be stripped before the
+// request goes upstream (x-kvfleet-*, x-gateway-destination-endpoint*).
+import { KvError } from '../errors.js';
+
+export type Priority = 'high' | 'normal' | 'low';
+const PRIORITIES: ReadonlySet<string> = new Set(['high', 'normal', 'low']);
+
+export interface Overrides {
+  readonly strategy: string | undefined;
+  readonly models: readonly string[] | undefined;
+  readonly priority: Priority;
+}
+
+export interface RequestMeta {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly contentLength: number | undefined;
+  readonly requestId: string | undefined;
+  readonly sessionId: string | undefined;
+  readonly overrides: Overrides;
+  /** Client-supplied headers kvfleet owns; removed before the request goes upstream. */
+  readonly strip: readonly string[];
+}
+
+/** Per-request header values are short tokens; anything longer is refused. */
+const MAX_HEADER_VALUE = 256;
+const TOKEN = /^[A-Za-z0-9._:/@-]+$/;
+
+export function isOwnedHeader(name: string): boolean {
+  return name.startsWith('x-kvfleet-') || name.startsWith('x-gateway-destination-endpoint');
+}
+
+function token(name: string, value: string): string {
+  const v = value.trim();
+  if (v.length === 0 || v.length > MAX_HEADER_VALUE || !TOKEN.test(v)) {
+    throw new KvError('invalid_header', `header '${name}' must be a short token of letters, digits and . _ : / @ -`, name);
+  }
+  return v;
+}
+
+export interface HeaderRules {
+  /** Strategy names the router knows; an unknown name is a 400 naming the header. */
+  readonly strategies: ReadonlySet<string>;
+}
+
+export function parseRequestHeaders(headers: ReadonlyMap<string, string>, rules: HeaderRules): RequestMeta {
+  const method = headers.get(':method') ?? 'GET';
+  const rawPath = headers.get(':path') ?? '/';
+  const q = rawPath.indexOf('?');
+  const path = q >= 0 ? rawPath.slice(0, q) : rawPath;
+
+  let contentLength: number | undefined;
+  const cl = headers.get('content-length');
+  if (cl !== undefined) {
+    const n = Number(cl);
+    if (!Number.isSafeInteger(n) || n < 0) throw new KvError('invalid_header', "header 'content-length' is not a valid length", 'content-length');
+    contentLength = n;
+  }
+
+  const strip: string[] = [];
+  let strategy: string | undefined;
+  let models: string[] | undefined;
+  let priority: Priority = 'normal';
+  for (const [name, value] of headers) {
+    if (!isOwnedHeader(name)) continue;
+    strip.push(name);
+    if (name === 'x-kvfleet-strategy') {
+      const s = token(name, value);
+      if (!rules.strategies.has(s)) {
+        throw new KvError('invalid_header', `header '${name}': unknown strategy; known: ${[...rules.strategies].join(', ')}`, name);
+      }
+      strategy = s;
+    } else if (name === 'x-kvfleet-models') {
+      models = value.split(',').map((m) => token(name, m));
+    } else if (name === 'x-kvfleet-priority') {
+      const p = value.trim().toLowerCase();
+      if (!PRIORITIES.has(p)) throw new KvError('invalid_header', `header '${name}' must be high, normal or low`, name);
+      priority = p as Priority;
+    }
+  }
+
+  const requestId = headers.get('x-request-id');
+  const sessionId = headers.get('x-session-id');
+  return {
+    method,
+    path,
+    contentLength,
+    requestId: requestId !== undefined && requestId.length > 0 ? requestId.slice(0, MAX_HEADER_VALUE) : undefined,
+    sessionId: sessionId !== undefined ? token('x-session-id', sessionId) : undefined,
+    overrides: { strategy, models, priority },
+    strip,
+  };
+}

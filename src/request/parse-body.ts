@@ -1,0 +1,157 @@
+// OpenAI JSON body → RequestInput. The body is parsed exactly once; checks are
+// hand-written (not a schema library) so each error names the precise field,
+// e.g. `messages[3].content`, and the hot path stays allocation-light.
+// Error messages name fields and types only: never a value from the prompt.
+import { KvError } from '../errors.js';
+import type { ApiKind, PromptSegment, RequestInput } from './types.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function wrongType(param: string, expected: string, got: unknown): KvError {
+  return new KvError('invalid_field', `'${param}' must be ${expected}, got ${typeName(got)}`, param);
+}
+
+/** Image parts are represented by a short marker so huge data: URLs cost nothing. */
+const IMAGE_MARK_CHARS = 128;
+
+function contentText(content: unknown, param: string, acc: { hasImages: boolean }): string {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (!Array.isArray(content)) throw wrongType(param, 'a string or an array of content parts', content);
+  let out = '';
+  for (let i = 0; i < content.length; i++) {
+    const part: unknown = content[i];
+    const p = `${param}[${i}]`;
+    if (!isObject(part)) throw wrongType(p, 'an object', part);
+    const type = part['type'];
+    if (typeof type !== 'string') throw wrongType(`${p}.type`, 'a string', type);
+    if (type === 'text') {
+      const t = part['text'];
+      if (typeof t !== 'string') throw wrongType(`${p}.text`, 'a string', t);
+      out += t;
+    } else if (type === 'image_url' || type === 'input_image') {
+      acc.hasImages = true;
+      const iu = part['image_url'];
+      const url = isObject(iu) ? iu['url'] : iu;
+      out += `\u0000image:${typeof url === 'string' ? url.slice(0, IMAGE_MARK_CHARS) : ''}\u0000`;
+    } else {
+      out += `\u0000${type}\u0000`;
+    }
+  }
+  return out;
+}
+
+function chatSegments(body: Json, acc: { hasImages: boolean }): PromptSegment[] {
+  const messages = body['messages'];
+  if (messages === undefined) throw new KvError('missing_field', "'messages' is required", 'messages');
+  if (!Array.isArray(messages)) throw wrongType('messages', 'an array', messages);
+  if (messages.length === 0) throw new KvError('invalid_field', "'messages' must not be empty", 'messages');
+  const out: PromptSegment[] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    const p = `messages[${i}]`;
+    if (!isObject(m)) throw wrongType(p, 'an object', m);
+    const role = m['role'];
+    if (typeof role !== 'string') {
+      if (role === undefined) throw new KvError('missing_field', `'${p}.role' is required`, `${p}.role`);
+      throw wrongType(`${p}.role`, 'a string', role);
+    }
+    out[i] = { role, text: contentText(m['content'], `${p}.content`, acc) };
+  }
+  return out;
+}
+
+function textOrTokens(v: unknown, param: string, role: string): PromptSegment[] {
+  if (typeof v === 'string') return [{ role, text: v }];
+  if (Array.isArray(v)) {
+    if (v.length === 0) throw new KvError('invalid_field', `'${param}' must not be empty`, param);
+    if (v.every((x) => typeof x === 'number')) return [{ role, text: v.join(' ') }];
+    return v.map((x, i) => {
+      if (typeof x === 'string') return { role, text: x };
+      if (Array.isArray(x) && x.every((t) => typeof t === 'number')) return { role, text: x.join(' ') };
+      throw wrongType(`${param}[${i}]`, 'a string or an array of token ids', x);
+    });
+  }
+  if (v === undefined) throw new KvError('missing_field', `'${param}' is required`, param);
+  throw wrongType(param, 'a string or an array', v);
+}
+
+function optionalPositiveInt(body: Json, key: string): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw wrongType(key, 'a positive integer', v);
+  return v;
+}
+
+export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+  } catch {
+    throw new KvError('invalid_json', 'request body is not valid JSON', null);
+  }
+  if (!isObject(body)) throw new KvError('invalid_json', `request body must be a JSON object, got ${typeName(body)}`, null);
+
+  const model = body['model'];
+  if (model === undefined) throw new KvError('missing_field', "'model' is required", 'model');
+  if (typeof model !== 'string' || model.length === 0) throw wrongType('model', 'a non-empty string', model);
+
+  const stream = body['stream'];
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw wrongType('stream', 'a boolean', stream);
+
+  const user = body['user'];
+  if (user !== undefined && user !== null && typeof user !== 'string') throw wrongType('user', 'a string', user);
+
+  const acc = { hasImages: false };
+  let segments: PromptSegment[];
+  let hasTools = false;
+  let jsonMode = false;
+  if (api === 'chat') {
+    segments = chatSegments(body, acc);
+    const tools = body['tools'];
+    if (tools !== undefined && tools !== null && !Array.isArray(tools)) throw wrongType('tools', 'an array', tools);
+    hasTools = (Array.isArray(tools) && tools.length > 0) || Array.isArray(body['functions']);
+  } else if (api === 'completion') {
+    segments = textOrTokens(body['prompt'], 'prompt', 'prompt');
+  } else {
+    segments = textOrTokens(body['input'], 'input', 'input');
+  }
+  if (api !== 'embedding') {
+    const rf = body['response_format'];
+    if (rf !== undefined && rf !== null) {
+      if (!isObject(rf)) throw wrongType('response_format', 'an object', rf);
+      jsonMode = rf['type'] === 'json_object' || rf['type'] === 'json_schema';
+    }
+  }
+  const maxOutputTokens = optionalPositiveInt(body, 'max_completion_tokens') ?? optionalPositiveInt(body, 'max_tokens');
+
+  let promptChars = 0;
+  for (const s of segments) promptChars += s.text.length;
+
+  return {
+    api,
+    model,
+    stream: stream === true,
+    segments,
+    promptChars,
+    hasTools,
+    jsonMode,
+    hasImages: acc.hasImages,
+    maxOutputTokens,
+    user: typeof user === 'string' && user.length > 0 ? user : undefined,
+    body,
+  };
+}
+
+/** Serialise the body with a new model name. Called only when the name changes. */
+export function rewriteModel(input: RequestInput, modelId: string): Buffer {
+  return Buffer.from(JSON.stringify({ ...input.body, model: modelId }), 'utf8');
+}

@@ -1,0 +1,126 @@
+// `kvfleet serve`: wires the fleet, live state, the ext_proc gRPC server and the
+// admin HTTP server together. The only place that owns process-wide state.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
+import { STRATEGIES } from './core/decide.js';
+import type { ExchangeEnv } from './extproc/exchange-state.js';
+import { startExtProcServer } from './extproc/server.js';
+import type { Fleet } from './fleet/fleet.js';
+import { LiveEndpoints } from './fleet/live-endpoints.js';
+import { FleetFileError, loadFleetFile } from './fleet/load.js';
+import { reportExchange } from './obs/decision-log.js';
+import { createLogger, type Logger } from './obs/logger.js';
+import { createMetrics, type Metrics } from './obs/metrics.js';
+
+export interface ServeOptions {
+  readonly fleetPath: string;
+  /** Overrides of the fleet file's listen ports (0 = pick a free port). */
+  readonly grpcPort?: number | undefined;
+  readonly adminPort?: number | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+export interface Running {
+  readonly grpcPort: number;
+  readonly adminPort: number;
+  readonly fleet: () => Fleet;
+  readonly live: LiveEndpoints;
+  readonly metrics: Metrics;
+  /** Re-read the fleet file; an invalid file keeps the current fleet. */
+  reload(): Promise<{ ok: boolean; problems: readonly string[] }>;
+  /** Drain open streams (up to the fleet's drain_seconds), then close everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function endpointsOf(fleet: Fleet): Set<string> {
+  return new Set(fleet.models.flatMap((m) => m.endpoints));
+}
+
+export async function serve(opts: ServeOptions): Promise<Running> {
+  const log = opts.logger ?? createLogger();
+  let fleet = await loadFleetFile(opts.fleetPath);
+  const live = new LiveEndpoints();
+  const metrics = createMetrics();
+
+  const env: ExchangeEnv = {
+    fleet: () => fleet,
+    live,
+    counters: new Map(),
+    strategies: STRATEGIES,
+    now: () => performance.now(),
+    newRequestId: () => randomUUID(),
+    report: (r) => reportExchange(log, metrics, r),
+    onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+  };
+
+  const grpcListen = { host: fleet.server.grpc.host, port: opts.grpcPort ?? fleet.server.grpc.port };
+  const ext = await startExtProcServer(env, grpcListen, { onStreamCountChange: (n) => metrics.activeStreams.set(n) });
+
+  const metricsRoute: AdminRoute = async (req, res, url) => {
+    if (req.method !== 'GET' || url.pathname !== '/metrics') return false;
+    metrics.endpointInflight.reset();
+    for (const e of live.snapshot()) metrics.endpointInflight.set({ endpoint: e.address }, e.inflight);
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType });
+    res.end(text);
+    return true;
+  };
+  let draining = false;
+  const healthRoute: AdminRoute = (req, res, url) => {
+    if (url.pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return true;
+    }
+    if (url.pathname === '/readyz') {
+      sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready', streams: ext.activeStreams() });
+      return true;
+    }
+    return false;
+  };
+  const fleetRoute: AdminRoute = (req, res, url) => {
+    if (req.method !== 'GET' || url.pathname !== '/fleet') return false;
+    sendJson(res, 200, { models: fleet.models.map((m) => ({ name: m.name, cluster: m.cluster, endpoints: m.endpoints })), endpoints: live.snapshot() });
+    return true;
+  };
+  const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
+  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute]);
+
+  log.info(
+    { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name) },
+    'kvfleet serving',
+  );
+
+  const reload = async () => {
+    try {
+      const next = await loadFleetFile(opts.fleetPath);
+      fleet = next;
+      live.retain(endpointsOf(next));
+      metrics.fleetReloads.inc({ result: 'ok' });
+      log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
+      return { ok: true, problems: [] };
+    } catch (e) {
+      const problems = e instanceof FleetFileError ? e.problems : [String(e)];
+      metrics.fleetReloads.inc({ result: 'invalid' });
+      log.error({ problems }, 'fleet reload failed; keeping the current fleet');
+      return { ok: false, problems };
+    }
+  };
+
+  return {
+    grpcPort: ext.port,
+    adminPort: admin.port,
+    fleet: () => fleet,
+    live,
+    metrics,
+    reload,
+    stop: async (graceMs = fleet.server.drain_seconds * 1000) => {
+      draining = true;
+      log.info({ streams: ext.activeStreams(), grace_ms: graceMs }, 'draining');
+      await ext.drain(graceMs);
+      await admin.close();
+      log.info('stopped');
+      log.flush();
+    },
+  };
+}

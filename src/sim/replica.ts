@@ -1,0 +1,143 @@
+// One simulated replica: its state plus the node:http server lifecycle.
+// "refuse" closes the listening port (connection refused) and re-opening listens again on the
+// same port with a fresh server; in-flight requests finish, then their connections close.
+// Listen/close transitions are serialised so concurrent fault changes cannot interleave.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { FaultPatch } from './fault-patch.js';
+import type { FaultSettings, SimOptions } from './options.js';
+import { ReplicaState, type ReplicaStats } from './replica-state.js';
+import { createReplicaHandler } from './replica-routes.js';
+import type { ReplicaControl } from './replica-control.js';
+
+/** What tests and the CLI see of one running replica. */
+export interface ReplicaHandle {
+  readonly index: number;
+  readonly model: string;
+  readonly host: string;
+  /** Port the replica owns (also while refused). */
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  /** False while refused (port closed). */
+  readonly listening: boolean;
+  stats(): ReplicaStats;
+  faults(): FaultSettings;
+  /** Change faults at runtime; `refuse` closes or re-opens the port (resolves when done). */
+  setFaults(patch: FaultPatch): Promise<FaultSettings>;
+  /** Clear the prefix cache, counters and metrics (faults are kept). */
+  reset(): void;
+  /** Prometheus text of /metrics. */
+  metricsText(): Promise<string>;
+}
+
+export class Replica implements ReplicaHandle, ReplicaControl {
+  readonly state: ReplicaState;
+  private server: Server | undefined;
+  private readonly servers = new Set<Server>();
+  private transition: Promise<void> = Promise.resolve();
+  private readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+
+  constructor(
+    readonly index: number,
+    readonly model: string,
+    private readonly opts: SimOptions,
+  ) {
+    this.state = new ReplicaState(index, model, opts);
+    this.state.port = opts.basePort > 0 ? opts.basePort + index : 0;
+    this.handler = createReplicaHandler(this.state, this);
+  }
+
+  get host(): string {
+    return this.opts.host;
+  }
+
+  get port(): number {
+    return this.state.port;
+  }
+
+  get url(): string {
+    const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `http://${h}:${this.port}`;
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  stats(): ReplicaStats {
+    return this.state.stats();
+  }
+
+  faults(): FaultSettings {
+    return { ...this.state.faults };
+  }
+
+  reset(): void {
+    this.state.reset();
+  }
+
+  metricsText(): Promise<string> {
+    return this.state.metrics.text();
+  }
+
+  /** Bind the port (refused replicas with an ephemeral port bind once to learn it, then close). */
+  async start(): Promise<void> {
+    await this.listen();
+    if (this.state.faults.refuse) await this.stopListening();
+  }
+
+  setFaults(patch: FaultPatch): Promise<FaultSettings> {
+    const { refuse, ...rest } = patch;
+    Object.assign(this.state.faults, rest);
+    if (refuse === undefined) return Promise.resolve(this.faults());
+    const step = this.transition.then(async () => {
+      if (refuse && this.server !== undefined) await this.stopListening();
+      if (!refuse && this.server === undefined) await this.listen();
+      this.state.faults.refuse = refuse;
+    });
+    this.transition = step.catch(() => undefined);
+    return step.then(() => this.faults());
+  }
+
+  /** Stop listening and drop every connection (aborting in-flight requests). */
+  async close(): Promise<void> {
+    await this.transition;
+    await this.stopListening();
+    const closing = [...this.servers].map((s) => {
+      const closed = once(s, 'close');
+      s.closeAllConnections();
+      return closed;
+    });
+    await Promise.all(closing);
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer(this.handler);
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.state.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (addr !== null && typeof addr === 'object') this.state.port = (addr as AddressInfo).port;
+    this.servers.add(server);
+    server.once('close', () => this.servers.delete(server));
+    this.server = server;
+  }
+
+  private async stopListening(): Promise<void> {
+    const s = this.server;
+    if (s === undefined) return;
+    this.server = undefined;
+    s.close();
+    s.closeIdleConnections();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
