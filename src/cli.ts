@@ -1,10 +1,11 @@
-// The kvfleet command line: serve, validate, init, sim.
+// The kvfleet command line: serve, validate, init, sim, demo.
 import { access, copyFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { FleetFileError, parseFleet } from './fleet/load.js';
 import { serve } from './serve.js';
 import { registerSimCommand } from './sim/command.js';
+import { registerDemoCommand } from './demo/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 
@@ -87,5 +88,6 @@ program
   });
 
 registerSimCommand(program);
+registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

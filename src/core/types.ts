@@ -3,12 +3,29 @@ import type { Model, Fleet } from '../fleet/fleet.js';
 import type { Overrides } from '../request/headers.js';
 import type { RequestInput } from '../request/types.js';
 
+/** Engine-reported load of one endpoint (scraped off the request path). */
+export interface EngineLoad {
+  readonly running: number;
+  readonly waiting: number;
+  /** KV cache usage, 0..1. */
+  readonly kvUsage: number;
+  /** KV capacity in blocks and the block size in tokens, when the engine reports them. */
+  readonly capacityBlocks: number | undefined;
+  readonly blockTokens: number | undefined;
+}
+
 /** What the core may know about one endpoint right now (a snapshot). */
 export interface EndpointView {
   /** Requests kvfleet has sent there that have not completed. */
   readonly inflight: number;
   /** False when Envoy ejected it, its health check fails, or kvfleet's own circuit is open. */
   readonly healthy: boolean;
+  /** Fresh engine metrics; undefined when never scraped or stale (stale ≠ idle). */
+  readonly engine?: EngineLoad | undefined;
+  /** True when engine metrics exist but are older than the staleness limit: penalise, never read as idle. */
+  readonly stale?: boolean | undefined;
+  /** Monotonic ms until which the endpoint cools down (429 with retry-after); undefined when not cooling. */
+  readonly coolUntil?: number | undefined;
 }
 
 /** Live state as the core sees it. Unknown endpoints are healthy with nothing in flight. */

@@ -30,7 +30,7 @@ export function destinationMetadata(endpoints: readonly string[]): ProtoStruct {
   return {
     fields: {
       [LB_NAMESPACE]: {
-        struct_value: { fields: { [DESTINATION_KEY]: { string_value: endpoints.join(',') } } },
+        structValue: { fields: { [DESTINATION_KEY]: { stringValue: endpoints.join(',') } } },
       },
     },
   };
@@ -67,7 +67,7 @@ export function attribute(attrs: Record<string, ProtoStruct> | undefined, name: 
   if (attrs === undefined) return undefined;
   for (const s of Object.values(attrs)) {
     const v = s.fields?.[name];
-    if (v?.string_value !== undefined) return v.string_value;
+    if (v?.stringValue !== undefined) return v.stringValue;
   }
   return undefined;
 }

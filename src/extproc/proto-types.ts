@@ -2,13 +2,17 @@
 // writes, as @grpc/proto-loader presents them (keepCase, oneofs, bytes → Buffer).
 // The .proto files themselves come from the pinned @grpc/grpc-js-xds package.
 
+/**
+ * google.protobuf.Value. protobufjs ships its own definition of the well-known
+ * struct.proto with camelCase field names, so keepCase does not apply here.
+ */
 export interface ProtoValue {
-  null_value?: 'NULL_VALUE';
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: ProtoStruct;
-  list_value?: { values?: ProtoValue[] };
+  nullValue?: 'NULL_VALUE';
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: ProtoStruct;
+  listValue?: { values?: ProtoValue[] };
   kind?: string;
 }
 

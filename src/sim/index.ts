@@ -10,7 +10,6 @@ export type { ReplicaHandle } from './replica.js';
 export type { ReplicaStats } from './replica-state.js';
 export type { FaultPatch } from './fault-patch.js';
 export { findFreeBasePort } from './free-port.js';
-export { registerSimCommand } from './command.js';
 
 export interface SimHandle {
   replicas: ReplicaHandle[];

@@ -107,13 +107,13 @@ export class ReplicaMetrics {
       labelNames: ['block_size', 'num_gpu_blocks'],
       registers,
     });
-    this.setCacheConfig();
+    this.initSeries();
   }
 
   /** Zero every counter and histogram (cache_config_info stays 1). */
   reset(): void {
     this.registry.resetMetrics();
-    this.setCacheConfig();
+    this.initSeries();
   }
 
   async text(): Promise<string> {
@@ -124,7 +124,9 @@ export class ReplicaMetrics {
     return this.registry.contentType;
   }
 
-  private setCacheConfig(): void {
+  /** cache_config_info = 1 and request_success_total{finished_reason} present at 0, as vLLM does. */
+  private initSeries(): void {
+    for (const reason of ['stop', 'length', 'abort']) this.requestSuccess.inc({ finished_reason: reason }, 0);
     this.cacheConfig.set({ block_size: String(this.blockSize), num_gpu_blocks: String(this.numGpuBlocks) }, 1);
   }
 }

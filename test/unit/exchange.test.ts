@@ -21,7 +21,7 @@ describe('ext_proc exchange (no socket)', () => {
     const eps = set['x-gateway-destination-endpoint']?.split(',');
     expect(eps).toHaveLength(3);
     expect(new Set(eps)).toEqual(new Set(['10.0.0.1:8000', '10.0.0.2:8000', '10.0.0.3:8000']));
-    const md = b.dynamic_metadata?.fields?.['envoy.lb']?.struct_value?.fields?.['x-gateway-destination-endpoint']?.string_value;
+    const md = b.dynamic_metadata?.fields?.['envoy.lb']?.structValue?.fields?.['x-gateway-destination-endpoint']?.stringValue;
     expect(md).toBe(set['x-gateway-destination-endpoint']);
     const newBody = resp?.body_mutation?.body;
     expect(JSON.parse(newBody?.toString() ?? '{}').model).toBe('org/Small-1B');
@@ -31,7 +31,7 @@ describe('ext_proc exchange (no socket)', () => {
     env.clock.t += 42;
     const r = ex.handle({
       response_headers: headers({ ':status': '200' }),
-      attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { string_value: eps?.[1] ?? '' } } } },
+      attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: eps?.[1] ?? '' } } } },
     });
     const out = setHeaders(r.response_headers?.response.header_mutation?.set_headers);
     expect(out).toMatchObject({

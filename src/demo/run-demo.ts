@@ -1,0 +1,123 @@
+// `kvfleet demo`: simulated replicas of two models + kvfleet + a real Envoy on
+// envoy/envoy.yaml (fixed ports 10000, 9901, 9002, 18001-2, 18011-2), a handful
+// of requests through Envoy, each routing decision printed from the response
+// headers, then everything shut down.
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { createLogger } from '../obs/logger.js';
+import { locateEnvoy } from '../envoy/locate.js';
+import { serve } from '../serve.js';
+import { startSim, type SimHandle } from '../sim/index.js';
+import { startEnvoyProcess } from './envoy-process.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ENVOY_URL = 'http://127.0.0.1:10000';
+const ENVOY_ADMIN = 'http://127.0.0.1:9901';
+
+interface Row {
+  label: string;
+  status: number;
+  model: string;
+  endpoint: string;
+  strategy: string;
+  affinity: string;
+  reason: string;
+  us: string;
+  note: string;
+}
+
+function rowFrom(label: string, res: Response, note: string): Row {
+  const h = (n: string) => res.headers.get(n) ?? '-';
+  return {
+    label,
+    status: res.status,
+    model: h('x-kvfleet-model'),
+    endpoint: h('x-kvfleet-endpoint'),
+    strategy: h('x-kvfleet-strategy'),
+    affinity: h('x-kvfleet-affinity'),
+    reason: h('x-kvfleet-reason'),
+    us: h('x-kvfleet-decision-us'),
+    note,
+  };
+}
+
+function printTable(rows: Row[]): void {
+  const cols: Array<[keyof Row, string]> = [
+    ['label', 'request'], ['status', 'status'], ['model', 'x-kvfleet-model'], ['endpoint', 'endpoint'],
+    ['strategy', 'strategy'], ['affinity', 'affinity'], ['reason', 'reason'], ['us', 'decision µs'], ['note', 'what came back'],
+  ];
+  const width = cols.map(([k, t]) => Math.max(t.length, ...rows.map((r) => String(r[k]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i] ?? 0)).join('  ');
+  process.stdout.write(`${line(cols.map(([, t]) => t))}\n${line(width.map((w) => '-'.repeat(w)))}\n`);
+  for (const r of rows) process.stdout.write(`${line(cols.map(([k]) => String(r[k])))}\n`);
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${ENVOY_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+}
+
+export async function runDemo(): Promise<number> {
+  const envoyBin = locateEnvoy(ROOT);
+  if (envoyBin === undefined) {
+    process.stderr.write('kvfleet demo: no Envoy binary; run `bash scripts/setup-envoy.sh` (or `npm run demo`, which does)\n');
+    return 1;
+  }
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  try {
+    const sims: SimHandle[] = [];
+    for (const [model, basePort] of [['meta-llama/Meta-Llama-3-8B-Instruct', 18001], ['Qwen/Qwen2.5-7B-Instruct', 18011]] as const) {
+      const sim = await startSim({ replicas: 2, basePort, model, decodeMsPerToken: 5, defaultMaxTokens: 8 });
+      cleanups.push(() => sim.close());
+      sims.push(sim);
+      say(`sim: ${model} on ${sim.replicas.map((r) => `127.0.0.1:${r.port}`).join(', ')}`);
+    }
+    const kv = await serve({ fleetPath: join(ROOT, 'examples', 'fleet.yaml'), logger: createLogger('warn') });
+    cleanups.push(() => kv.stop(2000));
+    say(`kvfleet: ext_proc on 127.0.0.1:${kv.grpcPort}, admin on http://127.0.0.1:${kv.adminPort}`);
+    const envoy = await startEnvoyProcess(envoyBin, join(ROOT, 'envoy', 'envoy.yaml'), ENVOY_ADMIN);
+    cleanups.push(() => envoy.stop());
+    say(`envoy: ${envoyBin} listening on ${ENVOY_URL}\n`);
+
+    const rows: Row[] = [];
+    const system = { role: 'system', content: 'You are a concise assistant for a demo of kvfleet.' };
+    let res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [system, { role: 'user', content: 'What is a KV cache?' }] }, { 'x-request-id': 'demo-1' });
+    let j = (await res.json()) as { kvfleet_sim?: { received_model?: string } };
+    rows.push(rowFrom('chat llama-3-8b', res, `replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
+
+    res = await post('/v1/chat/completions', { model: 'auto', messages: [system, { role: 'user', content: 'And prefix caching?' }] }, { 'x-request-id': 'demo-2' });
+    j = (await res.json()) as typeof j;
+    rows.push(rowFrom('chat auto', res, `replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
+
+    res = await post('/v1/chat/completions', { model: 'qwen', stream: true, messages: [system, { role: 'user', content: 'Stream a short answer.' }] }, { 'x-request-id': 'demo-3' });
+    const sse = await res.text();
+    const chunks = sse.split('\n\n').filter((e) => e.startsWith('data: '));
+    rows.push(rowFrom('stream qwen (SSE)', res, `${chunks.length - 1} chunks, ends with ${chunks.at(-1) ?? '?'}`));
+
+    try {
+      const { default: OpenAI } = await import('openai');
+      const client = new OpenAI({ baseURL: `${ENVOY_URL}/v1`, apiKey: 'not-needed', maxRetries: 0 });
+      const { data, response } = await client.chat.completions
+        .create({ model: 'qwen-2.5-7b', messages: [{ role: 'user', content: 'Hello from the openai client' }], max_tokens: 4 })
+        .withResponse();
+      rows.push(rowFrom('openai npm client', response, `${data.usage?.completion_tokens ?? '?'} tokens: "${(data.choices[0]?.message.content ?? '').trim()}"`));
+    } catch (e) {
+      say(`(openai client step skipped: ${(e as Error).message})`);
+    }
+
+    res = await post('/v1/chat/completions', { model: 'gpt-17', messages: [{ role: 'user', content: 'hi' }] }, { 'x-request-id': 'demo-5' });
+    const err = (await res.json()) as { error?: { code?: string; param?: string } };
+    rows.push(rowFrom('unknown model', res, `error code=${err.error?.code ?? '?'} param=${err.error?.param ?? '?'}`));
+
+    res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [system, { role: 'user', content: 'forged' }] }, { 'x-kvfleet-cluster': 'pool-qwen-2.5-7b', 'x-request-id': 'demo-6' });
+    j = (await res.json()) as typeof j;
+    rows.push(rowFrom('forged cluster header', res, `ignored; replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
+
+    printTable(rows);
+    say(`\nPer-replica requests: ${sims.flatMap((s) => s.replicas.map((r) => `${r.port}=${r.stats().requests}`)).join(' ')}`);
+    say(`Metrics: http://127.0.0.1:${kv.adminPort}/metrics (kvfleet), ${ENVOY_ADMIN}/clusters (Envoy) — shutting down.`);
+    return rows.every((r) => r.status > 0) ? 0 : 1;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  }
+}

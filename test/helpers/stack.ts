@@ -1,0 +1,167 @@
+// The end-to-end stack: simulated replicas (in-process), kvfleet (the built CLI as
+// a child process, so it can be stopped and restarted) and a real Envoy running
+// the repo's envoy/envoy.yaml, all on free loopback ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
+import { freePort, REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
+
+export const LLAMA_ID = 'meta-llama/Meta-Llama-3-8B-Instruct';
+export const QWEN_ID = 'Qwen/Qwen2.5-7B-Instruct';
+/** Replica ports of examples/fleet.yaml and envoy/envoy.yaml. */
+const LLAMA_PORTS = [18001, 18002];
+const QWEN_PORTS = [18011, 18012];
+
+const CLI = join(REPO_ROOT, 'bin', 'kvfleet.js');
+const LOG_KEEP = 256 * 1024;
+
+export interface KvfleetProcess {
+  readonly grpcPort: number;
+  readonly adminUrl: string;
+  start(): Promise<void>;
+  /** SIGTERM and wait for the exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  logs(): string;
+  /** Parsed pino lines emitted so far. */
+  lines(): Array<Record<string, unknown>>;
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function kvfleetProcess(fleetPath: string, grpcPort: number, adminPort: number): KvfleetProcess {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` (npm test does it) before the end-to-end tests');
+  }
+  let child: ChildProcess | undefined;
+  let log = '';
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  return {
+    grpcPort,
+    adminUrl,
+    async start() {
+      const c = spawn(process.execPath, [CLI, 'serve', '-c', fleetPath, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, KVFLEET_LOG_LEVEL: 'info' },
+      });
+      child = c;
+      const keep = (b: Buffer) => {
+        log += b.toString('utf8');
+        if (log.length > LOG_KEEP) log = log.slice(-LOG_KEEP);
+      };
+      c.stdout?.on('data', keep);
+      c.stderr?.on('data', keep);
+      await waitFor('kvfleet /readyz', async () => {
+        if (c.exitCode !== null) throw new Error(`kvfleet exited with ${c.exitCode}:\n${log}`);
+        return (await fetch(`${adminUrl}/readyz`)).ok;
+      });
+    },
+    async stop() {
+      const c = child;
+      if (c === undefined || c.exitCode !== null) return c?.exitCode ?? null;
+      const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    logs: () => log,
+    lines: () =>
+      log.split('\n').flatMap((l) => {
+        if (!l.startsWith('{')) return [];
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
+  };
+}
+
+export interface Stack {
+  /** Envoy's listener, the only address clients use. */
+  readonly url: string;
+  readonly envoy: EnvoyHandle;
+  readonly llama: SimHandle;
+  readonly qwen: SimHandle;
+  readonly kvfleet: KvfleetProcess;
+  /** Replica handle by its address as the fleet file names it (`127.0.0.1:port`). */
+  readonly fleetFile: string;
+  stop(): Promise<void>;
+  /** Everything the processes logged, for a failing test's message. */
+  logs(): string;
+}
+
+export interface StackOptions {
+  /** Options for every simulated replica (ports are chosen by the stack). */
+  readonly sim?: Partial<SimOptions>;
+  /** Edit the fleet file (parsed YAML) before kvfleet starts. */
+  readonly editFleet?: (fleet: Record<string, unknown>) => void;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'kvfleet-e2e-'));
+  const started: Array<() => Promise<unknown>> = [];
+  try {
+    const llama = await startSim({ ...opts.sim, replicas: 2, basePort: 0, model: LLAMA_ID });
+    started.push(() => llama.close());
+    const qwen = await startSim({ ...opts.sim, replicas: 2, basePort: 0, model: QWEN_ID });
+    started.push(() => qwen.close());
+    const [grpcPort, adminPort, listener, envoyAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+
+    const endpoints: Record<string, number> = {};
+    LLAMA_PORTS.forEach((p, i) => (endpoints[String(p)] = llama.replicas[i]?.port ?? 0));
+    QWEN_PORTS.forEach((p, i) => (endpoints[String(p)] = qwen.replicas[i]?.port ?? 0));
+
+    const fleet = parse(await readFile(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
+    const models = fleet['models'] as Array<{ endpoints: string[] }>;
+    for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
+    opts.editFleet?.(fleet);
+    const fleetFile = join(dir, 'fleet.yaml');
+    await writeFile(fleetFile, stringify(fleet));
+
+    const kvfleet = kvfleetProcess(fleetFile, grpcPort, adminPort);
+    await kvfleet.start();
+    started.push(() => kvfleet.stop());
+    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints } });
+    started.push(() => envoy.stop());
+
+    return {
+      url: envoy.url,
+      envoy,
+      llama,
+      qwen,
+      kvfleet,
+      fleetFile,
+      logs: () => `--- kvfleet ---\n${kvfleet.logs().slice(-8000)}\n--- envoy ---\n${envoy.logs().slice(-8000)}`,
+      stop: async () => {
+        for (const s of started.reverse()) await s().catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    for (const s of started.reverse()) await s().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** POST JSON through Envoy. */
+export async function postJson(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}

@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = (args: string[]) =>
+  run(process.execPath, ['bin/kvfleet.js', ...args]).then(
+    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+  );
+
+describe('kvfleet validate / init', () => {
+  it('exits 1 and prints every problem with its path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-validate-'));
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, `
+models:
+  - { name: a, cluster: c, model_id: a, endpoints: [10.0.0.1:8000] }
+  - { name: b, cluster: c, model_id: b, engine: vllm, endpoints: [10.0.0.1:8000, gpu-1:8000] }
+  - { name: c, cluster: c, model_id: c, engine: llamacpp }
+`);
+    const r = await cli(['validate', file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('models[1].endpoints[1]');
+    expect(r.err).toContain('models[2].engine');
+    expect(r.err).toContain('2 problem(s)');
+  });
+
+  it('exits 1 on a file that is not YAML or does not exist', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-validate-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'models: [ {name: a');
+    expect((await cli(['validate', file])).code).toBe(1);
+    const missing = await cli(['validate', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('cannot read file');
+  });
+
+  it('init writes an example that validates', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-init-'));
+    const file = join(dir, 'fleet.yaml');
+    expect((await cli(['init', '-o', file])).code).toBe(0);
+    const v = await cli(['validate', file]);
+    expect(v.code).toBe(0);
+    expect(v.out).toContain('ok (2 models, 4 endpoints)');
+    expect((await cli(['init', '-o', file])).code).toBe(1);
+  });
+
+  it('serve refuses an invalid file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-serve-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'models: []');
+    const r = await cli(['serve', '-c', file, '--grpc-port', '0', '--admin-port', '0']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('models: at least one model is required');
+  });
+});
