@@ -31,6 +31,7 @@ export async function handleFaultsRequest(
   try {
     if (deferRefuse && refuse !== undefined) {
       const now = await control.setFaults(rest);
+      if (refuse) res.shouldKeepAlive = false;
       sendJson(res, 200, { replica: control.index, faults: faultsJson({ ...now, refuse }) });
       res.once('finish', () => {
         control.setFaults({ refuse }).catch(() => undefined);

@@ -53,7 +53,11 @@ export function createReplicaHandler(state: ReplicaState, control: ReplicaContro
 }
 
 async function route(state: ReplicaState, control: ReplicaControl, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // A refused replica must not keep serving over kept-alive connections.
   if (state.faults.refuse) res.shouldKeepAlive = false;
+  res.once('finish', () => {
+    if (state.faults.refuse) req.socket.end();
+  });
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const method = req.method ?? 'GET';
   const inference = POST_ROUTES[path];

@@ -12,6 +12,7 @@ describe('ext_proc exchange (no socket)', () => {
     const ex = new Exchange(env);
     const h = ex.handle({ request_headers: post('/v1/chat/completions', { 'x-request-id': 'rid-1', 'x-kvfleet-cluster': 'pool-big', 'x-gateway-destination-endpoint': '6.6.6.6:1' }) });
     expect(h.request_headers?.response.header_mutation?.remove_headers?.sort()).toEqual(['x-gateway-destination-endpoint', 'x-kvfleet-cluster']);
+    expect(h.request_headers?.response.clear_route_cache).toBe(true);
 
     const b = ex.handle({ request_body: chat('tiny') });
     const resp = b.request_body?.response;

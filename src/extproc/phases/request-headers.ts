@@ -28,7 +28,11 @@ export function onRequestHeaders(env: ExchangeEnv, st: ExchangeState, msg: HttpH
     }
     st.api = api;
     st.phase = 'request_body';
-    const response = meta.strip.length > 0 ? { ...CONTINUE, header_mutation: { remove_headers: [...meta.strip] } } : CONTINUE;
+    // Envoy picked a route before this phase; after removing a forged routing header
+    // the cached route must be dropped too.
+    const response = meta.strip.length > 0
+      ? { ...CONTINUE, header_mutation: { remove_headers: [...meta.strip] }, clear_route_cache: true }
+      : CONTINUE;
     return { request_headers: { response } };
   }
 

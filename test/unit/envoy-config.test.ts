@@ -1,0 +1,498 @@
+// Every YAML under envoy/ is checked here (DESIGN §3):
+//  - Envoy bootstraps pass `envoy --mode validate` with the real 1.40 binary, and keep the
+//    invariants kvfleet depends on (fail closed, override_host, retries, …);
+//  - Kubernetes manifests parse and carry the fields kvfleet needs; the Envoy fragments
+//    inside the Istio EnvoyFilter are spliced into a bootstrap and validated too;
+//  - fleet files pass kvfleet's own fleet validation and agree with the Envoy configs.
+// A missing Envoy binary FAILS these tests (run `bash scripts/setup-envoy.sh`).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { locateEnvoy } from '../../src/envoy/locate.js';
+import { parseFleet } from '../../src/fleet/load.js';
+import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.js';
+
+type Obj = Record<string, unknown>;
+const ENVOY_DIR = join(REPO_ROOT, 'envoy');
+const MODEL_PORTS = [18001, 18002, 18011, 18012];
+const scratch = mkdtempSync(join(tmpdir(), 'kvfleet-envoy-config-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+// ── small helpers ─────────────────────────────────────────────────────────────────
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+function obj(v: unknown, what: string): Obj {
+  if (!isObj(v)) throw new Error(`${what}: expected an object, got ${JSON.stringify(v)}`);
+  return v;
+}
+function arr(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw new Error(`${what}: expected a list, got ${JSON.stringify(v)}`);
+  return v;
+}
+/** "1.5s", "300s", "1500ms" → seconds. */
+function seconds(d: unknown): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(String(d));
+  if (!m) throw new Error(`not a duration: ${String(d)}`);
+  return Number(m[1]) / (m[2] === 'ms' ? 1000 : 1);
+}
+/** Every object (at any depth) that has key `k`. */
+function withKey(node: unknown, k: string, out: Obj[] = []): Obj[] {
+  if (Array.isArray(node)) for (const x of node) withKey(x, k, out);
+  else if (isObj(node)) {
+    if (k in node) out.push(node);
+    for (const v of Object.values(node)) withKey(v, k, out);
+  }
+  return out;
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return yamlFiles(p);
+    return /\.ya?ml$/.test(e.name) ? [p] : [];
+  });
+}
+
+type Kind = 'bootstrap' | 'k8s' | 'fleet';
+function classify(file: string): Kind {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+  for (const d of docs) if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]?.message}`);
+  const js = docs.map((d) => d.toJS() as unknown);
+  if (js.length > 0 && js.every((d) => isObj(d) && typeof d['apiVersion'] === 'string' && typeof d['kind'] === 'string')) {
+    return 'k8s';
+  }
+  const [only] = js;
+  if (js.length === 1 && isObj(only) && 'static_resources' in only) return 'bootstrap';
+  if (js.length === 1 && isObj(only) && 'models' in only) return 'fleet';
+  throw new Error(`${relative(REPO_ROOT, file)}: neither an Envoy bootstrap, a Kubernetes manifest nor a fleet file`);
+}
+
+const files = yamlFiles(ENVOY_DIR).map((f) => ({ file: f, name: relative(ENVOY_DIR, f), kind: classify(f) }));
+const bootstraps = files.filter((f) => f.kind === 'bootstrap');
+const manifests = files.filter((f) => f.kind === 'k8s');
+const fleets = files.filter((f) => f.kind === 'fleet');
+
+function envoyBin(): string {
+  const bin = locateEnvoy(REPO_ROOT);
+  if (bin === undefined) {
+    throw new Error('Envoy binary not found on PATH or in .venv/bin/envoy: run `bash scripts/setup-envoy.sh`');
+  }
+  return bin;
+}
+
+function validate(file: string): { status: number | null; output: string } {
+  const r = spawnSync(envoyBin(), ['--mode', 'validate', '-c', file, '-l', 'error'], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
+}
+
+function loadBootstrap(name: string): Obj {
+  return obj(parse(readFileSync(join(ENVOY_DIR, name), 'utf8')), name);
+}
+
+interface Parts {
+  hcm: Obj;
+  extProc: Obj;
+  filterNames: string[];
+  route: Obj;
+  clusters: Map<string, Obj>;
+  listener: Obj;
+}
+function parts(boot: Obj): Parts {
+  const sr = obj(boot['static_resources'], 'static_resources');
+  const listeners = arr(sr['listeners'], 'listeners');
+  expect(listeners).toHaveLength(1);
+  const listener = obj(listeners[0], 'listener');
+  const hcms = withKey(listener, 'http_filters');
+  expect(hcms).toHaveLength(1);
+  const hcm = hcms[0] as Obj;
+  const filters = arr(hcm['http_filters'], 'http_filters').map((f) => obj(f, 'http filter'));
+  const filterNames = filters.map((f) => String(f['name']));
+  const extProc = obj(filters.find((f) => f['name'] === 'envoy.filters.http.ext_proc')?.['typed_config'], 'ext_proc');
+  const vhosts = arr(obj(hcm['route_config'], 'route_config')['virtual_hosts'], 'virtual_hosts');
+  const routes = arr(obj(vhosts[0], 'vhost')['routes'], 'routes');
+  expect(routes).toHaveLength(1);
+  const route = obj(obj(routes[0], 'route')['route'], 'route action');
+  const clusters = new Map(arr(sr['clusters'], 'clusters').map((c) => [String(obj(c, 'cluster')['name']), c as Obj]));
+  return { hcm, extProc, filterNames, route, clusters, listener };
+}
+
+const modelClusters = (p: Parts) => [...p.clusters].filter(([n]) => n !== 'kvfleet');
+
+function endpointsOf(cluster: Obj): Array<{ address: string; port: number }> {
+  return withKey(cluster, 'socket_address').map((o) => {
+    const sa = obj(o['socket_address'], 'socket_address');
+    return { address: String(sa['address']), port: Number(sa['port_value']) };
+  });
+}
+
+// ── inventory ─────────────────────────────────────────────────────────────────────
+describe('envoy/ inventory', () => {
+  it('holds the expected bootstraps, manifests and fleet file', () => {
+    expect(bootstraps.map((f) => f.name).sort()).toEqual(['envoy.docker.yaml', 'envoy.yaml']);
+    expect(manifests.map((f) => f.name).sort()).toEqual([
+      'envoy-gateway-extension-policy.yaml',
+      'inferencepool.yaml',
+      'istio-envoyfilter.yaml',
+    ]);
+    expect(fleets.map((f) => f.name)).toEqual(['fleet.docker.yaml']);
+  });
+});
+
+// ── envoy --mode validate ─────────────────────────────────────────────────────────
+describe('envoy --mode validate (real Envoy binary)', () => {
+  it('finds the Envoy binary (run `bash scripts/setup-envoy.sh` if this fails)', () => {
+    const bin = envoyBin();
+    const v = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/version: \S+\/1\.40\./);
+  });
+
+  for (const f of bootstraps) {
+    it(`${f.name} validates`, () => {
+      const r = validate(f.file);
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).toContain('OK');
+    });
+  }
+
+  it('rejects a config with an unknown field (validate really checks)', () => {
+    const text = readFileSync(join(ENVOY_DIR, 'envoy.yaml'), 'utf8').replace('failure_mode_allow:', 'failure_mode_alow:');
+    const bad = join(scratch, 'bad.yaml');
+    writeFileSync(bad, text);
+    const r = validate(bad);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain('failure_mode_alow');
+  });
+
+  it('the Envoy fragments of istio-envoyfilter.yaml validate when spliced into envoy.yaml', () => {
+    const docs = parseAllDocuments(readFileSync(join(ENVOY_DIR, 'istio-envoyfilter.yaml'), 'utf8')).map((d) => obj(d.toJS(), 'doc'));
+    const ef = obj(docs.find((d) => d['kind'] === 'EnvoyFilter'), 'EnvoyFilter');
+    const patches = arr(obj(ef['spec'], 'spec')['configPatches'], 'configPatches').map((p) => obj(p, 'patch'));
+    const filterPatch = obj(patches.find((p) => p['applyTo'] === 'HTTP_FILTER'), 'HTTP_FILTER patch');
+    const clusterPatch = obj(patches.find((p) => p['applyTo'] === 'CLUSTER'), 'CLUSTER patch');
+    const filter = structuredClone(obj(obj(filterPatch['patch'], 'patch')['value'], 'filter'));
+    // Istio's cluster name does not exist in the bootstrap: point it at `kvfleet`.
+    obj(obj(obj(filter['typed_config'], 'tc')['grpc_service'], 'gs')['envoy_grpc'], 'eg')['cluster_name'] = 'kvfleet';
+    const lb = obj(obj(clusterPatch['patch'], 'patch')['value'], 'value')['load_balancing_policy'];
+
+    const boot = loadBootstrap('envoy.yaml');
+    const p = parts(boot);
+    const filters = arr(p.hcm['http_filters'], 'http_filters');
+    filters[p.filterNames.indexOf('envoy.filters.http.ext_proc')] = filter;
+    for (const [, c] of modelClusters(p)) c['load_balancing_policy'] = structuredClone(lb);
+    const out = join(scratch, 'istio-spliced.yaml');
+    writeFileSync(out, stringify(boot));
+    const r = validate(out);
+    expect(r.status, r.output).toBe(0);
+  });
+});
+
+// ── invariants of both bootstraps ─────────────────────────────────────────────────
+describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
+  const p = parts(loadBootstrap(name));
+
+  it('runs ext_proc, then the router, last', () => {
+    expect(p.filterNames).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+  });
+
+  it('sanitizes client x-envoy-* control headers but keeps the client x-request-id', () => {
+    expect(p.hcm['use_remote_address']).toBe(true);
+    expect(p.hcm['preserve_external_request_id']).toBe(true);
+  });
+
+  it('ext_proc fails closed with a realistic message timeout', () => {
+    expect(p.extProc['failure_mode_allow']).toBe(false);
+    const t = seconds(p.extProc['message_timeout']);
+    expect(t).toBeGreaterThanOrEqual(1);
+    expect(t).toBeLessThanOrEqual(5);
+    expect(obj(obj(p.extProc['grpc_service'], 'grpc_service')['envoy_grpc'], 'envoy_grpc')['cluster_name']).toBe('kvfleet');
+  });
+
+  it('ext_proc processing mode, mutation rules, metadata namespaces and attributes', () => {
+    expect(p.extProc['processing_mode']).toEqual({
+      request_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      request_trailer_mode: 'SKIP',
+      response_header_mode: 'SEND',
+      response_body_mode: 'NONE',
+      response_trailer_mode: 'SKIP',
+    });
+    expect(p.extProc['allow_mode_override']).toBe(true);
+    expect(obj(p.extProc['mutation_rules'], 'mutation_rules')['allow_all_routing']).toBe(true);
+    const md = obj(p.extProc['metadata_options'], 'metadata_options');
+    expect(obj(md['receiving_namespaces'], 'receiving')['untyped']).toEqual(expect.arrayContaining(['envoy.lb', 'kvfleet']));
+    expect(p.extProc['response_attributes']).toContain('upstream.address');
+  });
+
+  it('kvfleet cluster speaks HTTP/2 and does not cap in-flight requests at the 1024 default', () => {
+    const c = obj(p.clusters.get('kvfleet'), 'kvfleet cluster');
+    expect(withKey(c, 'http2_protocol_options')).toHaveLength(1);
+    const th = obj(arr(obj(c['circuit_breakers'], 'cb')['thresholds'], 'thresholds')[0], 'threshold');
+    expect(Number(th['max_requests'])).toBeGreaterThan(1024);
+    expect(endpointsOf(c).map((e) => e.port)).toEqual([CONFIG_PORTS.kvfleet]);
+  });
+
+  it('routes by x-kvfleet-cluster with safe retries on other hosts and no overall deadline', () => {
+    expect(p.route['cluster_header']).toBe('x-kvfleet-cluster');
+    expect(seconds(p.route['timeout'])).toBe(0);
+    const rp = obj(p.route['retry_policy'], 'retry_policy');
+    const on = String(rp['retry_on']).split(',');
+    expect(on).toEqual(expect.arrayContaining(['connect-failure', 'refused-stream', 'reset-before-request']));
+    // Never retry after the request may have reached a replica (half-done generation).
+    for (const unsafe of ['5xx', 'reset', 'gateway-error', 'retriable-4xx']) expect(on).not.toContain(unsafe);
+    if (on.includes('retriable-status-codes')) expect(rp['retriable_status_codes']).toEqual([503]);
+    expect(Number(rp['num_retries'])).toBeGreaterThanOrEqual(1);
+    expect(Number(rp['num_retries'])).toBeLessThanOrEqual(3);
+    const preds = arr(rp['retry_host_predicate'], 'retry_host_predicate').map((x) => obj(x, 'pred')['name']);
+    expect(preds).toContain('envoy.retry_host_predicates.previous_hosts');
+    expect(Number(rp['host_selection_retry_max_attempts'])).toBeGreaterThanOrEqual(3);
+    expect(seconds(rp['per_try_timeout'])).toBeGreaterThanOrEqual(60);
+  });
+
+  it('has two model pools, each with override_host, outlier detection, circuit breakers, HTTP/1.1', () => {
+    const models = modelClusters(p);
+    expect(models.map(([n]) => n).sort()).toEqual(['pool-llama-3-8b', 'pool-qwen-2.5-7b']);
+    for (const [n, c] of models) {
+      const pol = obj(arr(obj(c['load_balancing_policy'], `${n} lbp`)['policies'], 'policies')[0], 'policy');
+      const tec = obj(pol['typed_extension_config'], 'tec');
+      expect(tec['name'], n).toBe('envoy.load_balancing_policies.override_host');
+      const oh = obj(tec['typed_config'], 'override host');
+      // Metadata only: kvfleet sets header and metadata alike, and override_host
+      // concatenates the lists of all its sources (retries would revisit hosts).
+      expect(oh['override_host_sources'], n).toEqual([
+        { metadata: { key: 'envoy.lb', path: [{ key: 'x-gateway-destination-endpoint' }] } },
+      ]);
+      const fb = obj(arr(obj(oh['fallback_policy'], 'fallback')['policies'], 'fb policies')[0], 'fb');
+      expect(obj(fb['typed_extension_config'], 'fb tec')['name'], n).toBe('envoy.load_balancing_policies.round_robin');
+
+      const od = obj(c['outlier_detection'], `${n} outlier_detection`);
+      expect(Number(od['consecutive_5xx'])).toBeGreaterThan(0);
+      expect(Number(od['consecutive_gateway_failure'])).toBeGreaterThan(0);
+      expect(od['enforcing_consecutive_gateway_failure'], 'gateway failures must actually eject').toBe(100);
+      expect(Number(od['max_ejection_percent'])).toBeLessThan(100);
+
+      const th = obj(arr(obj(c['circuit_breakers'], `${n} circuit_breakers`)['thresholds'], 'thresholds')[0], 'th');
+      expect(th['max_connections']).toBeDefined();
+      expect(th['max_pending_requests']).toBeDefined();
+      expect(th['retry_budget'], `${n} retry budget`).toBeDefined();
+
+      expect(withKey(c, 'http_protocol_options'), `${n} HTTP/1.1`).toHaveLength(1);
+      expect(seconds(c['connect_timeout'])).toBe(1);
+      expect(endpointsOf(c)).toHaveLength(2);
+    }
+  });
+
+  it('backs kvfleet body limit with an 8 MiB buffer and maps only Envoy-made replies to OpenAI JSON', () => {
+    expect(p.listener['per_connection_buffer_limit_bytes']).toBe(8 * 1024 * 1024);
+    const lrc = obj(p.hcm['local_reply_config'], 'local_reply_config');
+    // A top-level body_format would rewrite kvfleet's own immediate responses too.
+    expect(lrc['body_format']).toBeUndefined();
+    const mappers = arr(lrc['mappers'], 'mappers').map((m) => obj(m, 'mapper'));
+    expect(mappers.length).toBeGreaterThanOrEqual(3);
+    for (const m of mappers) {
+      const bf = obj(m['body_format_override'], 'body_format_override');
+      expect(bf['content_type']).toBe('application/json');
+      const err = obj(obj(bf['json_format'], 'json_format')['error'], 'error');
+      expect(Object.keys(err).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(err['param']).toBeNull();
+    }
+    const exprs = withKey(lrc, 'expression').map((o) => String(o['expression']));
+    expect(exprs.some((e) => e.includes('ext_proc_error'))).toBe(true);
+  });
+});
+
+// ── local vs docker ───────────────────────────────────────────────────────────────
+describe('envoy.yaml and envoy.docker.yaml', () => {
+  it('envoy.yaml uses the fixed loopback ports the e2e helper remaps', () => {
+    const boot = loadBootstrap('envoy.yaml');
+    const addrs = withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa'));
+    expect(addrs.every((a) => a['address'] === '127.0.0.1')).toBe(true);
+    expect(addrs.map((a) => a['port_value']).sort()).toEqual(
+      [CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort(),
+    );
+    const endpoints = Object.fromEntries(MODEL_PORTS.map((port, i) => [String(port), 40001 + i]));
+    const seen = remapPorts(boot, portMap({ listener: 30000, admin: 30001, kvfleet: 30002, endpoints }));
+    expect(seen).toHaveLength(addrs.length);
+    expect(withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa')['port_value']).sort()).toEqual(
+      [30000, 30001, 30002, 40001, 40002, 40003, 40004],
+    );
+  });
+
+  it('are the same config apart from addresses and DNS discovery', () => {
+    const strip = (node: unknown): unknown => {
+      if (Array.isArray(node)) return node.map(strip);
+      if (!isObj(node)) return node;
+      const out: Obj = {};
+      for (const [k, v] of Object.entries(node)) {
+        if (k === 'type' && (v === 'STATIC' || v === 'STRICT_DNS')) continue;
+        if (k === 'dns_lookup_family') continue;
+        if (k === 'socket_address') {
+          out[k] = { port_value: obj(v, 'sa')['port_value'] };
+          continue;
+        }
+        out[k] = strip(v);
+      }
+      return out;
+    };
+    expect(strip(loadBootstrap('envoy.docker.yaml'))).toEqual(strip(loadBootstrap('envoy.yaml')));
+  });
+
+  it('envoy.docker.yaml listens on all interfaces and resolves compose services with STRICT_DNS', () => {
+    const p = parts(loadBootstrap('envoy.docker.yaml'));
+    expect(obj(obj(p.listener['address'], 'addr')['socket_address'], 'sa')['address']).toBe('0.0.0.0');
+    for (const [n, c] of p.clusters) {
+      expect(c['type'], n).toBe('STRICT_DNS');
+      for (const e of endpointsOf(c)) expect(e.address, n).toMatch(/^[a-z][a-z0-9-]*$/);
+    }
+  });
+});
+
+// ── fleet files and docker-compose.yml agree with the Envoy configs ───────────────
+describe('fleet files agree with the Envoy configs', () => {
+  it('envoy/fleet.docker.yaml is a valid fleet file', () => {
+    const res = parseFleet(readFileSync(join(ENVOY_DIR, 'fleet.docker.yaml'), 'utf8'));
+    expect(res.ok ? [] : res.problems).toEqual([]);
+  });
+
+  it("examples/fleet.yaml lists exactly envoy.yaml's clusters and endpoints", () => {
+    const res = parseFleet(readFileSync(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8'));
+    if (!res.ok) throw new Error(res.problems.join('\n'));
+    const p = parts(loadBootstrap('envoy.yaml'));
+    for (const m of res.file.models) {
+      const c = obj(p.clusters.get(m.cluster), `cluster ${m.cluster} of model ${m.name}`);
+      const eps = endpointsOf(c).map((e) => `${e.address}:${e.port}`);
+      expect([...m.endpoints].sort(), m.name).toEqual(eps.sort());
+    }
+    expect(res.file.server.grpc.port).toBe(CONFIG_PORTS.kvfleet);
+  });
+
+  it('docker-compose.yml pins the IPs that fleet.docker.yaml lists, behind the names envoy.docker.yaml resolves', () => {
+    const compose = obj(parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')), 'compose');
+    const services = obj(compose['services'], 'services');
+    const ipOf = new Map<string, string>();
+    for (const [svc, def] of Object.entries(services)) {
+      const nets = obj(obj(def, svc)['networks'], `${svc}.networks`);
+      for (const n of Object.values(nets)) ipOf.set(String(obj(n, 'net')['ipv4_address']), svc);
+    }
+    const mounts = Object.values(services).flatMap((d) => (obj(d, 'svc')['volumes'] as string[] | undefined) ?? []);
+    expect(mounts).toContain('./envoy/envoy.docker.yaml:/etc/envoy/envoy.yaml:ro');
+    expect(mounts).toContain('./envoy/fleet.docker.yaml:/etc/kvfleet/fleet.yaml:ro');
+
+    const fleet = parseFleet(readFileSync(join(ENVOY_DIR, 'fleet.docker.yaml'), 'utf8'));
+    if (!fleet.ok) throw new Error(fleet.problems.join('\n'));
+    const p = parts(loadBootstrap('envoy.docker.yaml'));
+    for (const m of fleet.file.models) {
+      const c = obj(p.clusters.get(m.cluster), `cluster ${m.cluster}`);
+      const named = endpointsOf(c).map((e) => `${e.address}:${e.port}`).sort();
+      const viaCompose = m.endpoints
+        .map((ep) => {
+          const [ip, port] = ep.split(':');
+          const svc = ipOf.get(ip ?? '');
+          expect(svc, `${m.name}: ${ep} is no compose service's ipv4_address`).toBeDefined();
+          return `${svc}:${port}`;
+        })
+        .sort();
+      expect(viaCompose, m.name).toEqual(named);
+    }
+    const kv = withKey(obj(p.clusters.get('kvfleet'), 'kvfleet'), 'socket_address')[0];
+    expect(obj(kv?.['socket_address'], 'sa')['address']).toBe('kvfleet');
+    expect(services).toHaveProperty('kvfleet');
+  });
+});
+
+// ── Kubernetes manifests ──────────────────────────────────────────────────────────
+describe('Kubernetes manifests', () => {
+  const docs = (name: string) =>
+    parseAllDocuments(readFileSync(join(ENVOY_DIR, name), 'utf8')).map((d) => {
+      expect(d.errors, name).toEqual([]);
+      return obj(d.toJS(), name);
+    });
+  const kinds = (name: string) => docs(name).map((d) => `${String(d['apiVersion'])}/${String(d['kind'])}`);
+
+  it('every document has apiVersion, kind and metadata.name', () => {
+    for (const f of manifests) {
+      for (const d of docs(f.name)) expect(obj(d['metadata'], `${f.name} metadata`)['name'], f.name).toBeTruthy();
+    }
+  });
+
+  it('istio-envoyfilter.yaml inserts a fail-closed ext_proc before the router', () => {
+    expect(kinds('istio-envoyfilter.yaml')).toEqual([
+      'networking.istio.io/v1alpha3/EnvoyFilter',
+      'networking.istio.io/v1/DestinationRule',
+      'networking.istio.io/v1/DestinationRule',
+      'networking.istio.io/v1/VirtualService',
+    ]);
+    const ef = docs('istio-envoyfilter.yaml')[0] as Obj;
+    const patches = arr(obj(ef['spec'], 'spec')['configPatches'], 'patches').map((x) => obj(x, 'patch'));
+    const fp = obj(patches.find((x) => x['applyTo'] === 'HTTP_FILTER'), 'filter patch');
+    expect(obj(fp['patch'], 'patch')['operation']).toBe('INSERT_BEFORE');
+    expect(JSON.stringify(fp['match'])).toContain('envoy.filters.http.router');
+    const tc = obj(obj(obj(fp['patch'], 'patch')['value'], 'value')['typed_config'], 'tc');
+    expect(tc['failure_mode_allow']).toBe(false);
+    expect(patches.filter((x) => x['applyTo'] === 'CLUSTER')).toHaveLength(2);
+  });
+
+  it('envoy-gateway-extension-policy.yaml: extProc to the kvfleet Service, fail closed, buffered body', () => {
+    expect(kinds('envoy-gateway-extension-policy.yaml')).toEqual([
+      'gateway.envoyproxy.io/v1alpha1/EnvoyExtensionPolicy',
+      'gateway.networking.k8s.io/v1/HTTPRoute',
+      'gateway.envoyproxy.io/v1alpha1/BackendTrafficPolicy',
+    ]);
+    const [eep, , btp] = docs('envoy-gateway-extension-policy.yaml') as [Obj, Obj, Obj];
+    const ep = obj(arr(obj(eep['spec'], 'spec')['extProc'], 'extProc')[0], 'extProc[0]');
+    expect(ep['backendRefs']).toEqual([{ name: 'kvfleet', port: 9002 }]);
+    expect(ep['failOpen']).toBe(false);
+    expect(seconds(ep['messageTimeout'])).toBeGreaterThanOrEqual(1);
+    expect(obj(obj(ep['processingMode'], 'pm')['request'], 'req')['body']).toBe('Buffered');
+    const lb = obj(obj(btp['spec'], 'spec')['loadBalancer'], 'lb');
+    expect(lb['endpointOverride']).toEqual({ extractFrom: [{ header: 'x-gateway-destination-endpoint' }] });
+  });
+
+  it('inferencepool.yaml: v1 InferencePool whose endpoint picker is kvfleet:9002, plus an HTTPRoute', () => {
+    expect(kinds('inferencepool.yaml')).toEqual([
+      'inference.networking.k8s.io/v1/InferencePool',
+      'v1/Service',
+      'gateway.networking.k8s.io/v1/HTTPRoute',
+    ]);
+    const [pool, svc, route] = docs('inferencepool.yaml') as [Obj, Obj, Obj];
+    const ref = obj(obj(pool['spec'], 'spec')['endpointPickerRef'], 'endpointPickerRef');
+    expect(ref).toMatchObject({ kind: 'Service', name: 'kvfleet', port: { number: 9002 }, failureMode: 'FailClose' });
+    expect(obj(svc['metadata'], 'md')['name']).toBe('kvfleet');
+    expect(JSON.stringify(arr(obj(svc['spec'], 'spec')['ports'], 'ports'))).toContain('"port":9002');
+    expect(JSON.stringify(route['spec'])).toContain('"kind":"InferencePool"');
+  });
+});
+
+// ── locateEnvoy ───────────────────────────────────────────────────────────────────
+describe('locateEnvoy', () => {
+  const fakeExe = (dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    const p = join(dir, 'envoy');
+    writeFileSync(p, '#!/bin/sh\n');
+    chmodSync(p, 0o755);
+    return p;
+  };
+
+  it('prefers envoy on PATH, then <repo>/.venv/bin/envoy, else undefined', () => {
+    const root = join(scratch, 'locate');
+    const repo = join(root, 'repo');
+    mkdirSync(repo, { recursive: true });
+    const empty = join(root, 'empty');
+    mkdirSync(empty, { recursive: true });
+    expect(locateEnvoy(repo, { PATH: empty })).toBeUndefined();
+    const venv = fakeExe(join(repo, '.venv', 'bin'));
+    expect(locateEnvoy(repo, { PATH: empty })).toBe(venv);
+    const onPath = fakeExe(join(root, 'bin'));
+    expect(locateEnvoy(repo, { PATH: `${empty}:${join(root, 'bin')}` })).toBe(onPath);
+  });
+
+  it('ignores non-executable files and relative PATH entries', () => {
+    const root = join(scratch, 'locate2');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    writeFileSync(join(root, 'bin', 'envoy'), 'not executable');
+    chmodSync(join(root, 'bin', 'envoy'), 0o644);
+    expect(locateEnvoy(join(root, 'repo'), { PATH: `${join(root, 'bin')}:.:relative/dir` })).toBeUndefined();
+  });
+});
