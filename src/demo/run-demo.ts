@@ -8,7 +8,7 @@ import { createLogger } from '../obs/logger.js';
 import { locateEnvoy } from '../envoy/locate.js';
 import { serve } from '../serve.js';
 import { startSim, type SimHandle } from '../sim/index.js';
-import { startEnvoyProcess } from './envoy-process.js';
+import { startEnvoyProcess } from '../envoy/envoy-process.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ENVOY_URL = 'http://127.0.0.1:10000';
@@ -75,7 +75,7 @@ export async function runDemo(): Promise<number> {
     const kv = await serve({ fleetPath: join(ROOT, 'examples', 'fleet.yaml'), logger: createLogger('warn') });
     cleanups.push(() => kv.stop(2000));
     say(`kvfleet: ext_proc on 127.0.0.1:${kv.grpcPort}, admin on http://127.0.0.1:${kv.adminPort}`);
-    const envoy = await startEnvoyProcess(envoyBin, join(ROOT, 'envoy', 'envoy.yaml'), ENVOY_ADMIN);
+    const envoy = await startEnvoyProcess({ binary: envoyBin, configFile: join(ROOT, 'envoy', 'envoy.yaml'), adminUrl: ENVOY_ADMIN });
     cleanups.push(() => envoy.stop());
     say(`envoy: ${envoyBin} listening on ${ENVOY_URL}\n`);
 

@@ -1,7 +1,6 @@
 // Runs the real Envoy binary for end-to-end tests, with the repo's own envoy/envoy.yaml.
 // The config is not copied: it is loaded, every socket_address.port_value is remapped
 // (so parallel test files never fight over fixed ports), and written to a temp dir.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { locateEnvoy } from '../../src/envoy/locate.js';
+import { startEnvoyProcess, type EnvoyProcess } from '../../src/envoy/envoy-process.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
@@ -105,18 +105,6 @@ function envoyBinary(): string {
   return bin;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function isLive(adminUrl: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${adminUrl}/ready`, { signal: AbortSignal.timeout(1000) });
-    const text = await res.text();
-    return res.ok && text.trim() === 'LIVE';
-  } catch {
-    return false;
-  }
-}
-
 export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string }): Promise<EnvoyHandle> {
   const bin = envoyBinary();
   const source = opts.configPath ?? ENVOY_CONFIG;
@@ -130,71 +118,18 @@ export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string 
   const configFile = join(dir, 'envoy.yaml');
   await writeFile(configFile, stringify(config));
 
-  let buf = '';
-  const append = (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    if (buf.length > LOG_KEEP_BYTES * 2) buf = buf.slice(-LOG_KEEP_BYTES);
-  };
-  const logs = () => (buf.length > LOG_KEEP_BYTES ? buf.slice(-LOG_KEEP_BYTES) : buf);
-
-  const child = spawn(
-    bin,
-    [
-      '-c', configFile,
-      '-l', 'warn',
-      '--concurrency', '1',
-      // No hot-restart shared memory or domain socket: many Envoys (parallel test
-      // files) can run side by side without picking base ids.
-      '--disable-hot-restart',
-      '--drain-time-s', '0',
-      // The stdout access log is flushed like a file (every 10 s by default): flush
-      // often so logs() shows the lines of requests a test has just made.
-      '--file-flush-interval-msec', '100',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((r) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `code=${code} signal=${signal}`;
-      r();
-    });
-    child.once('error', (err) => {
-      exitInfo = `spawn error: ${err.message}`;
-      r();
-    });
-  });
-
-  let stopped = false;
+  const adminUrl = `http://127.0.0.1:${opts.ports.admin}`;
+  let proc: EnvoyProcess;
+  try {
+    proc = await startEnvoyProcess({ binary: bin, configFile, adminUrl, readyTimeoutMs: READY_TIMEOUT_MS, stopGraceMs: STOP_GRACE_MS, keepBytes: LOG_KEEP_BYTES });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (exitInfo === undefined) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    }
+    await proc.stop();
     await rm(dir, { recursive: true, force: true });
   };
-
-  const adminUrl = `http://127.0.0.1:${opts.ports.admin}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (exitInfo !== undefined) {
-      await stop();
-      throw new Error(`Envoy (${bin}) exited before it was ready (${exitInfo}). Output:\n${logs()}`);
-    }
-    if (await isLive(adminUrl)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`Envoy (${bin}) not LIVE on ${adminUrl}/ready after ${READY_TIMEOUT_MS} ms. Output:\n${logs()}`);
-    }
-    await sleep(50);
-  }
-
+  const logs = () => proc.logs();
   return { url: `http://127.0.0.1:${opts.ports.listener}`, adminUrl, stop, logs };
 }
