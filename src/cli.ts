@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { FleetFileError, parseFleet } from './fleet/load.js';
 import { serve } from './serve.js';
 import { registerSimCommand } from './sim/command.js';
+import { registerExplainCommand } from './explain/command.js';
 import { registerDemoCommand } from './demo/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
@@ -88,6 +89,7 @@ program
   });
 
 registerSimCommand(program);
+registerExplainCommand(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@
 // admin HTTP server together. The only place that owns process-wide state.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { decisionRoutes } from './admin/decision-routes.js';
 import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
 import { STRATEGIES } from './core/decide.js';
 import type { ExchangeEnv } from './extproc/exchange-state.js';
@@ -9,9 +10,11 @@ import { startExtProcServer } from './extproc/server.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LiveEndpoints } from './fleet/live-endpoints.js';
 import { FleetFileError, loadFleetFile } from './fleet/load.js';
+import { circuitSettings, startFleetState } from './fleet/fleet-state.js';
 import { reportExchange } from './obs/decision-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
+import { createRouterState, retainFleet, type RouterState } from './state/router-state.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -26,6 +29,7 @@ export interface Running {
   readonly adminPort: number;
   readonly fleet: () => Fleet;
   readonly live: LiveEndpoints;
+  readonly router: RouterState;
   readonly metrics: Metrics;
   /** Re-read the fleet file; an invalid file keeps the current fleet. */
   reload(): Promise<{ ok: boolean; problems: readonly string[] }>;
@@ -40,18 +44,22 @@ function endpointsOf(fleet: Fleet): Set<string> {
 export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.logger ?? createLogger();
   let fleet = await loadFleetFile(opts.fleetPath);
-  const live = new LiveEndpoints();
+  const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
+  const router = createRouterState(fleet);
   const metrics = createMetrics();
+  // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
+  const fleetState = startFleetState(fleet, live, metrics.registry, log);
 
   const env: ExchangeEnv = {
     fleet: () => fleet,
     live,
-    counters: new Map(),
+    router,
     strategies: STRATEGIES,
     now: () => performance.now(),
     newRequestId: () => randomUUID(),
     report: (r) => reportExchange(log, metrics, r),
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+    onOutcome: (e) => fleetState.onOutcome(e),
   };
 
   const grpcListen = { host: fleet.server.grpc.host, port: opts.grpcPort ?? fleet.server.grpc.port };
@@ -80,11 +88,11 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   };
   const fleetRoute: AdminRoute = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/fleet') return false;
-    sendJson(res, 200, { models: fleet.models.map((m) => ({ name: m.name, cluster: m.cluster, endpoints: m.endpoints })), endpoints: live.snapshot() });
+    sendJson(res, 200, fleetState.view());
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute]);
+  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes({ fleet: () => fleet, live, router, now: () => performance.now() })]);
 
   log.info(
     { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name) },
@@ -95,7 +103,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     try {
       const next = await loadFleetFile(opts.fleetPath);
       fleet = next;
+      fleetState.update(next);
       live.retain(endpointsOf(next));
+      retainFleet(router, next);
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -112,12 +122,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     adminPort: admin.port,
     fleet: () => fleet,
     live,
+    router,
     metrics,
     reload,
     stop: async (graceMs = fleet.server.drain_seconds * 1000) => {
       draining = true;
       log.info({ streams: ext.activeStreams(), grace_ms: graceMs }, 'draining');
       await ext.drain(graceMs);
+      await fleetState.stop();
       await admin.close();
       log.info('stopped');
       log.flush();

@@ -1,78 +1,153 @@
-// The decision: request → model → ordered endpoint list, with reasons.
-// Pure and synchronous: everything it needs arrives in its arguments.
+// The decision: request → candidate models → endpoint assessment → scores →
+// strategy ranking → endpoint pick → Decision with reasons. Pure and synchronous:
+// everything arrives in its arguments; it reads the learned state and writes
+// nothing (commitDecision in learn.ts records what it teaches). The ext_proc body
+// phase and POST /v1/route/explain both call this function.
+//
+//   filters (candidates.ts, filters.ts) → scorers (scorers/*, each 0..1)
+//   → weights (scorers/weighted-sum.ts, priority.ts) → strategy (strategies/*)
+//   → endpoint picker (endpoints/picker.ts)
 import { KvError } from '../errors.js';
-import type { Model } from '../fleet/fleet.js';
-import { orderLeastInflight } from './endpoint-order.js';
-import type { DecideContext, Decision, DecisionRequest, Rejection } from './types.js';
+import { candidateModels } from './candidates.js';
+import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
+import { assessModel, byTtft } from './endpoints/assess.js';
+import { pickEndpoints } from './endpoints/picker.js';
+import { fingerprint, modelSalt, saltedKeys } from './fingerprint.js';
+import { hashKey, salted } from './hash.js';
+import { PRIORITY_EFFECTS } from './priority.js';
+import { priceUsd } from './scorers/price.js';
+import { scoreAll, weightedSum } from './scorers/weighted-sum.js';
+import { STRATEGY_REGISTRY } from './strategies/registry.js';
+import type { Candidate } from './strategies/strategy.js';
+import { DEFAULT_STRATEGY, STRATEGY_NAMES, type StrategyName } from './strategy-names.js';
+import type { CandidateScore, DecideContext, Decision, DecisionRequest, Rejection } from './types.js';
 
-export const STRATEGIES: ReadonlySet<string> = new Set(['least_loaded']);
-export const DEFAULT_STRATEGY = 'least_loaded';
+export { DEFAULT_STRATEGY };
+export const STRATEGIES: ReadonlySet<string> = new Set(STRATEGY_NAMES);
 
 /** Fallbacks offered after the primary (Envoy retries walk this list). */
 export const MAX_FALLBACKS = 3;
 
-function resolveModel(req: DecisionRequest, ctx: DecideContext, reasons: string[]): Model {
-  const { fleet } = ctx;
-  const asked = req.input.model;
-  const allow = req.overrides.models;
-  if (allow !== undefined) {
-    for (const name of allow) {
-      if (!fleet.byName.has(name)) {
-        throw new KvError('invalid_header', `header 'x-kvfleet-models' names an unknown model`, 'x-kvfleet-models');
-      }
-    }
-  }
-  const allowed = (m: Model) => allow === undefined || allow.some((n) => fleet.byName.get(n) === m);
-
-  if (asked === 'auto') {
-    const def = fleet.defaultModel;
-    if (def !== undefined && allowed(def)) {
-      reasons.push('alias:auto');
-      return def;
-    }
-    const first = allow !== undefined ? fleet.byName.get(allow[0] as string) : undefined;
-    if (first !== undefined) {
-      reasons.push('alias:auto', 'allow-list');
-      return first;
-    }
-    throw new KvError('unknown_model', "model 'auto' needs default_model in the fleet file", 'model');
-  }
-  const model = fleet.byName.get(asked);
-  if (model === undefined) {
-    throw new KvError('unknown_model', 'the requested model does not exist in this fleet; GET /v1/models lists them', 'model');
-  }
-  if (!allowed(model)) {
-    throw new KvError('invalid_header', "the requested model is not in header 'x-kvfleet-models'", 'x-kvfleet-models');
-  }
-  if (asked !== model.name) reasons.push('alias');
-  return model;
+/** The session key of a request: x-session-id, else the body's `user` when affinity.session_from_user. */
+export function sessionKeyOf(req: DecisionRequest, fromUser: boolean): { key: string; source: 'x-session-id' | 'user' } | undefined {
+  if (req.sessionId !== undefined) return { key: `s:${req.sessionId}`, source: 'x-session-id' };
+  if (fromUser && req.input.user !== undefined) return { key: `u:${req.input.user}`, source: 'user' };
+  return undefined;
 }
 
 export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
-  const reasons: string[] = [];
-  const rejected: Rejection[] = [];
-  const model = resolveModel(req, ctx, reasons);
+  const { fleet, state, now } = ctx;
+  const a = fleet.affinity;
+  const routing = fleet.routing;
+  const strategyName = (req.overrides.strategy ?? routing.strategy) as StrategyName;
+  const strategy = STRATEGY_REGISTRY.get(strategyName);
+  if (strategy === undefined) throw new KvError('invalid_header', "header 'x-kvfleet-strategy': unknown strategy", 'x-kvfleet-strategy');
+  const priority = req.overrides.priority;
+  const effect = PRIORITY_EFFECTS[priority];
 
-  const rr = ctx.counters.get(model.name) ?? 0;
-  ctx.counters.set(model.name, (rr + 1) % 1_000_000_007);
-  const ordered = orderLeastInflight(model.endpoints, ctx.live, rr);
-  if (ordered.length === 0) {
-    throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
+  // Hash once per request; every candidate model reuses the chain with its salt.
+  const fp = fingerprint(req.input.segments, req.input.promptChars, a);
+  const cm = candidateModels(req, fleet, fp.promptTokens);
+  const rejected: Rejection[] = [...cm.rejected];
+
+  const session = sessionKeyOf(req, a.session_from_user);
+  const pin = session !== undefined ? state.sessions.get(session.key, now) : undefined;
+  const ringBase = session !== undefined ? hashKey(session.key) : fp.routingKey;
+  const weights = effect.weights(routing.weights);
+
+  const cands: Candidate[] = [];
+  for (const model of cm.models) {
+    const salt = modelSalt(model);
+    const assessment = assessModel({
+      model,
+      keys: saltedKeys(fp, salt),
+      fp,
+      ringKey: salted(ringBase, salt),
+      pin,
+      waitScale: effect.waitScale,
+      live: ctx.live,
+      index: state.index,
+      affinity: a,
+      now,
+    });
+    const healthyAtAll = assessment.endpoints.some((e) => e.healthy);
+    if (!healthyAtAll) {
+      if (cm.named) {
+        throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
+      }
+      rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
+      continue;
+    }
+    const pinned = assessment.pin !== undefined ? assessment.usable.find((u) => u.address === assessment.pin) : undefined;
+    const best = pinned ?? byTtft(assessment.usable.length > 0 ? assessment.usable : assessment.endpoints.filter((e) => e.healthy))[0];
+    const price = priceUsd(model, fp.promptTokens, req.input.maxOutputTokens);
+    const scores = scoreAll({ model, assessment, best, promptBlocks: fp.blocks, priceUsd: price, routing, bandit: state.bandit });
+    cands.push({ model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price });
   }
-  const skipped = model.endpoints.length - ordered.length;
-  if (skipped > 0) reasons.push(`unhealthy-skipped:${skipped}`);
-  const primary = ordered[0] as string;
-  const load = ctx.live.endpoint(primary)?.inflight ?? 0;
-  reasons.push(load === 0 ? 'idle' : 'least-inflight');
+  if (cands.length === 0) {
+    throw new KvError('no_candidate', 'no candidate model has a healthy endpoint', 'model', 1);
+  }
+
+  let guess: DomainGuess | undefined;
+  const domain = () => (guess ??= classifyPrompt(req.input.segments));
+  const ranking = strategy.rank({ cands, req, fleet, routing, state, domain, promptTokens: fp.promptTokens });
+  const chosen = ranking.order[0] as Candidate;
+  const model = chosen.model;
+
+  const epKey = `ep:${model.name}`;
+  const pick = pickEndpoints(chosen.assessment, {
+    mode: strategy.endpointMode,
+    hasSession: session !== undefined,
+    promptBlocks: fp.blocks,
+    rrStart: state.counters.get(epKey) ?? 0,
+    rng: state.rng,
+    maxFallbacks: MAX_FALLBACKS,
+  });
+  if (pick === undefined) throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
+
+  const reasons = [...pick.reasons, ...cm.reasons, ...ranking.reasons];
+  if (guess !== undefined && !reasons.some((r) => r.startsWith('domain:'))) reasons.push(`domain:${guess.domain}`);
+  if (rejected.length > 0) reasons.push(`filtered:${rejected.length}`);
+  if (priority !== 'normal') reasons.push(`priority:${priority}`);
+
+  const candidates: CandidateScore[] = ranking.order.map((c, k) => ({
+    model: c.model.name,
+    scores: c.scores,
+    total: c.total,
+    strategyScore: ranking.scores[k] ?? 0,
+    priceUsd: c.priceUsd,
+    endpoint: c.best?.address,
+    ttftMs: c.best?.ttftMs,
+  }));
+  const counters = [...(ranking.counters ?? [])];
+  if (strategy.endpointMode === 'round_robin' || strategy.endpointMode === 'least_loaded') counters.push(epKey);
 
   return {
     requestId: req.requestId,
     model,
-    endpoints: ordered.slice(0, 1 + MAX_FALLBACKS),
-    strategy: req.overrides.strategy ?? DEFAULT_STRATEGY,
-    score: 1 / (1 + load),
-    affinity: { kind: 'none', score: 0 },
+    endpoints: pick.endpoints,
+    strategy: strategy.name,
+    score: ranking.scores[0] ?? 0,
+    affinity: pick.affinity,
     reasons,
     rejected,
+    priority,
+    domain: guess?.domain,
+    candidates,
+    fallbackModels: ranking.order.slice(1).map((c) => c.model.name),
+    endpointDetails: chosen.assessment.endpoints,
+    session:
+      session !== undefined && pick.sessionOutcome !== undefined
+        ? { source: session.source, pinned: chosen.assessment.pin, outcome: pick.sessionOutcome }
+        : undefined,
+    prompt: { tokens: fp.promptTokens, blocks: fp.blocks },
+    learn: {
+      keys: chosen.assessment.keys,
+      sessionKey: session?.key,
+      counters,
+      banditProb: ranking.banditProb,
+      armCount: cands.length,
+      estCostUsd: chosen.priceUsd,
+    },
   };
 }

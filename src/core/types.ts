@@ -1,7 +1,9 @@
 // Plain data the decision core reads and returns. No I/O, no clocks, no sockets.
 import type { Model, Fleet } from '../fleet/fleet.js';
-import type { Overrides } from '../request/headers.js';
+import type { Overrides, Priority } from '../request/headers.js';
 import type { RequestInput } from '../request/types.js';
+import type { RouterState } from '../state/router-state.js';
+import type { Domain } from './strategy-names.js';
 
 /** Engine-reported load of one endpoint (scraped off the request path). */
 export interface EngineLoad {
@@ -22,7 +24,7 @@ export interface EndpointView {
   readonly healthy: boolean;
   /** Fresh engine metrics; undefined when never scraped or stale (stale ≠ idle). */
   readonly engine?: EngineLoad | undefined;
-  /** True when engine metrics exist but are older than the staleness limit: penalise, never read as idle. */
+  /** True when engine metrics are scraped but none is fresh (too old, or none yet): penalise, never read as idle. */
   readonly stale?: boolean | undefined;
   /** Monotonic ms until which the endpoint cools down (429 with retry-after); undefined when not cooling. */
   readonly coolUntil?: number | undefined;
@@ -31,6 +33,12 @@ export interface EndpointView {
 /** Live state as the core sees it. Unknown endpoints are healthy with nothing in flight. */
 export interface LiveView {
   endpoint(address: string): EndpointView | undefined;
+  /**
+   * Members of an Envoy cluster learned from discovery (Envoy admin /clusters), or undefined
+   * when not known. Read it through core/membership.ts `endpointsOf(model, live)`. The array
+   * keeps its identity until the member set changes (safe to memoise on).
+   */
+  members?(cluster: string): readonly string[] | undefined;
 }
 
 export interface DecisionRequest {
@@ -44,13 +52,76 @@ export type AffinityKind = 'prefix' | 'session' | 'none';
 
 export interface Affinity {
   readonly kind: AffinityKind;
-  /** Matched share of the prompt (prefix) in 0..1; 1 for a session pin. */
+  /** Matched share of the prompt's blocks (prefix) in 0..1; 1 for a session pin; 0 for none. */
   readonly score: number;
+  /** Leading prompt blocks the primary endpoint is believed to hold. */
+  readonly matchedBlocks: number;
 }
 
 export interface Rejection {
   readonly model: string;
+  /** Short code: `no-vision`, `no-tools`, `no-json-mode`, `context-length`, `type:embedding`, `not-in-allow-list`, `no-healthy-endpoint`. */
   readonly reason: string;
+}
+
+/** The scoring dimensions; every scorer returns 0..1 (higher is better). */
+export const SCORE_DIMENSIONS = ['cost', 'latency', 'quality', 'cache', 'load', 'compliance'] as const;
+export type ScoreDimension = (typeof SCORE_DIMENSIONS)[number];
+export type Scores = Readonly<Record<ScoreDimension, number>>;
+
+/** One endpoint of a candidate model as the decision saw it. */
+export interface EndpointEstimate {
+  readonly address: string;
+  readonly healthy: boolean;
+  /** Rate-limited (coolUntil in the future): avoided, offered last. */
+  readonly cooling: boolean;
+  /** Engine metrics too old: treated as unknown and penalised. */
+  readonly stale: boolean;
+  readonly inflight: number;
+  /** Load used by the CHWBL bound: max(in-flight, engine running + waiting) when fresh engine metrics exist. */
+  readonly load: number;
+  readonly matchedBlocks: number;
+  /** Estimated time to first token = queue wait + uncached prefill, ms. */
+  readonly waitMs: number;
+  readonly prefillMs: number;
+  readonly ttftMs: number;
+  /** Position in the CHWBL ring walk for this request's key (0 = the key's owner). */
+  readonly ringRank: number;
+}
+
+/** One candidate model with its scores, in the strategy's rank order. */
+export interface CandidateScore {
+  readonly model: string;
+  readonly scores: Scores;
+  /** Weighted sum of the scores (the hybrid score), 0..1. */
+  readonly total: number;
+  /** The strategy's own score for this candidate, 0..1. */
+  readonly strategyScore: number;
+  readonly priceUsd: number;
+  /** The model's best endpoint and its estimated TTFT. */
+  readonly endpoint: string | undefined;
+  readonly ttftMs: number | undefined;
+}
+
+export interface SessionInfo {
+  readonly source: 'x-session-id' | 'user';
+  /** The endpoint the session was pinned to before this decision, if any (and of the chosen model). */
+  readonly pinned: string | undefined;
+  /** pinned: followed the pin; new: no pin yet; yield-unhealthy / yield-overloaded: pin abandoned, re-pinned. */
+  readonly outcome: 'pinned' | 'new' | 'yield-unhealthy' | 'yield-overloaded';
+}
+
+/** What committing the decision (and later its outcome) teaches the state. Not rendered. */
+export interface LearnPlan {
+  /** Salted block keys of the chosen model, recorded in the primary endpoint's prefix index. */
+  readonly keys: Float64Array;
+  readonly sessionKey: string | undefined;
+  /** Round-robin counters to advance. */
+  readonly counters: readonly string[];
+  /** exp3: the probability with which the chosen model was drawn. */
+  readonly banditProb: number | undefined;
+  readonly armCount: number;
+  readonly estCostUsd: number;
 }
 
 export interface Decision {
@@ -65,11 +136,25 @@ export interface Decision {
   /** Short codes, in order of importance: `prefix-hit`, `load-ok`, `alias:auto`. */
   readonly reasons: readonly string[];
   readonly rejected: readonly Rejection[];
+  readonly priority: Priority;
+  /** Classified domain, when the strategy (semantic, domain, rules) needed it. */
+  readonly domain: Domain | undefined;
+  /** Candidates that passed the filters, best first. */
+  readonly candidates: readonly CandidateScore[];
+  /** Escalation order after the chosen model (candidates only: never a filtered model). */
+  readonly fallbackModels: readonly string[];
+  /** Every endpoint of the chosen model, as assessed. */
+  readonly endpointDetails: readonly EndpointEstimate[];
+  readonly session: SessionInfo | undefined;
+  readonly prompt: { readonly tokens: number; readonly blocks: number };
+  readonly learn: LearnPlan;
 }
 
 export interface DecideContext {
   readonly fleet: Fleet;
   readonly live: LiveView;
-  /** Mutable per-process counters owned by the caller (round-robin positions). */
-  readonly counters: Map<string, number>;
+  /** Bounded learned state: prefix index, session pins, bandit stats, counters, RNG. Read here; written by commitDecision. */
+  readonly state: RouterState;
+  /** Monotonic ms (the same clock as EndpointView.coolUntil and session TTLs). */
+  readonly now: number;
 }

@@ -5,7 +5,9 @@ import type { KvError } from '../errors.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { LiveEndpoints } from '../fleet/live-endpoints.js';
 import type { RequestMeta } from '../request/headers.js';
+import type { RouterState } from '../state/router-state.js';
 import type { ApiKind } from '../request/types.js';
+import type { OutcomeEffects } from '../fleet/outcomes.js';
 
 export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'done';
 
@@ -27,7 +29,8 @@ export interface ExchangeEnv {
   /** The current fleet (a reload swaps it; an exchange keeps the one it started with). */
   readonly fleet: () => Fleet;
   readonly live: LiveEndpoints;
-  readonly counters: Map<string, number>;
+  /** Learned routing state (prefix index, session pins, bandit stats, counters, RNG, decision ring). */
+  readonly router: RouterState;
   readonly strategies: ReadonlySet<string>;
   /** Monotonic milliseconds (performance.now in production, a fake in tests). */
   readonly now: () => number;
@@ -35,6 +38,8 @@ export interface ExchangeEnv {
   readonly report: (r: ExchangeReport) => void;
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: (e: unknown) => void;
+  /** What one response taught kvfleet about its endpoints (failures, cooldowns): metrics and logs. */
+  readonly onOutcome?: (e: OutcomeEffects) => void;
 }
 
 export interface ExchangeState {
@@ -50,4 +55,6 @@ export interface ExchangeState {
   /** The endpoint whose in-flight count this exchange holds. */
   held: string | undefined;
   reported: boolean;
+  /** Endpoint-picker subset hint from the proxy (extproc/subset-hint.ts); undefined = none sent. */
+  subset?: readonly string[] | undefined;
 }

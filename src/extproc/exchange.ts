@@ -10,6 +10,7 @@ import { finish, releaseHeld } from './exchange-finish.js';
 import { onRequestHeaders } from './phases/request-headers.js';
 import { onRequestBody } from './phases/request-body.js';
 import { onResponseHeaders } from './phases/response-headers.js';
+import { readSubsetHint } from './subset-hint.js';
 
 export class Exchange {
   private readonly st: ExchangeState;
@@ -36,6 +37,7 @@ export class Exchange {
 
   handle(req: ProcessingRequest): ProcessingResponse {
     try {
+      if (req.request_headers !== undefined) this.st.subset = readSubsetHint(req.metadata_context);
       if (req.request_headers !== undefined) return onRequestHeaders(this.env, this.st, req.request_headers);
       if (req.request_body !== undefined) return onRequestBody(this.env, this.st, req.request_body);
       if (req.response_headers !== undefined) return onResponseHeaders(this.env, this.st, req.response_headers, req.attributes);

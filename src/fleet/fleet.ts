@@ -1,4 +1,5 @@
 // The validated fleet, frozen. The core reads only this shape.
+import type { AffinityConfig, RoutingConfig } from './routing-schema.js';
 import type { FleetFile, ModelFile } from './schema.js';
 
 export type Model = Readonly<ModelFile> & {
@@ -13,6 +14,10 @@ export interface Fleet {
   /** Name or alias → model. `auto` is resolved through defaultModel. */
   readonly byName: ReadonlyMap<string, Model>;
   readonly defaultModel: Model | undefined;
+  /** `routing:` with defaults applied (strategy, weights, rules, domains, bandit). */
+  readonly routing: Readonly<RoutingConfig>;
+  /** `affinity:` with defaults applied (fingerprint, prefix index, sessions, load bound). */
+  readonly affinity: Readonly<AffinityConfig>;
   /** The file as validated, for `kvfleet validate --print` and the explain API. */
   readonly file: Readonly<FleetFile>;
 }
@@ -39,6 +44,8 @@ export function buildFleet(file: FleetFile): Fleet {
     models: frozen.models,
     byName,
     defaultModel,
+    routing: frozen.routing,
+    affinity: frozen.affinity,
     file: frozen,
   });
 }

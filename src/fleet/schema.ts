@@ -3,6 +3,8 @@
 // typo in the file is reported instead of silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { affinitySchema, checkRoutingRefs, routingSchema } from './routing-schema.js';
+import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, scrapeSchema } from './fleet-state-schema.js';
 
 /** `ip:port` or `[ipv6]:port`: what Envoy's override_host policy matches against. */
 export const endpointAddress = z.string().refine(
@@ -61,6 +63,8 @@ const modelSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   region: z.string().optional(),
   data_classes: z.array(z.string().min(1)).default(['public', 'internal', 'confidential', 'restricted']),
+  /** Engine metric scraping overrides for this model's endpoints (fleet-state-schema.ts). */
+  scrape: modelScrapeSchema,
 });
 
 export const fleetSchema = z
@@ -81,9 +85,17 @@ export const fleetSchema = z
         max_body_bytes: 4 * 1024 * 1024,
         drain_seconds: 10,
       }),
-    /** Model that `auto` (and any alias-free default request) resolves to. */
+    /** The `static` strategy's model; wins ties when a strategy chooses for `auto`. */
     default_model: z.string().min(1).optional(),
     models: z.array(modelSchema).min(1, 'at least one model is required'),
+    /** Strategy, weights, rules, domain map, bandit parameters (routing-schema.ts). */
+    routing: routingSchema,
+    /** Fingerprint blocks, prefix index, session pins, CHWBL load bound, TTFT estimate (routing-schema.ts). */
+    affinity: affinitySchema,
+    /** Envoy admin discovery, engine scraping, kvfleet's own health rules (fleet-state-schema.ts). */
+    discovery: discoverySchema,
+    scrape: scrapeSchema,
+    health: healthSchema,
   })
   .superRefine((fleet, ctx) => {
     const seen = new Map<string, string>();
@@ -115,6 +127,8 @@ export const fleetSchema = z
         message: `"${fleet.default_model}" is not the name of a model in models[]`,
       });
     }
+    checkRoutingRefs(fleet.routing, new Set(seen.keys()), ctx);
+    checkFleetStateRefs(fleet, ctx);
   });
 
 export type FleetFile = z.infer<typeof fleetSchema>;

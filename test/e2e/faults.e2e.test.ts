@@ -17,6 +17,15 @@ afterAll(async () => {
 });
 
 const ok = { model: 'llama-3-8b', messages: [{ role: 'user', content: 'hi' }] };
+/** After a kvfleet restart Envoy reconnects on its own; poll until a request succeeds. */
+async function untilOk(s: Stack): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    status = (await postJson(s.url, '/v1/chat/completions', ok)).status;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  return status;
+}
 const totalRequests = (s: Stack) => [...s.llama.replicas, ...s.qwen.replicas].reduce((n, r) => n + r.stats().requests, 0);
 
 describe('bad input through Envoy', () => {
@@ -83,11 +92,19 @@ describe('faults through Envoy', () => {
     expect(totalRequests(stack)).toBe(before);
 
     await stack.kvfleet.start();
-    let status = 0;
-    for (let i = 0; i < 50 && status !== 200; i++) {
-      status = (await postJson(stack.url, '/v1/chat/completions', ok)).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe(200);
+    expect(await untilOk(stack)).toBe(200);
+  });
+
+  it('drains on SIGTERM: a response streaming when kvfleet is told to stop still completes', async () => {
+    const res = await postJson(stack.url, '/v1/chat/completions', { ...ok, stream: true, max_tokens: 400 });
+    expect(res.status).toBe(200);
+    const stopped = stack.kvfleet.stop();
+    const text = await res.text();
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.length).toBeGreaterThanOrEqual(401);
+    expect(await stopped).toBe(0);
+    await stack.kvfleet.start();
+    expect(await untilOk(stack)).toBe(200);
   });
 });

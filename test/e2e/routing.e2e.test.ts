@@ -96,8 +96,13 @@ describe('routing through Envoy', () => {
     for await (const chunk of stream) content += chunk.choices[0]?.delta?.content ?? '';
     expect(content.trim().split(/\s+/)).toHaveLength(4);
 
-    const emb = await client.embeddings.create({ model: 'qwen', input: ['a', 'b'] });
-    expect(emb.data).toHaveLength(2);
+    // /v1/embeddings is parsed and routed to embedding models only: this fleet has none.
+    const emb = await client.embeddings.create({ model: 'qwen', input: ['a', 'b'] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(emb).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((emb as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('not an embedding model');
   });
 
   it('ignores forged x-kvfleet-cluster and x-gateway-destination-endpoint headers', async () => {

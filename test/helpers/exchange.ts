@@ -4,6 +4,8 @@ import type { ExchangeEnv, ExchangeReport } from '../../src/extproc/exchange-sta
 import type { HeaderValueOption, HttpHeaders, ProcessingResponse } from '../../src/extproc/proto-types.js';
 import type { Fleet } from '../../src/fleet/fleet.js';
 import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
+import { seededRng } from '../../src/core/rng.js';
+import { createRouterState } from '../../src/state/router-state.js';
 
 export function testEnv(fleet: Fleet): ExchangeEnv & { reports: ExchangeReport[]; clock: { t: number } } {
   const reports: ExchangeReport[] = [];
@@ -12,7 +14,7 @@ export function testEnv(fleet: Fleet): ExchangeEnv & { reports: ExchangeReport[]
   return {
     fleet: () => fleet,
     live: new LiveEndpoints(),
-    counters: new Map(),
+    router: createRouterState(fleet, seededRng(1)),
     strategies: STRATEGIES,
     now: () => clock.t,
     newRequestId: () => `gen-${++id}`,

@@ -39,7 +39,7 @@ describe('ext_proc exchange (no socket)', () => {
       'x-kvfleet-request-id': 'rid-1',
       'x-kvfleet-model': 'small',
       'x-kvfleet-endpoint': eps?.[1],
-      'x-kvfleet-strategy': 'least_loaded',
+      'x-kvfleet-strategy': 'hybrid_score',
       'x-kvfleet-affinity': 'none',
       'x-kvfleet-fallbacks': '2',
     });
@@ -63,13 +63,13 @@ describe('ext_proc exchange (no socket)', () => {
     expect(set['content-length']).toBeUndefined();
   });
 
-  it('spreads equal load round-robin and prefers the least loaded endpoint', () => {
+  it('least_loaded spreads equal load round-robin and prefers the least loaded endpoint', () => {
     const env = testEnv(fleetFrom());
     const primaries: string[] = [];
     const open: Exchange[] = [];
     for (let i = 0; i < 3; i++) {
       const ex = new Exchange(env);
-      ex.handle({ request_headers: post('/v1/chat/completions') });
+      ex.handle({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-strategy': 'least_loaded' }) });
       const b = ex.handle({ request_body: chat('small') });
       primaries.push(setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0] ?? '');
       open.push(ex);
@@ -77,7 +77,7 @@ describe('ext_proc exchange (no socket)', () => {
     expect(new Set(primaries).size).toBe(3);
     open[1]?.close();
     const ex = new Exchange(env);
-    ex.handle({ request_headers: post('/v1/chat/completions') });
+    ex.handle({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-strategy': 'least_loaded' }) });
     const b = ex.handle({ request_body: chat('small') });
     expect(setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0]).toBe(primaries[1]);
   });

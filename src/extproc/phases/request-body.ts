@@ -2,11 +2,13 @@
 // mutation: cluster header, endpoint list (header + envoy.lb metadata), the
 // rewritten model name with a matching content-length, clear_route_cache.
 import { decide } from '../../core/decide.js';
+import { commitDecision } from '../../core/learn.js';
 import { KvError } from '../../errors.js';
 import { parseRequestBody, rewriteModel } from '../../request/parse-body.js';
 import { DESTINATION_KEY, destinationMetadata, setHeader } from '../mutations.js';
 import type { CommonResponse, HeaderValueOption, HttpBody, ProcessingResponse } from '../proto-types.js';
 import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
+import { withSubset } from '../subset-hint.js';
 
 export const CLUSTER_HEADER = 'x-kvfleet-cluster';
 
@@ -24,9 +26,10 @@ export function onRequestBody(env: ExchangeEnv, st: ExchangeState, msg: HttpBody
   st.stream = input.stream;
   const decision = decide(
     { requestId: st.requestId, sessionId: meta.sessionId, overrides: meta.overrides, input },
-    { fleet: st.fleet, live: env.live, counters: env.counters },
+    { fleet: st.fleet, live: withSubset(env.live, st.subset), state: env.router, now: started },
   );
   st.decision = decision;
+  commitDecision(env.router, decision, env.live, st.fleet.affinity, started);
 
   const primary = decision.endpoints[0] as string;
   env.live.acquire(primary);

@@ -5,6 +5,8 @@ import { explanationHeaders } from '../explain-headers.js';
 import type { HttpHeaders, ProcessingResponse, ProtoStruct } from '../proto-types.js';
 import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
 import { finish } from '../exchange-finish.js';
+import { observeResponse } from '../observe-response.js';
+import { learnOutcome } from '../../core/learn.js';
 
 /** Envoy attribute with the upstream host that served (response_attributes). */
 export const UPSTREAM_ADDRESS_ATTR = 'upstream.address';
@@ -23,10 +25,14 @@ export function onResponseHeaders(
     ? explanationHeaders(d, st.decisionUs ?? 0, served)
     : [setHeader('x-kvfleet-request-id', st.requestId)];
   st.phase = 'done';
+  observeResponse(env, st, headers, status, served, attributes); // health, cooldowns, in-flight → served endpoint
+  const upstreamMs = st.decidedAt !== undefined ? env.now() - st.decidedAt : undefined;
+  // Routing feedback (prefix index / session of the endpoint that served, bandit reward).
+  if (d !== undefined) learnOutcome(env.router, st.fleet, env.live, d, { status, servedEndpoint: served, latencyMs: upstreamMs }, env.now());
   finish(env, st, {
     status,
     servedEndpoint: served,
-    upstreamMs: st.decidedAt !== undefined ? env.now() - st.decidedAt : undefined,
+    upstreamMs,
   });
   return { response_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: set } } } };
 }

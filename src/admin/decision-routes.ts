@@ -1,0 +1,126 @@
+// Admin routes that explain routing (never on the request path):
+//   GET  /debug/decisions/{request_id}  the full explanation of a recent decision
+//                                       (bounded ring: routing.decision_ring entries)
+//   POST /v1/route/explain              decide without sending: the same decide() the
+//                                       ext_proc body phase calls, on the same live view
+//                                       and learned state, but nothing is recorded.
+//                                       Body: an OpenAI request (chat `messages`,
+//                                       completion `prompt` or embedding `input`; `model`
+//                                       defaults to "auto"); headers x-kvfleet-strategy,
+//                                       x-kvfleet-models, x-kvfleet-priority, x-session-id.
+import type { IncomingMessage } from 'node:http';
+import { decide, STRATEGIES } from '../core/decide.js';
+import { explainDecision } from '../core/explain.js';
+import type { LiveView } from '../core/types.js';
+import { KvError, isKvError } from '../errors.js';
+import type { Fleet } from '../fleet/fleet.js';
+import { parseRequestHeaders } from '../request/headers.js';
+import { parseRequestBody } from '../request/parse-body.js';
+import type { ApiKind } from '../request/types.js';
+import type { RouterState } from '../state/router-state.js';
+import { sendJson, type AdminRoute } from './http-server.js';
+
+export interface DecisionRoutesEnv {
+  readonly fleet: () => Fleet;
+  readonly live: LiveView;
+  readonly router: RouterState;
+  readonly now: () => number;
+}
+
+/** The API an explain body targets: `?api=` or the body's shape. */
+export function apiOf(body: Record<string, unknown>, query: string | null): ApiKind {
+  if (query === 'chat' || query === 'completion' || query === 'embedding') return query;
+  if (query !== null) throw new KvError('invalid_field', "query 'api' must be chat, completion or embedding", 'api');
+  if ('messages' in body) return 'chat';
+  if ('prompt' in body) return 'completion';
+  if ('input' in body) return 'embedding';
+  return 'chat';
+}
+
+/** Explain a request body (bytes) with request headers, without side effects. */
+export function explainRequest(
+  env: DecisionRoutesEnv,
+  raw: Buffer,
+  headers: ReadonlyMap<string, string>,
+  apiQuery: string | null,
+): Record<string, unknown> {
+  const fleet = env.fleet();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new KvError('invalid_json', 'request body is not valid JSON', null);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new KvError('invalid_json', 'request body must be a JSON object', null);
+  }
+  const body = parsed as Record<string, unknown>;
+  const api = apiOf(body, apiQuery);
+  const withModel = body['model'] === undefined ? { ...body, model: 'auto' } : body;
+  const input = parseRequestBody(api, Buffer.from(JSON.stringify(withModel)));
+  const meta = parseRequestHeaders(headers, { strategies: STRATEGIES });
+  const started = env.now();
+  const d = decide(
+    { requestId: meta.requestId ?? 'explain', sessionId: meta.sessionId, overrides: meta.overrides, input },
+    { fleet, live: env.live, state: env.router, now: started },
+  );
+  return explainDecision(d, (env.now() - started) * 1000);
+}
+
+const MAX_EXPLAIN_BYTES = 64 * 1024 * 1024;
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) throw new KvError('body_too_large', `request body is over ${limit} bytes`, null);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+function headerMapOf(req: IncomingMessage): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (typeof v === 'string') m.set(k.toLowerCase(), v);
+    else if (Array.isArray(v)) m.set(k.toLowerCase(), v.join(','));
+  }
+  return m;
+}
+
+export function decisionRoutes(env: DecisionRoutesEnv): AdminRoute[] {
+  const debug: AdminRoute = (req, res, url) => {
+    if (!url.pathname.startsWith('/debug/decisions/')) return false;
+    if (req.method !== 'GET') return false;
+    const id = decodeURIComponent(url.pathname.slice('/debug/decisions/'.length));
+    const d = env.router.decisions.get(id);
+    if (d === undefined) {
+      sendJson(res, 404, { error: { message: `no recent decision with request id '${id.slice(0, 128)}' (the ring keeps the last ${env.router.decisions.capacity})`, type: 'not_found_error', code: 'unknown_decision', param: 'request_id' } });
+    } else {
+      sendJson(res, 200, explainDecision(d));
+    }
+    return true;
+  };
+  const explain: AdminRoute = async (req, res, url) => {
+    if (url.pathname !== '/v1/route/explain') return false;
+    if (req.method !== 'POST') {
+      sendJson(res, 405, JSON.parse(new KvError('method_not_allowed', '/v1/route/explain accepts POST only', null).toBody()));
+      return true;
+    }
+    try {
+      const raw = await readBody(req, Math.min(MAX_EXPLAIN_BYTES, env.fleet().server.max_body_bytes));
+      // Headers go through the same validation as the request phase (pseudo-headers added).
+      const h = headerMapOf(req);
+      h.set(':method', 'POST');
+      h.set(':path', url.pathname);
+      sendJson(res, 200, explainRequest(env, raw, h, url.searchParams.get('api')));
+    } catch (e) {
+      if (!isKvError(e)) throw e;
+      sendJson(res, e.status, JSON.parse(e.toBody()));
+    }
+    return true;
+  };
+  return [debug, explain];
+}

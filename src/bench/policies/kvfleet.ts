@@ -1,0 +1,177 @@
+// kvfleet's own decision core as a benchmark policy: the same decide() / commitDecision() /
+// learnOutcome() the ext_proc body and response phases call (src/core), over a fleet file
+// generated for the simulated fleet (one model, one endpoint per replica).
+//   request  the workload request rendered as chat messages (text.ts), x-session-id =
+//            conversation id for multi-turn traffic (what a chat front end sends)
+//   live     per endpoint: kvfleet's own in-flight count, healthy, and (engineMetrics) the
+//            engine's running / waiting / KV usage / KV capacity — what the scrapers read from
+//            vLLM's /metrics, exact and fresh here (production reads them every few seconds)
+//   fleet    defaults of the fleet file except the facts of the fleet: endpoints, and
+//            affinity.prefill_us_per_token = the replicas' prefill cost (configurable)
+import { stringify } from 'yaml';
+import { decide, DEFAULT_STRATEGY } from '../../core/decide.js';
+import { commitDecision, learnOutcome } from '../../core/learn.js';
+import { seededRng } from '../../core/rng.js';
+import type { Decision, DecisionRequest, EndpointView, EngineLoad, LiveView } from '../../core/types.js';
+import type { Fleet } from '../../fleet/fleet.js';
+import { parseFleet } from '../../fleet/load.js';
+import type { RequestInput } from '../../request/types.js';
+import { createRouterState } from '../../state/router-state.js';
+import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
+import { chatMessages } from '../text.js';
+
+export const BENCH_MODEL = 'bench-model';
+
+export interface KvfleetPolicyOptions {
+  /** Strategy name (default: kvfleet's default strategy). */
+  readonly strategy?: string;
+  /** Give the core the engines' running/waiting/KV usage (as the scrapers would). Default true. */
+  readonly engineMetrics?: boolean;
+  /** Send x-session-id for multi-turn conversations. Default true. */
+  readonly sessions?: boolean;
+  /** Extra `affinity:` keys of the generated fleet file. */
+  readonly affinity?: Record<string, unknown>;
+  /** Display name. */
+  readonly label?: string;
+}
+
+/** The fleet file the virtual benchmark gives kvfleet (also written by live-local). */
+export function benchFleetFile(endpoints: readonly string[], o: { strategy: string; seed: number; prefillUsPerToken: number; affinity?: Record<string, unknown> | undefined; grpcPort?: number; adminPort?: number; modelId?: string; cluster?: string }): Record<string, unknown> {
+  return {
+    version: 1,
+    server: { grpc: { host: '127.0.0.1', port: o.grpcPort ?? 0 }, admin: { host: '127.0.0.1', port: o.adminPort ?? 0 }, max_body_bytes: 64 * 1024 * 1024 },
+    default_model: BENCH_MODEL,
+    models: [
+      {
+        name: BENCH_MODEL,
+        cluster: o.cluster ?? 'pool-bench',
+        model_id: o.modelId ?? BENCH_MODEL,
+        engine: 'vllm',
+        type: 'chat',
+        endpoints: [...endpoints],
+        capabilities: { context_length: 1_000_000 },
+      },
+    ],
+    routing: { strategy: o.strategy, seed: o.seed },
+    affinity: { prefill_us_per_token: o.prefillUsPerToken, ...(o.affinity ?? {}) },
+  };
+}
+
+export function buildBenchFleet(endpoints: readonly string[], o: Parameters<typeof benchFleetFile>[1]): Fleet {
+  const res = parseFleet(stringify(benchFleetFile(endpoints, o)));
+  if (!res.ok) throw new Error(`bench fleet file is invalid:\n  ${res.problems.join('\n  ')}`);
+  return res.fleet;
+}
+
+/** Endpoint view whose fields read the simulated fleet's arrays (no allocation per decision). */
+class SimEndpoint implements EndpointView {
+  readonly healthy = true;
+  readonly stale = false;
+  readonly coolUntil = undefined;
+  engine: EngineLoad | undefined;
+  view: FleetView | undefined;
+
+  constructor(
+    readonly r: number,
+    withEngine: boolean,
+  ) {
+    const self = this;
+    this.engine = withEngine
+      ? {
+          get running() {
+            return self.view?.running[r] ?? 0;
+          },
+          get waiting() {
+            return self.view?.waiting[r] ?? 0;
+          },
+          get kvUsage() {
+            const v = self.view;
+            return v === undefined ? 0 : Math.min(1, (v.kvBlocksInUse[r] ?? 0) / v.cacheBlocks);
+          },
+          get capacityBlocks() {
+            return self.view?.cacheBlocks;
+          },
+          get blockTokens() {
+            return self.view?.blockTokens;
+          },
+        }
+      : undefined;
+  }
+
+  get inflight(): number {
+    return this.view?.inflight[this.r] ?? 0;
+  }
+}
+
+export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
+  const strategy = opts.strategy ?? DEFAULT_STRATEGY;
+  const label = opts.label ?? `kvfleet:${strategy}`;
+  return {
+    name: label,
+    create(env: PolicyEnv): Policy {
+      const fleet = buildBenchFleet(env.addresses, { strategy, seed: env.seed, prefillUsPerToken: env.prefillUsPerToken, affinity: opts.affinity });
+      const state = createRouterState(fleet, seededRng(env.seed));
+      const byAddress = new Map<string, SimEndpoint>();
+      const eps: SimEndpoint[] = [];
+      env.addresses.forEach((a, r) => {
+        const e = new SimEndpoint(r, opts.engineMetrics !== false);
+        byAddress.set(a, e);
+        eps.push(e);
+      });
+      const live: LiveView = { endpoint: (a) => byAddress.get(a) };
+      const pending = new Map<number, Decision>();
+      const sessions = opts.sessions !== false;
+      let boundView: FleetView | undefined;
+      return {
+        name: label,
+        pick(r: RoutedRequest, view: FleetView, now: number, out: Int32Array) {
+          if (boundView !== view) {
+            for (const e of eps) e.view = view;
+            boundView = view;
+          }
+          const messages = chatMessages(r.req.spans, env.charsPerToken);
+          let chars = 0;
+          const segments = messages.map((m) => {
+            chars += m.content.length;
+            return { role: m.role, text: m.content };
+          });
+          const input: RequestInput = {
+            api: 'chat',
+            model: BENCH_MODEL,
+            stream: true,
+            segments,
+            promptChars: chars,
+            hasTools: false,
+            jsonMode: false,
+            hasImages: false,
+            maxOutputTokens: r.req.outputTokens,
+            user: undefined,
+            body: {},
+          };
+          const req: DecisionRequest = {
+            requestId: String(r.req.id),
+            sessionId: sessions && r.req.session >= 0 ? `conv-${r.req.session}` : undefined,
+            overrides: { strategy: undefined, models: undefined, priority: 'normal' },
+            input,
+          };
+          const d = decide(req, { fleet, live, state, now });
+          commitDecision(state, d, live, fleet.affinity, now);
+          pending.set(r.req.id, d);
+          let k = 0;
+          for (const a of d.endpoints) {
+            const e = byAddress.get(a);
+            if (e !== undefined && k < out.length) out[k++] = e.r;
+          }
+          return k;
+        },
+        onComplete(r: RoutedRequest, replica: number, now: number, ttftMs: number) {
+          const d = pending.get(r.req.id);
+          if (d === undefined) return;
+          pending.delete(r.req.id);
+          const ok = !Number.isNaN(ttftMs);
+          learnOutcome(state, fleet, live, d, { status: ok ? 200 : 503, servedEndpoint: env.addresses[replica], latencyMs: ok ? ttftMs : undefined }, now);
+        },
+      };
+    },
+  };
+}

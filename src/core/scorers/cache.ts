@@ -1,0 +1,14 @@
+// Cache-affinity scorer: how much of the prompt is likely already in a replica's KV cache.
+//   score = 1                                     when the session is pinned to a usable endpoint
+//         = max over usable endpoints of matched blocks / prompt blocks   otherwise
+//         = 0                                     when the prompt has no full block
+import type { Scorer } from './scorer.js';
+
+export const cacheScore: Scorer = (i) => {
+  const a = i.assessment;
+  if (a.pin !== undefined && a.usable.some((u) => u.address === a.pin)) return 1;
+  if (i.promptBlocks <= 0) return 0;
+  let best = 0;
+  for (const u of a.usable) if (u.matchedBlocks > best) best = u.matchedBlocks;
+  return Math.min(1, best / i.promptBlocks);
+};

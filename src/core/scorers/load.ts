@@ -1,0 +1,10 @@
+// Load scorer: queueing the request would meet on the model's least-waiting usable endpoint.
+//   score = 1 / (1 + min wait_ms / latency_ref_ms)    (wait from endpoints/ttft.ts)
+//   0 when the model has no usable endpoint.
+import type { Scorer } from './scorer.js';
+
+export const loadScore: Scorer = (i) => {
+  let min = Infinity;
+  for (const u of i.assessment.usable) if (u.waitMs < min) min = u.waitMs;
+  return Number.isFinite(min) ? 1 / (1 + min / i.routing.latency_ref_ms) : 0;
+};

@@ -1,0 +1,166 @@
+// Scrapes each endpoint's engine metrics on its own interval, off the request path.
+//   - one scrape per endpoint at a time; the next is due `interval` after the last start
+//   - at most `concurrency` scrapes in flight across all endpoints (the rest wait a tick)
+//   - each scrape has a timeout (AbortSignal.timeout) and a body size cap
+//   - a failed scrape keeps the previous data, which then ages into `stale`
+// Results go to LiveEndpoints (setEngine / scrapeFailed); staleness is judged there
+// at read time, so a hung replica turns stale even while its scrape is stuck.
+import type { LiveEndpoints } from '../live-endpoints.js';
+import { EXTRACTORS, type ScrapedEngine } from './engines.js';
+import { parsePromText } from './prom-text.js';
+
+export interface ScrapeTarget {
+  readonly address: string;
+  readonly engine: ScrapedEngine;
+  readonly url: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly staleAfterMs: number;
+}
+
+export type ScrapeOutcome = 'ok' | 'http_error' | 'timeout' | 'network_error' | 'unrecognised' | 'too_large';
+
+export interface ScraperOptions {
+  readonly concurrency: number;
+  readonly maxBytes: number;
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly onScrape?: (t: ScrapeTarget, outcome: ScrapeOutcome, ms: number) => void;
+}
+
+interface Slot {
+  target: ScrapeTarget;
+  nextAt: number;
+  busy: boolean;
+}
+
+class TooLarge extends Error {}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new TooLarge(`metrics body over ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class Scraper {
+  private readonly slots = new Map<string, Slot>();
+  private active = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly live: LiveEndpoints,
+    private readonly opts: ScraperOptions,
+  ) {
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Replace the target set: new endpoints are watched (stale until their first scrape), gone ones forgotten. */
+  setTargets(targets: readonly ScrapeTarget[]): void {
+    const next = new Map(targets.map((t) => [t.address, t]));
+    for (const [address] of this.slots) {
+      if (!next.has(address)) {
+        this.slots.delete(address);
+        this.live.unwatchEngine(address);
+      }
+    }
+    const now = this.now();
+    for (const t of next.values()) {
+      const slot = this.slots.get(t.address);
+      if (slot === undefined) this.slots.set(t.address, { target: t, nextAt: now, busy: false });
+      else slot.target = t;
+      this.live.watchEngine(t.address, t.staleAfterMs);
+    }
+  }
+
+  targets(): ScrapeTarget[] {
+    return [...this.slots.values()].map((s) => s.target);
+  }
+
+  start(tickMs = 25): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer.unref();
+    this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.pending]);
+  }
+
+  /** Start every due scrape the concurrency limit allows (oldest due first). */
+  tick(): void {
+    const now = this.now();
+    const due = [...this.slots.values()].filter((s) => !s.busy && s.nextAt <= now).sort((a, b) => a.nextAt - b.nextAt);
+    for (const slot of due) {
+      if (this.active >= this.opts.concurrency) break;
+      slot.busy = true;
+      this.active++;
+      const started = now;
+      const p = this.scrape(slot.target).finally(() => {
+        this.active--;
+        slot.busy = false;
+        const t = this.now();
+        slot.nextAt = Math.max(started + slot.target.intervalMs, t);
+        this.pending.delete(p);
+      });
+      this.pending.add(p);
+    }
+  }
+
+  /** One scrape of one target (also used directly by tests). */
+  async scrape(t: ScrapeTarget): Promise<ScrapeOutcome> {
+    const f = this.opts.fetch ?? fetch;
+    const started = this.now();
+    let outcome: ScrapeOutcome;
+    try {
+      const res = await f(t.url, { signal: AbortSignal.timeout(t.timeoutMs), headers: { accept: 'text/plain' } });
+      if (!res.ok) {
+        await res.body?.cancel();
+        this.live.scrapeFailed(t.address, `HTTP ${res.status}`);
+        outcome = 'http_error';
+      } else {
+        const text = await readCapped(res, this.opts.maxBytes);
+        const ex = EXTRACTORS[t.engine];
+        const { samples } = parsePromText(text, (n) => ex.names.has(n));
+        const load = ex.extract(samples);
+        if (load === undefined) {
+          this.live.scrapeFailed(t.address, `no ${t.engine} load metrics in the scrape`);
+          outcome = 'unrecognised';
+        } else {
+          this.live.setEngine(t.address, load, this.now());
+          outcome = 'ok';
+        }
+      }
+    } catch (e) {
+      if (e instanceof TooLarge) {
+        outcome = 'too_large';
+        this.live.scrapeFailed(t.address, e.message);
+      } else if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+        outcome = 'timeout';
+        this.live.scrapeFailed(t.address, `timed out after ${t.timeoutMs} ms`);
+      } else {
+        outcome = 'network_error';
+        const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
+        this.live.scrapeFailed(t.address, cause.slice(0, 200));
+      }
+    }
+    this.opts.onScrape?.(t, outcome, this.now() - started);
+    return outcome;
+  }
+}

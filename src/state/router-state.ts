@@ -1,0 +1,46 @@
+// Everything the decision core reads and learns, in one bounded bundle passed
+// in explicitly: prefix index, session pins, bandit statistics, round-robin
+// counters and the RNG. The ring of recent decisions lives beside it for /debug.
+import type { Decision } from '../core/types.js';
+import { seededRng, type Rng } from '../core/rng.js';
+import type { Fleet } from '../fleet/fleet.js';
+import { BanditStats } from './bandit-stats.js';
+import { DecisionRing } from './decision-ring.js';
+import { PrefixIndex } from './prefix-index.js';
+import { SessionPins } from './session-pins.js';
+
+export interface RouterState {
+  readonly index: PrefixIndex;
+  readonly sessions: SessionPins;
+  readonly bandit: BanditStats;
+  /** Round-robin positions, keyed by model name (endpoints) and candidate set (models). */
+  readonly counters: Map<string, number>;
+  readonly rng: Rng;
+  readonly decisions: DecisionRing<Decision>;
+}
+
+/** Arms the bandit keeps at most (one per model). */
+const MAX_ARMS = 4096;
+/** Round-robin counters kept at most (one per model plus one per allow-list seen). */
+export const MAX_COUNTERS = 4096;
+
+export function createRouterState(fleet: Fleet, rng?: Rng): RouterState {
+  const a = fleet.affinity;
+  return {
+    index: new PrefixIndex(a.index_max_endpoints),
+    sessions: new SessionPins(a.session_capacity, a.session_ttl_s * 1000),
+    bandit: new BanditStats(MAX_ARMS),
+    counters: new Map(),
+    rng: rng ?? seededRng(fleet.routing.seed ?? Date.now()),
+    decisions: new DecisionRing(fleet.routing.decision_ring),
+  };
+}
+
+/** After a fleet reload: forget endpoints and models that left; keep what is still valid. */
+export function retainFleet(state: RouterState, fleet: Fleet): void {
+  const endpoints = new Set(fleet.models.flatMap((m) => m.endpoints));
+  state.index.retain(endpoints);
+  state.sessions.retain(endpoints);
+  state.bandit.retain(new Set(fleet.models.map((m) => m.name)));
+  state.counters.clear();
+}

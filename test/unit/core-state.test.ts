@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DecisionRing } from '../../src/state/decision-ring.js';
+import { PrefixIndex } from '../../src/state/prefix-index.js';
+import { SessionPins } from '../../src/state/session-pins.js';
+import { BanditStats } from '../../src/state/bandit-stats.js';
+
+describe('prefix index', () => {
+  it('stays within its capacity per endpoint under a stream of unique prompts (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 5 }), (cap, lens, eps) => {
+        const idx = new PrefixIndex(3);
+        let next = 1;
+        lens.forEach((len, i) => {
+          const keys = Float64Array.from({ length: len }, () => next++);
+          idx.record(`e${i % eps}`, keys, len, cap);
+          for (let e = 0; e < eps; e++) expect(idx.size(`e${e}`)).toBeLessThanOrEqual(cap);
+        });
+        const s = idx.stats();
+        expect(s.endpoints).toBeLessThanOrEqual(3);
+        expect(s.blocks).toBeLessThanOrEqual(cap * 3);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('matches the leading blocks, evicts least recent first and keeps a prompt root longest', () => {
+    const idx = new PrefixIndex(10);
+    idx.record('a', [1, 2, 3, 4], 4, 6);
+    expect(idx.match('a', [1, 2, 3, 9], 4)).toBe(3);
+    expect(idx.match('a', [9, 2, 3], 3)).toBe(0);
+    expect(idx.match('b', [1, 2], 2)).toBe(0);
+    idx.record('a', [10, 11, 12], 3, 6); // 7 keys > 6: the least recent (4, the old tail) goes
+    expect(idx.size('a')).toBe(6);
+    expect(idx.match('a', [1, 2, 3, 4], 4)).toBe(3);
+    expect(idx.match('a', [10, 11, 12], 3)).toBe(3);
+  });
+
+  it('forgets endpoints that left and bounds the endpoints tracked', () => {
+    const idx = new PrefixIndex(2);
+    idx.record('a', [1], 1, 10);
+    idx.record('b', [1], 1, 10);
+    idx.record('c', [1], 1, 10);
+    expect(idx.match('a', [1], 1)).toBe(0);
+    idx.retain(new Set(['c']));
+    expect(idx.match('b', [1], 1)).toBe(0);
+    expect(idx.match('c', [1], 1)).toBe(1);
+  });
+});
+
+describe('session pins', () => {
+  it('expire after the TTL, refresh on re-pin, and stay within capacity', () => {
+    const pins = new SessionPins(3, 1000);
+    pins.pin('s1', 'a', 0);
+    expect(pins.get('s1', 999)).toBe('a');
+    expect(pins.get('s1', 1000)).toBeUndefined();
+    for (let i = 0; i < 10; i++) pins.pin(`k${i}`, 'b', 2000 + i);
+    expect(pins.size).toBeLessThanOrEqual(3);
+    expect(pins.get('k9', 2500)).toBe('b');
+    expect(pins.get('k0', 2500)).toBeUndefined();
+    pins.retain(new Set(['a']));
+    expect(pins.size).toBe(0);
+  });
+});
+
+describe('decision ring and bandit stats', () => {
+  it('the ring keeps only the last N decisions', () => {
+    const r = new DecisionRing<number>(3);
+    for (let i = 0; i < 5; i++) r.put(`id${i}`, i);
+    expect(r.get('id0')).toBeUndefined();
+    expect(r.get('id1')).toBeUndefined();
+    expect(r.get('id4')).toBe(4);
+    expect(r.size).toBe(3);
+  });
+
+  it('bandit stats are bounded and keep latency averages', () => {
+    const b = new BanditStats(2);
+    b.update('x', 1, 100);
+    b.update('x', 0, 300);
+    b.update('y', 0.5, undefined);
+    b.update('z', 1, 50);
+    expect(b.arm('x')).toBeUndefined();
+    expect(b.arm('z')?.n).toBe(1);
+    expect(b.snapshot()['y']?.mean).toBe(0.5);
+  });
+});
