@@ -99,6 +99,8 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     mode: strategy.endpointMode,
     hasSession: session !== undefined,
     promptBlocks: fp.blocks,
+    promptTokens: fp.promptTokens,
+    blockTokens: fp.blockTokens,
     rrStart: state.counters.get(epKey) ?? 0,
     rng: state.rng,
     maxFallbacks: MAX_FALLBACKS,

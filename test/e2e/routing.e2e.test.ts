@@ -59,10 +59,11 @@ describe('routing through Envoy', () => {
     expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toEqual(['llama-3-8b', 'qwen-2.5-7b']);
   });
 
-  it('spreads requests over both replicas of a model', async () => {
+  it('spreads requests over both replicas of a model (least_loaded: equal loads take turns)', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) {
-      const r = await postJson(stack.url, '/v1/completions', { model: 'qwen-2.5-7b', prompt: `count ${i}`, max_tokens: 2 });
+      const r = await postJson(stack.url, '/v1/completions', { model: 'qwen-2.5-7b', prompt: `count ${i}`, max_tokens: 2 }, { 'x-kvfleet-strategy': 'least_loaded' });
+      expect(r.headers.get('x-kvfleet-strategy')).toBe('least_loaded');
       expect(r.status).toBe(200);
       seen.add(r.headers.get('x-kvfleet-endpoint') ?? '');
     }

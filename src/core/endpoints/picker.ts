@@ -31,6 +31,9 @@ export interface PickOptions {
   /** Whether the request carries a session key (pins apply in affinity mode). */
   readonly hasSession: boolean;
   readonly promptBlocks: number;
+  /** Estimated prompt tokens and tokens per block: the affinity score is the cached share of the prompt. */
+  readonly promptTokens: number;
+  readonly blockTokens: number;
   readonly rrStart: number;
   readonly rng: Rng;
   readonly maxFallbacks: number;
@@ -139,7 +142,10 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
 
   let affinity: Affinity;
   if (sessionOutcome === 'pinned') affinity = { kind: 'session', score: 1, matchedBlocks: p.matchedBlocks };
-  else if (p.matchedBlocks > 0) affinity = { kind: 'prefix', score: o.promptBlocks > 0 ? p.matchedBlocks / o.promptBlocks : 0, matchedBlocks: p.matchedBlocks };
+  else if (p.matchedBlocks > 0) {
+    const share = o.promptTokens > 0 ? Math.min(1, (p.matchedBlocks * o.blockTokens) / o.promptTokens) : 0;
+    affinity = { kind: 'prefix', score: share, matchedBlocks: p.matchedBlocks };
+  }
   else affinity = { kind: 'none', score: 0, matchedBlocks: 0 };
   return { primary: p, endpoints, affinity, reasons, sessionOutcome };
 }
