@@ -15,6 +15,7 @@ import { reportExchange } from './obs/decision-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
 import { createRouterState, retainFleet, type RouterState } from './state/router-state.js';
+import { fleetEndpoints } from './core/membership.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -37,9 +38,6 @@ export interface Running {
   stop(graceMs?: number): Promise<void>;
 }
 
-function endpointsOf(fleet: Fleet): Set<string> {
-  return new Set(fleet.models.flatMap((m) => m.endpoints));
-}
 
 export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.logger ?? createLogger();
@@ -104,8 +102,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       const next = await loadFleetFile(opts.fleetPath);
       fleet = next;
       fleetState.update(next);
-      live.retain(endpointsOf(next));
-      retainFleet(router, next);
+      live.retain(fleetEndpoints(next.models, live));
+      retainFleet(router, next, live);
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };

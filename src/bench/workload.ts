@@ -13,6 +13,7 @@
 // chained block keys, and text.ts renders the same spans as text for live runs.
 // Arrivals: open-loop Poisson at `rate` requests/s (the arrivalMs field); closed-loop runs
 // ignore arrivalMs and issue the next request when a client's previous one completes.
+import { NumSet } from './block-cache.js';
 import { exponential, intBelow, rngFor, Zipf, type Rng } from './rand.js';
 
 export type SpanRole = 'system' | 'user';
@@ -333,7 +334,7 @@ export function blockKeys(spans: readonly Span[], blockTokens: number): Float64A
  * prompt tokens − 1). Returns hit tokens / prompt tokens.
  */
 export function idealHitRate(w: Workload, blockTokens: number): { hitTokens: number; promptTokens: number; rate: number } {
-  const seen = new Set<number>();
+  const seen = new NumSet();
   let hit = 0;
   let total = 0;
   for (let r = w.next(); r !== undefined; r = w.next()) {

@@ -7,3 +7,10 @@ import type { LiveView } from './types.js';
 export function endpointsOf(model: Model, live: LiveView): readonly string[] {
   return live.members?.(model.cluster) ?? model.endpoints;
 }
+
+/** Every endpoint of the fleet right now (discovered or listed): what learned state may keep. */
+export function fleetEndpoints(models: readonly Model[], live: LiveView): Set<string> {
+  const out = new Set<string>();
+  for (const m of models) for (const e of endpointsOf(m, live)) out.add(e);
+  return out;
+}

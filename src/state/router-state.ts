@@ -1,7 +1,8 @@
 // Everything the decision core reads and learns, in one bounded bundle passed
 // in explicitly: prefix index, session pins, bandit statistics, round-robin
 // counters and the RNG. The ring of recent decisions lives beside it for /debug.
-import type { Decision } from '../core/types.js';
+import type { Decision, LiveView } from '../core/types.js';
+import { fleetEndpoints } from '../core/membership.js';
 import { seededRng, type Rng } from '../core/rng.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { BanditStats } from './bandit-stats.js';
@@ -37,8 +38,8 @@ export function createRouterState(fleet: Fleet, rng?: Rng): RouterState {
 }
 
 /** After a fleet reload: forget endpoints and models that left; keep what is still valid. */
-export function retainFleet(state: RouterState, fleet: Fleet): void {
-  const endpoints = new Set(fleet.models.flatMap((m) => m.endpoints));
+export function retainFleet(state: RouterState, fleet: Fleet, live: LiveView): void {
+  const endpoints = fleetEndpoints(fleet.models, live);
   state.index.retain(endpoints);
   state.sessions.retain(endpoints);
   state.bandit.retain(new Set(fleet.models.map((m) => m.name)));

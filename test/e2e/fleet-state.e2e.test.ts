@@ -208,3 +208,43 @@ describe('outcome feedback', () => {
     await until('in-flight to drop when the stream ended', async () => (await ep(served))?.inflight === 0, 5000);
   });
 });
+
+describe('endpoint-picker protocol through Envoy', () => {
+  /** An Envoy whose HTTP filter chain sets the subset hint (as a gateway would) before ext_proc. */
+  const withSubsetHint = (subset: string[]) =>
+    s.startEnvoyVariant((c) => {
+      const hcm = (c.static_resources.listeners[0] as { filter_chains: Array<{ filters: Array<{ typed_config: { http_filters: unknown[] } }> }> })
+        .filter_chains[0]?.filters[0]?.typed_config;
+      if (hcm === undefined) throw new Error('no http_connection_manager in envoy/envoy.yaml');
+      hcm.http_filters.unshift({
+        name: 'envoy.filters.http.set_metadata',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.filters.http.set_metadata.v3.Config',
+          metadata: [{ metadata_namespace: 'envoy.lb.subset_hint', value: { 'x-gateway-destination-endpoint-subset': subset } }],
+        },
+      });
+    });
+
+  it('honours the subset hint forwarded by Envoy, and answers 503 when no endpoint fits', async () => {
+    const gw = await withSubsetHint([B]);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const res = await postJson(gw.url, '/v1/chat/completions', { model: 'llama-3-8b', messages: [{ role: 'user', content: `subset ${i}` }] });
+        expect(res.status, gw.logs()).toBe(200);
+        expect(res.headers.get('x-kvfleet-endpoint')).toBe(B);
+        expect(res.headers.get('x-kvfleet-fallbacks')).toBe('0');
+        await res.arrayBuffer();
+      }
+    } finally {
+      await gw.stop();
+    }
+    const none = await withSubsetHint(['10.255.255.1:9']);
+    try {
+      const res = await postJson(none.url, '/v1/chat/completions', { model: 'llama-3-8b', messages: [{ role: 'user', content: 'nowhere' }] });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('no_healthy_endpoint');
+    } finally {
+      await none.stop();
+    }
+  });
+});

@@ -83,6 +83,8 @@ export interface FleetStateStack {
   setLlamaEndpoints(addresses: readonly string[]): Promise<void>;
   /** kvfleet admin GET /fleet. */
   fleet(): Promise<FleetJson>;
+  /** A second Envoy on the same kvfleet and EDS file, its bootstrap edited by `edit` first. */
+  startEnvoyVariant(edit: (config: EnvoyBootstrap) => void): Promise<EnvoyHandle>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -123,8 +125,13 @@ function edsDocument(addresses: readonly string[]): string {
 }
 
 /** envoy/envoy.yaml with the llama pool as an EDS cluster fed from `edsPath` (watched `watchDir`). */
-export async function edsVariant(outDir: string, watchDir: string, edsPath: string): Promise<string> {
-  const config = parse(await readFile(ENVOY_CONFIG, 'utf8')) as { node?: unknown; static_resources: { clusters: Array<Record<string, unknown>> } };
+export interface EnvoyBootstrap {
+  node?: unknown;
+  static_resources: { listeners: Array<Record<string, unknown>>; clusters: Array<Record<string, unknown>> };
+}
+
+export async function edsVariant(outDir: string, watchDir: string, edsPath: string, edit?: (c: EnvoyBootstrap) => void, name = 'envoy-eds-variant.yaml'): Promise<string> {
+  const config = parse(await readFile(ENVOY_CONFIG, 'utf8')) as EnvoyBootstrap;
   config.node = { id: 'kvfleet-e2e', cluster: 'kvfleet-e2e' }; // xDS (even from a file) needs a node identity
   const cluster = config.static_resources.clusters.find((c) => c['name'] === LLAMA_CLUSTER);
   if (cluster === undefined) throw new Error(`envoy/envoy.yaml has no cluster ${LLAMA_CLUSTER}`);
@@ -137,7 +144,8 @@ export async function edsVariant(outDir: string, watchDir: string, edsPath: stri
   od['interval'] = '0.5s';
   od['base_ejection_time'] = '3s';
   od['max_ejection_time'] = '3s';
-  const path = join(outDir, 'envoy-eds-variant.yaml');
+  edit?.(config);
+  const path = join(outDir, name);
   await writeFile(path, stringify(config));
   return path;
 }
@@ -194,6 +202,7 @@ export async function startFleetStateStack(opts: FleetStateStackOptions = {}): P
     await kvfleet.start();
     started.push(() => kvfleet.stop());
     const configPath = await edsVariant(dir, edsDir, edsPath);
+    let variants = 0;
     const envoy = await startEnvoy({
       ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints: { '18011': dead1, '18012': dead2 } },
       configPath,
@@ -208,6 +217,13 @@ export async function startFleetStateStack(opts: FleetStateStackOptions = {}): P
       proxy,
       setLlamaEndpoints,
       fleet: async () => (await (await fetch(`${kvfleet.adminUrl}/fleet`)).json()) as FleetJson,
+      startEnvoyVariant: async (edit) => {
+        const path = await edsVariant(dir, edsDir, edsPath, edit, `envoy-variant-${++variants}.yaml`);
+        const [l, a] = await Promise.all([freePort(), freePort()]);
+        const e = await startEnvoy({ ports: { listener: l, admin: a, kvfleet: grpcPort, endpoints: { '18011': dead1, '18012': dead2 } }, configPath: path });
+        started.push(() => e.stop());
+        return e;
+      },
       logs: () => `--- kvfleet ---\n${kvfleet.logs().slice(-6000)}\n--- envoy ---\n${envoy.logs().slice(-6000)}`,
       stop: cleanup,
     };

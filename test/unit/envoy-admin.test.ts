@@ -107,6 +107,13 @@ describe('fleet file: discovery makes endpoints optional', () => {
     expect(r.problems.some((p) => p.startsWith('models[1].endpoints:'))).toBe(true);
   });
 
+  it('discovery.subset_hint (InferencePool) also makes endpoints optional; an empty discovery is an error', () => {
+    expect(parseFleet('discovery: { subset_hint: true }\nmodels: [{ name: a, cluster: c, model_id: a }]\n').ok).toBe(true);
+    const r = parseFleet('discovery: {}\nmodels: [{ name: a, cluster: c, model_id: a, endpoints: [10.0.0.1:1] }]\n');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems[0]).toMatch(/^discovery: .*envoy_admin.*subset_hint/);
+  });
+
   it('discovery must be an http(s) URL of /clusters', () => {
     const r = parseFleet('discovery: { envoy_admin: "http://127.0.0.1:9901/stats" }\nmodels: [{ name: a, cluster: c, model_id: a }]\n');
     expect(r.ok).toBe(false);

