@@ -7,6 +7,7 @@ import { serve } from './serve.js';
 import { registerSimCommand } from './sim/command.js';
 import { registerExplainCommand } from './explain/command.js';
 import { registerDemoCommand } from './demo/command.js';
+import { registerBenchCommand } from './bench/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 
@@ -91,5 +92,6 @@ program
 registerSimCommand(program);
 registerExplainCommand(program);
 registerDemoCommand(program);
+registerBenchCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,421 @@
+// `kvfleet bench …`: the benchmark harness shipped with the product.
+//   virtual     discrete-event simulation, every policy on the same seeded workload
+//   live        drive a running Envoy (--target) and read the replicas' /metrics
+//   live-local  start sims + kvfleet + Envoy on free loopback ports, run live per strategy,
+//               and the same setup in virtual time (do the rankings agree?)
+//   overhead    Envoy alone vs Envoy + kvfleet: added latency, sustainable rate, CPU/decision
+//   report      assemble docs/benchmarks.md from the JSON results the other commands wrote
+// Progress goes to stderr; tables to stdout; --out DIR receives JSON, markdown and SVG.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { runLive, type LiveResult } from './live.js';
+import { startLocalStack } from './local-stack.js';
+import { runOverhead, type OverheadSize } from './overhead.js';
+import { barChartSvg, fmt, markdownTable, pct, textTable, type Cell } from './report.js';
+import { scenario, SCENARIO_NAMES, simModel, streamOf, type Scenario, type ScenarioName } from './scenarios.js';
+import { checkTargets, defaultPolicies, policiesByName, runVirtual, VIRTUAL_HEAD, virtualRows, type VirtualRun } from './virtual.js';
+import { createWorkload } from './workload.js';
+
+const say = (s: string) => process.stderr.write(`${s}\n`);
+
+function num(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}]`);
+    return n;
+  };
+}
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+function scenarioNames(v: string[]): ScenarioName[] {
+  for (const n of v) if (!(SCENARIO_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown scenario '${n}' (${SCENARIO_NAMES.join(', ')})`);
+  return v as ScenarioName[];
+}
+
+async function writeOut(dir: string | undefined, name: string, content: string): Promise<void> {
+  if (dir === undefined) return;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, name), content);
+  say(`wrote ${join(dir, name)}`);
+}
+
+export function machine(): { nproc: number; node: string; cpu: string; platform: string } {
+  const c = cpus();
+  return { nproc: c.length, node: process.version, cpu: c[0]?.model ?? 'unknown', platform: `${process.platform}-${process.arch}` };
+}
+
+// ── virtual ──────────────────────────────────────────────────────────────────────────────
+
+export function virtualMarkdown(run: VirtualRun): string {
+  const s = run.scenario;
+  const targets = checkTargets(run);
+  const lines = [
+    `**${s.name}** — ${s.description}. ${s.requests.toLocaleString('en-US')} requests, open-loop Poisson ${fmt(run.rate)} req/s = ${pct(s.load)} of cold capacity (${fmt(run.coldCapacity)} req/s), seed ${s.seed}. Ideal hit-rate ceiling (infinite shared cache): **${pct(run.ceiling)}**.`,
+    '',
+    markdownTable(VIRTUAL_HEAD, virtualRows(run)),
+  ];
+  if (targets.length > 0) {
+    lines.push('', markdownTable(['target (issue 5)', 'measured', 'met'], targets.map((t) => [t.target, t.value, t.met ? 'yes' : '**no**'])));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function virtualChart(run: VirtualRun): string {
+  const cats = run.results.map((r) => r.policy);
+  return barChartSvg(
+    `${run.scenario.name}: TTFT (virtual ms) and hit rate — ${run.scenario.requests.toLocaleString('en-US')} requests, ${run.scenario.model.replicas} replicas`,
+    '',
+    cats,
+    [
+      { label: 'TTFT p50 ms', values: run.results.map((r) => r.ttftMs.p50) },
+      { label: 'TTFT p90 ms', values: run.results.map((r) => r.ttftMs.p90) },
+      { label: 'hit rate %', values: run.results.map((r) => r.hitRate * 100) },
+    ],
+    'kvfleet',
+  );
+}
+
+async function cmdVirtual(o: { scenario: string[]; requests?: number; replicas?: number; load?: number; seed: number; policies?: string[]; out?: string }): Promise<void> {
+  for (const name of scenarioNames(o.scenario)) {
+    const s = scenario(name, { requests: o.requests, replicas: o.replicas, load: o.load, seed: o.seed });
+    const policies = o.policies !== undefined ? policiesByName(o.policies) : defaultPolicies();
+    const run = runVirtual(s, policies, say);
+    process.stdout.write(`\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`);
+    for (const t of checkTargets(run)) process.stdout.write(`  target ${t.met ? 'MET ' : 'MISS'} ${t.target}: ${t.value}\n`);
+    await writeOut(o.out, `virtual-${name}.json`, `${JSON.stringify({ machine: machine(), scenario: s, rate: run.rate, coldCapacity: run.coldCapacity, ceiling: run.ceiling, results: run.results, targets: checkTargets(run) }, null, 1)}\n`);
+    await writeOut(o.out, `virtual-${name}.md`, virtualMarkdown(run));
+    await writeOut(o.out, `virtual-${name}.svg`, virtualChart(run));
+  }
+}
+
+// ── live ─────────────────────────────────────────────────────────────────────────────────
+
+export const LIVE_HEAD = ['run', 'requests', 'ok', 'errors', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'E2E p50 ms', 'E2E p99 ms', 'req/s', 'hit rate', 'max/mean in-flight'] as const;
+
+export function liveRow(r: LiveResult): Cell[] {
+  return [r.label, r.requests, r.ok, r.errors, fmt(r.ttftMs.p50), fmt(r.ttftMs.p90), fmt(r.ttftMs.p99), fmt(r.e2eMs.p50), fmt(r.e2eMs.p99), fmt(r.throughput), r.hitRate !== undefined ? pct(r.hitRate) : '–', r.imbalance !== undefined ? fmt(r.imbalance, 2) : '–'];
+}
+
+function liveChart(title: string, rs: readonly LiveResult[]): string {
+  return barChartSvg(title, '', rs.map((r) => r.label), [
+    { label: 'TTFT p50 ms', values: rs.map((r) => r.ttftMs.p50) },
+    { label: 'TTFT p90 ms', values: rs.map((r) => r.ttftMs.p90) },
+    { label: 'hit rate %', values: rs.map((r) => (r.hitRate ?? Number.NaN) * 100) },
+  ]);
+}
+
+interface LiveCli {
+  target: string;
+  metrics: string[];
+  scenario: string;
+  requests: number;
+  duration: number;
+  rate?: number;
+  concurrency?: number;
+  model: string;
+  seed: number;
+  timeout: number;
+  strategy?: string;
+  out?: string;
+}
+
+async function cmdLive(o: LiveCli): Promise<void> {
+  const [name] = scenarioNames([o.scenario]);
+  const s = scenario(name as ScenarioName, { requests: o.requests, seed: o.seed });
+  const stream = { ...streamOf(s), rate: o.rate ?? 20 };
+  const u = new URL(o.target);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) say(`note: ${o.target} is not loopback; make sure you may load it`);
+  const { result, records } = await runLive(
+    {
+      target: o.target.replace(/\/$/, ''),
+      metrics: o.metrics,
+      workload: createWorkload(s.spec, stream),
+      mode: o.concurrency !== undefined ? { kind: 'closed', concurrency: o.concurrency } : { kind: 'open' },
+      model: o.model,
+      durationMs: o.duration * 1000,
+      timeoutMs: o.timeout * 1000,
+      headers: o.strategy !== undefined ? { 'x-kvfleet-strategy': o.strategy } : undefined,
+      progress: say,
+    },
+    o.strategy ?? 'live',
+  );
+  process.stdout.write(`${textTable(LIVE_HEAD, [liveRow(result)])}\nstatuses: ${JSON.stringify(result.statuses)}\n`);
+  for (const p of result.perReplica) process.stdout.write(`  ${p.url}: ${p.requests} requests, mean in-flight ${fmt(p.meanInflight, 2)}\n`);
+  await writeOut(o.out, 'live.json', `${JSON.stringify({ machine: machine(), options: o, result, records }, null, 1)}\n`);
+  await writeOut(o.out, 'live.md', `${markdownTable(LIVE_HEAD, [liveRow(result)])}\n`);
+  await writeOut(o.out, 'live.svg', liveChart(`live: ${o.target}`, [result]));
+}
+
+// ── live-local ───────────────────────────────────────────────────────────────────────────
+
+interface LiveLocalCli {
+  strategies: string[];
+  replicas: number;
+  requests: number;
+  duration: number;
+  timeScale: number;
+  load: number;
+  seed: number;
+  out?: string;
+  virtual: boolean;
+}
+
+/** Rank positions of labels by a metric (lower is better). */
+function ranking(rows: Array<{ label: string; v: number }>): string[] {
+  return [...rows].sort((a, b) => a.v - b.v).map((r) => r.label);
+}
+
+export async function runLiveLocal(o: LiveLocalCli): Promise<{ live: LiveResult[]; virtual: VirtualRun | undefined; markdown: string; scenario: Scenario }> {
+  const base = scenario('shared-prefix', { requests: o.requests, replicas: o.replicas, load: o.load, seed: o.seed });
+  const k = o.timeScale;
+  const model = simModel({ ...base.model, prefillUsPerToken: base.model.prefillUsPerToken * k, decodeMsPerToken: base.model.decodeMsPerToken * k });
+  const s: Scenario = { ...base, model, description: `${base.description}; replica timing ×${k} (prefill ${model.prefillUsPerToken} µs/token, decode ${model.decodeMsPerToken} ms/token)` };
+  const stream = streamOf(s);
+  say(`live-local: ${s.model.replicas} replicas, ${stream.rate.toFixed(1)} req/s, ≤ ${o.requests} requests / ${o.duration} s per strategy`);
+  const stack = await startLocalStack({
+    replicas: model.replicas,
+    blockTokens: model.blockTokens,
+    charsPerToken: model.charsPerToken,
+    cacheBlocks: model.cacheBlocks,
+    prefillUsPerToken: model.prefillUsPerToken,
+    decodeMsPerToken: model.decodeMsPerToken,
+    maxConcurrency: model.maxConcurrency,
+    maxWaiting: model.maxWaiting,
+    defaultMaxTokens: 16,
+  });
+  const live: LiveResult[] = [];
+  try {
+    for (const strategy of o.strategies) {
+      stack.resetReplicas();
+      const routed = await stack.startRouted(strategy, o.seed);
+      try {
+        const { result } = await runLive(
+          {
+            target: routed.url,
+            metrics: stack.metricsUrls,
+            workload: createWorkload(s.spec, stream),
+            mode: { kind: 'open' },
+            model: 'bench-model',
+            durationMs: o.duration * 1000,
+            timeoutMs: 60_000,
+            progress: say,
+          },
+          strategy === 'hybrid_score' ? 'kvfleet' : `kvfleet:${strategy}`,
+        );
+        live.push(result);
+      } finally {
+        await routed.stop();
+      }
+    }
+  } finally {
+    await stack.close();
+  }
+  let virtual: VirtualRun | undefined;
+  if (o.virtual) {
+    const issued = Math.max(...live.map((r) => r.requests));
+    const vs: Scenario = { ...s, requests: issued };
+    virtual = runVirtual(vs, policiesByName(o.strategies.map((x) => (x === 'hybrid_score' ? 'kvfleet' : `kvfleet:${x}`))), say);
+  }
+  const md: string[] = [
+    `**live-local** — ${s.description}. Open-loop ${fmt(stream.rate)} req/s (${pct(s.load)} of cold capacity), at most ${o.requests} requests or ${o.duration} s per strategy; sims in the bench process, kvfleet and Envoy as child processes, all on loopback. Strategies are kvfleet's own, set per run in the fleet file (kvfleet restarted and replica caches reset between runs).`,
+    '',
+    markdownTable(LIVE_HEAD, live.map(liveRow)),
+  ];
+  if (virtual !== undefined) {
+    md.push('', `Same setup in virtual time (${virtual.scenario.requests} requests):`, '', markdownTable(VIRTUAL_HEAD, virtualRows(virtual)));
+    const lr = ranking(live.map((r) => ({ label: r.label, v: -(r.hitRate ?? 0) })));
+    const vr = ranking(virtual.results.map((r) => ({ label: r.policy, v: -r.hitRate })));
+    const lt = ranking(live.map((r) => ({ label: r.label, v: r.ttftMs.p50 })));
+    const vt = ranking(virtual.results.map((r) => ({ label: r.policy, v: r.ttftMs.p50 })));
+    md.push(
+      '',
+      markdownTable(['ranking (best first)', 'live', 'virtual', 'agree'], [
+        ['hit rate', lr.join(' > '), vr.join(' > '), lr.join() === vr.join() ? 'yes' : 'no'],
+        ['TTFT p50', lt.join(' < '), vt.join(' < '), lt.join() === vt.join() ? 'yes' : 'no'],
+      ]),
+    );
+  }
+  return { live, virtual, markdown: `${md.join('\n')}\n`, scenario: s };
+}
+
+async function cmdLiveLocal(o: LiveLocalCli): Promise<void> {
+  const r = await runLiveLocal(o);
+  process.stdout.write(`${textTable(LIVE_HEAD, r.live.map(liveRow))}\n`);
+  if (r.virtual !== undefined) process.stdout.write(`virtual:\n${textTable(VIRTUAL_HEAD, virtualRows(r.virtual))}\n`);
+  await writeOut(o.out, 'live-local.json', `${JSON.stringify({ machine: machine(), options: o, scenario: r.scenario, live: r.live, virtual: r.virtual?.results }, null, 1)}\n`);
+  await writeOut(o.out, 'live-local.md', r.markdown);
+  await writeOut(o.out, 'live-local.svg', liveChart(`live-local: shared-prefix through Envoy + kvfleet (${r.scenario.model.replicas} sim replicas)`, r.live));
+}
+
+// ── overhead ─────────────────────────────────────────────────────────────────────────────
+
+export const OVERHEAD_HEAD = ['prompt', 'E2E p50 plain ms', 'E2E p50 kvfleet ms', 'added p50 ms', 'E2E p99 plain ms', 'E2E p99 kvfleet ms', 'added p99 ms', 'p99 ratio', 'max rate plain', 'max rate kvfleet', 'rate ratio', 'CPU s / 1000 decisions'] as const;
+
+export function overheadRows(rs: readonly OverheadSize[]): Cell[][] {
+  return rs.map((r) => [
+    `${r.sizeKb} KB`,
+    fmt(r.plain.p50, 2),
+    fmt(r.kvfleet.p50, 2),
+    fmt(r.addedP50Ms, 2),
+    fmt(r.plain.p99, 2),
+    fmt(r.kvfleet.p99, 2),
+    fmt(r.addedP99Ms, 2),
+    `${fmt(r.p99Ratio, 2)}×`,
+    r.sustainPlain,
+    r.sustainKvfleet,
+    `${fmt(r.sustainRatio, 2)}×`,
+    r.cpuSecondsPer1000 !== undefined ? fmt(r.cpuSecondsPer1000, 3) : '–',
+  ]);
+}
+
+interface OverheadCli {
+  sizes: string[];
+  rate: number;
+  seconds: number;
+  ramp: string[];
+  step: number;
+  replicas: number;
+  seed: number;
+  out?: string;
+}
+
+async function cmdOverhead(o: OverheadCli): Promise<void> {
+  const stack = await startLocalStack({ replicas: o.replicas, prefillUsPerToken: 0, decodeMsPerToken: 0, defaultMaxTokens: 1, maxConcurrency: 4096, maxWaiting: 100000 });
+  let rs: OverheadSize[];
+  try {
+    rs = await runOverhead(stack, { sizesKb: o.sizes.map(Number), rate: o.rate, seconds: o.seconds, rampRates: o.ramp.map(Number), stepSeconds: o.step, seed: o.seed, progress: say });
+  } finally {
+    await stack.close();
+  }
+  process.stdout.write(`${textTable(OVERHEAD_HEAD, overheadRows(rs))}\n`);
+  const md = [
+    `**overhead** — ${o.replicas} sim replicas answering at once (1 output token), open-loop ${o.rate} req/s for ${o.seconds} s per variant (two interleaved halves), ramp ${o.ramp.join('/')} req/s × ${o.step} s; sustainable = ≥ 95% completed OK, < 1% errors, p99 < 1 s. Client, sims, Envoys and kvfleet share the machine.`,
+    '',
+    markdownTable(OVERHEAD_HEAD, overheadRows(rs)),
+    '',
+    markdownTable(['target (issue 5)', 'measured (4 KB)', 'met'], (() => {
+      const r4 = rs.find((r) => r.sizeKb === 4);
+      if (r4 === undefined) return [];
+      return [
+        [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
+        [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
+      ];
+    })()),
+  ].join('\n');
+  await writeOut(o.out, 'overhead.json', `${JSON.stringify({ machine: machine(), options: o, results: rs }, null, 1)}\n`);
+  await writeOut(o.out, 'overhead.md', `${md}\n`);
+  await writeOut(
+    o.out,
+    'overhead.svg',
+    barChartSvg('Envoy alone vs Envoy + kvfleet: end-to-end ms', ' ms', rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB kvfleet`]), [
+      { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.kvfleet.p50]) },
+      { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.kvfleet.p99]) },
+    ]),
+  );
+}
+
+// ── report ───────────────────────────────────────────────────────────────────────────────
+
+async function cmdReport(o: { results: string; write: string; commands: string }): Promise<void> {
+  const read = async (f: string) => readFile(join(o.results, f), 'utf8').catch(() => undefined);
+  const m = machine();
+  const parts: string[] = [
+    '# Benchmarks',
+    '',
+    '<!-- Generated by `kvfleet bench report`; every figure below comes from the JSON results of the runs listed. Do not edit by hand. -->',
+    '',
+    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, Node ${m.node}, ${m.platform}. Generated ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+  ];
+  const cmds = await readFile(o.commands, 'utf8').catch(() => undefined);
+  if (cmds !== undefined) parts.push(cmds.trim(), '');
+  const sections: Array<[string, string, string]> = [
+    ['Virtual time: shared prefix (issue 5 target scenario)', 'virtual-shared-prefix', 'virtual-shared-prefix.svg'],
+    ['Virtual time: multi-turn conversations', 'virtual-multi-turn', 'virtual-multi-turn.svg'],
+    ['Virtual time: no sharing', 'virtual-no-sharing', 'virtual-no-sharing.svg'],
+    ['Virtual time at scale: 1,000 replicas', 'virtual-scale', 'virtual-scale.svg'],
+    ['Live through Envoy (live-local)', 'live-local', 'live-local.svg'],
+    ['Overhead of the ext_proc hop', 'overhead', 'overhead.svg'],
+  ];
+  for (const [title, base, svg] of sections) {
+    const md = await read(`${base}.md`);
+    if (md === undefined) continue;
+    parts.push(`## ${title}`, '', md.trim(), '', `![${title}](charts/${svg})`, '');
+  }
+  const notes = await readFile(join(o.results, 'notes.md'), 'utf8').catch(() => undefined);
+  if (notes !== undefined) parts.push(notes.trim(), '');
+  await writeFile(o.write, `${parts.join('\n')}\n`);
+  say(`wrote ${o.write}`);
+}
+
+export function registerBenchCommand(program: Command): void {
+  const bench = program.command('bench').description('benchmarks: virtual-time simulation, live runs through Envoy, ext_proc overhead');
+
+  bench
+    .command('virtual')
+    .description('discrete-event simulation: every baseline and kvfleet on the same seeded workload (no sockets)')
+    .option('--scenario <list>', `scenarios (${SCENARIO_NAMES.join(', ')})`, list, ['shared-prefix', 'multi-turn', 'no-sharing'])
+    .option('--requests <n>', 'requests per run', num(1, 100_000_000))
+    .option('--replicas <n>', 'replicas', num(1, 100_000))
+    .option('--load <x>', 'offered load as a share of cold capacity', num(0.01, 10))
+    .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
+    .option('--policies <list>', 'policies (round_robin, random, least_loaded, chwbl, sglang_cache_aware, kvfleet, kvfleet:<strategy>)', list)
+    .option('--out <dir>', 'write JSON, markdown and SVG here')
+    .action((o) => cmdVirtual(o));
+
+  bench
+    .command('live')
+    .description('drive a running Envoy with a workload; read the replicas\' /metrics')
+    .requiredOption('--target <url>', 'Envoy listener, e.g. http://127.0.0.1:10000')
+    .option('--metrics <urls>', 'comma list of replica /metrics URLs', list, [])
+    .option('--scenario <name>', 'workload (shared-prefix, multi-turn, no-sharing)', 'shared-prefix')
+    .option('--requests <n>', 'at most this many requests', num(1, 1_000_000), 200)
+    .option('--duration <s>', 'stop issuing after this many seconds', num(1, 3600), 30)
+    .option('--rate <r>', 'open-loop requests/s', num(0.01, 100_000))
+    .option('--concurrency <c>', 'closed loop with this many clients instead of open loop', num(1, 10_000))
+    .option('--model <name>', 'model field of the requests', 'auto')
+    .option('--strategy <name>', 'send x-kvfleet-strategy')
+    .option('--timeout <s>', 'per-request timeout', num(1, 3600), 60)
+    .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
+    .option('--out <dir>', 'write JSON, markdown and SVG here')
+    .action((o) => cmdLive(o));
+
+  bench
+    .command('live-local')
+    .description('start sims + kvfleet + Envoy on free loopback ports and run the shared-prefix workload live, per strategy')
+    .option('--strategies <list>', 'kvfleet strategies to compare', list, ['round_robin', 'least_loaded', 'prefix_affinity', 'hybrid_score'])
+    .option('--replicas <n>', 'simulated replicas', num(1, 64), 8)
+    .option('--requests <n>', 'at most this many requests per strategy', num(1, 100_000), 1500)
+    .option('--duration <s>', 'at most this many seconds per strategy', num(1, 600), 40)
+    .option('--time-scale <k>', 'replica prefill/decode times × k (and the rate ÷ k) so the machine keeps up', num(1, 1000), 10)
+    .option('--load <x>', 'offered load as a share of cold capacity', num(0.01, 10), 0.7)
+    .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
+    .option('--no-virtual', 'skip the virtual-time run of the same setup')
+    .option('--out <dir>', 'write JSON, markdown and SVG here')
+    .action((o) => cmdLiveLocal(o));
+
+  bench
+    .command('overhead')
+    .description('Envoy alone vs Envoy + kvfleet on the same replicas: added latency, sustainable rate, CPU per decision')
+    .option('--sizes <list>', 'prompt sizes in KB', list, ['4', '64'])
+    .option('--rate <r>', 'rate of the latency comparison, req/s', num(1, 100_000), 200)
+    .option('--seconds <s>', 'seconds per variant of the latency comparison', num(1, 600), 10)
+    .option('--ramp <list>', 'rates of the capacity ramp, req/s', list, ['200', '400', '800', '1200', '1600', '2400'])
+    .option('--step <s>', 'seconds per ramp step', num(1, 60), 3)
+    .option('--replicas <n>', 'simulated replicas', num(1, 64), 4)
+    .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
+    .option('--out <dir>', 'write JSON, markdown and SVG here')
+    .action((o) => cmdOverhead(o));
+
+  bench
+    .command('report')
+    .description('assemble the markdown results page from the outputs of the other commands')
+    .option('--results <dir>', 'directory the runs wrote to', 'docs/charts')
+    .option('--commands <file>', 'markdown with the exact commands (inserted verbatim)', 'docs/charts/commands.md')
+    .option('--write <file>', 'page to write', 'docs/benchmarks.md')
+    .action((o) => cmdReport(o));
+}
+
+
