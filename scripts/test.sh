@@ -6,4 +6,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/setup-envoy.sh
-npm test
+results="$(mktemp -t kvfleet-vitest-XXXXXX.json)"
+status=0
+npm test -- --reporter=default --reporter=json --outputFile.json="$results" || status=$?
+# A plain closing line: "N passed, N failed" (and skipped, when any).
+node -e '
+  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$results" 2>/dev/null || true
+rm -f "$results"
+exit "$status"
