@@ -7,6 +7,7 @@ import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server
 import { STRATEGIES } from './core/decide.js';
 import type { ExchangeEnv } from './extproc/exchange-state.js';
 import { startExtProcServer } from './extproc/server.js';
+import { warmUp } from './extproc/warm-up.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LiveEndpoints } from './fleet/live-endpoints.js';
 import { FleetFileError, loadFleetFile } from './fleet/load.js';
@@ -60,6 +61,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     onOutcome: (e) => fleetState.onOutcome(e),
   };
 
+  const warmMs = warmUp(fleet, STRATEGIES);
   const grpcListen = { host: fleet.server.grpc.host, port: opts.grpcPort ?? fleet.server.grpc.port };
   const ext = await startExtProcServer(env, grpcListen, { onStreamCountChange: (n) => metrics.activeStreams.set(n) });
 
@@ -93,7 +95,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes({ fleet: () => fleet, live, router, now: () => performance.now() })]);
 
   log.info(
-    { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name) },
+    { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name), warm_up_ms: Math.round(warmMs) },
     'kvfleet serving',
   );
 

@@ -80,14 +80,22 @@ export async function runDemo(): Promise<number> {
     say(`envoy: ${envoyBin} listening on ${ENVOY_URL}\n`);
 
     const rows: Row[] = [];
-    const system = { role: 'system', content: 'You are a concise assistant for a demo of kvfleet.' };
-    let res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [system, { role: 'user', content: 'What is a KV cache?' }] }, { 'x-request-id': 'demo-1' });
-    let j = (await res.json()) as { kvfleet_sim?: { received_model?: string } };
+    // A system prompt long enough (~400 tokens) for the prefix cache to matter.
+    const rules = Array.from({ length: 24 }, (_, i) => `Rule ${i + 1}: answer precisely, cite the section, keep it short.`).join(' ');
+    const system = { role: 'system', content: `You are the concise assistant of the kvfleet demo. ${rules}` };
+    const turn1 = [system, { role: 'user', content: 'What is a KV cache?' }];
+    let res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: turn1 }, { 'x-request-id': 'demo-1' });
+    let j = (await res.json()) as { kvfleet_sim?: { received_model?: string; cached_tokens?: number }; choices?: Array<{ message?: { content?: string } }> };
     rows.push(rowFrom('chat llama-3-8b', res, `replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
+    const answer = j.choices?.[0]?.message?.content ?? '';
 
-    res = await post('/v1/chat/completions', { model: 'auto', messages: [system, { role: 'user', content: 'And prefix caching?' }] }, { 'x-request-id': 'demo-2' });
+    res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [...turn1, { role: 'assistant', content: answer }, { role: 'user', content: 'And prefix caching?' }] }, { 'x-request-id': 'demo-1b' });
     j = (await res.json()) as typeof j;
-    rows.push(rowFrom('chat auto', res, `replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
+    rows.push(rowFrom('same chat, turn 2', res, `replica reused ${j.kvfleet_sim?.cached_tokens ?? 0} cached prompt tokens`));
+
+    res = await post('/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'Which model answers me?' }] }, { 'x-request-id': 'demo-2' });
+    j = (await res.json()) as typeof j;
+    rows.push(rowFrom('chat auto', res, `strategy chose; replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
 
     res = await post('/v1/chat/completions', { model: 'qwen', stream: true, messages: [system, { role: 'user', content: 'Stream a short answer.' }] }, { 'x-request-id': 'demo-3' });
     const sse = await res.text();
