@@ -12,12 +12,12 @@ import { parseFleet } from '../fleet/load.js';
 import type { PromptSegment, RequestInput } from '../request/types.js';
 import { createRouterState } from '../state/router-state.js';
 
-const ENDPOINTS = 16;
+const ENDPOINTS = Number(process.env["KVFLEET_BENCH_ENDPOINTS"] ?? 16);
 const WARMUP = 2_000;
 const SAMPLES = 20_000;
 
 function fleetYaml(strategy: string): string {
-  const eps = Array.from({ length: ENDPOINTS }, (_, i) => `10.9.0.${i + 1}:8000`);
+  const eps = Array.from({ length: ENDPOINTS }, (_, i) => `10.9.${Math.floor(i / 250)}.${(i % 250) + 1}:8000`);
   return `default_model: m
 routing: { strategy: ${strategy}, seed: 1 }
 models:

@@ -39,6 +39,8 @@ export interface LiveRecord {
   readonly e2eMs: number;
   readonly endpoint: string | undefined;
   readonly error: string | undefined;
+  /** kvfleet's own decision time (x-kvfleet-decision-us), when the response carries it. */
+  readonly decisionUs: number | undefined;
 }
 
 export interface LiveResult {
@@ -72,6 +74,8 @@ async function one(o: LiveOptions, req: BenchRequest): Promise<LiveRecord> {
       signal: AbortSignal.timeout(o.timeoutMs),
     });
     const endpoint = res.headers.get('x-kvfleet-endpoint') ?? res.headers.get('x-sim-replica') ?? undefined;
+    const dus = res.headers.get('x-kvfleet-decision-us');
+    const decisionUs = dus !== null && dus !== '' && Number.isFinite(Number(dus)) ? Number(dus) : undefined;
     if (res.body !== null) {
       const reader = res.body.getReader();
       for (;;) {
@@ -81,10 +85,10 @@ async function one(o: LiveOptions, req: BenchRequest): Promise<LiveRecord> {
       }
     }
     const e2e = performance.now() - t0;
-    return { id: req.id, status: res.status, ttftMs: Number.isNaN(ttft) ? e2e : ttft, e2eMs: e2e, endpoint, error: undefined };
+    return { id: req.id, status: res.status, ttftMs: Number.isNaN(ttft) ? e2e : ttft, e2eMs: e2e, endpoint, error: undefined, decisionUs };
   } catch (e) {
     const e2e = performance.now() - t0;
-    return { id: req.id, status: 0, ttftMs: Number.NaN, e2eMs: e2e, endpoint: undefined, error: (e as Error).name };
+    return { id: req.id, status: 0, ttftMs: Number.NaN, e2eMs: e2e, endpoint: undefined, error: (e as Error).name, decisionUs: undefined };
   }
 }
 

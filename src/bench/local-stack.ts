@@ -122,6 +122,22 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     return { url: `http://127.0.0.1:${listener}`, proc };
   };
 
+  // Ctrl-C / SIGTERM during a run: stop the child Envoys and kvfleet instead of orphaning them.
+  let closing: Promise<void> | undefined;
+  const closeAll = (): Promise<void> =>
+    (closing ??= (async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      for (const s of [...running]) await s();
+      await handle.close();
+      await rm(dir, { recursive: true, force: true });
+    })());
+  const onSignal = (): void => {
+    void closeAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   return {
     sim: handle,
     replicaPorts,
@@ -162,10 +178,6 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     resetReplicas() {
       for (const r of handle.replicas) r.reset();
     },
-    async close() {
-      for (const s of [...running]) await s();
-      await handle.close();
-      await rm(dir, { recursive: true, force: true });
-    },
+    close: closeAll,
   };
 }

@@ -44,6 +44,7 @@ export function benchFleetFile(endpoints: readonly string[], o: { strategy: stri
     models: [
       {
         name: BENCH_MODEL,
+        aliases: o.modelId !== undefined && o.modelId !== BENCH_MODEL ? [o.modelId] : [],
         cluster: o.cluster ?? 'pool-bench',
         model_id: o.modelId ?? BENCH_MODEL,
         engine: 'vllm',

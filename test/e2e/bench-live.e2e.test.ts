@@ -1,0 +1,22 @@
+// Live benchmark through a real Envoy + kvfleet + simulated replicas (few requests, bounded).
+import { describe, expect, it } from 'vitest';
+import { runLiveLocal } from '../../src/bench/command.js';
+
+describe('kvfleet bench live-local', () => {
+  it('drives Envoy + kvfleet, reads the replicas\' metrics, and reports every request', async () => {
+    const r = await runLiveLocal({ strategies: ['hybrid_score'], replicas: 2, requests: 12, duration: 10, timeScale: 1, load: 0.3, seed: 1, virtual: true });
+    expect(r.live).toHaveLength(1);
+    const live = r.live[0]!;
+    expect(live.requests).toBe(12);
+    expect(live.ok).toBe(12);
+    expect(live.statuses).toEqual({ '200': 12 });
+    // every request was served by one of the two replicas, and the sims counted them
+    expect(live.perReplica.reduce((n, p) => n + p.requests, 0)).toBe(12);
+    expect(Object.values(live.endpoints).reduce((n, c) => n + c, 0)).toBe(12);
+    expect(live.hitRate).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(live.ttftMs.p50)).toBe(true);
+    expect(live.ttftMs.p50).toBeLessThanOrEqual(live.e2eMs.p50);
+    expect(r.virtual?.results[0]?.completed).toBe(12);
+    expect(r.markdown).toContain('| kvfleet |');
+  }, 90_000);
+});
