@@ -17,7 +17,7 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kvfleet_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'kvfleet_' });
   const registers = [registry];
   return {
     registry,
