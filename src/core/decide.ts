@@ -10,7 +10,7 @@
 import { KvError } from '../errors.js';
 import { candidateModels } from './candidates.js';
 import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
-import { assessModel, byTtft } from './endpoints/assess.js';
+import { assessModel, minByTtft } from './endpoints/assess.js';
 import { pickEndpoints } from './endpoints/picker.js';
 import { fingerprint, modelSalt, saltedKeys } from './fingerprint.js';
 import { hashKey, salted } from './hash.js';
@@ -79,7 +79,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
       continue;
     }
     const pinned = assessment.pin !== undefined ? assessment.usable.find((u) => u.address === assessment.pin) : undefined;
-    const best = pinned ?? byTtft(assessment.usable.length > 0 ? assessment.usable : assessment.endpoints.filter((e) => e.healthy))[0];
+    const best = pinned ?? (assessment.usable.length > 0 ? minByTtft(assessment.usable) : minByTtft(assessment.endpoints, (e) => e.healthy));
     const price = priceUsd(model, fp.promptTokens, req.input.maxOutputTokens);
     const scores = scoreAll({ model, assessment, best, promptBlocks: fp.blocks, priceUsd: price, routing, bandit: state.bandit });
     cands.push({ model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price });

@@ -25,6 +25,7 @@ export async function startExtProcServer(
   const server = new grpc.Server({
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_receive_message_length': 80 * 1024 * 1024,
+    'grpc.enable_channelz': 0,
   });
   const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);

@@ -4,7 +4,10 @@
 //                        else affinity.index_capacity_blocks
 //   record: keys inserted last-to-first so block 0 is the most recent (evicting
 //           a prompt's root first would orphan the rest of its chain)
-//   match:  leading blocks present, stopping at the first miss: O(prompt blocks)
+//   match:  leading blocks present. Because a chain's blocks are always recorded
+//           together with block 0 most recent, eviction takes a chain from its tail:
+//           the keys present for one prompt form a prefix. So the first miss is found
+//           by binary search, O(log prompt blocks) per endpoint, not O(prompt blocks).
 // At most `maxEndpoints` endpoints are tracked (least recently routed forgotten
 // first); `retain` forgets endpoints that left the fleet.
 
@@ -17,9 +20,16 @@ export class PrefixIndex {
   match(endpoint: string, keys: ArrayLike<number>, n: number): number {
     const lru = this.byEndpoint.get(endpoint);
     if (lru === undefined) return 0;
-    let i = 0;
-    while (i < n && lru.has(keys[i] as number)) i++;
-    return i;
+    if (n <= 0 || !lru.has(keys[0] as number)) return 0;
+    // Invariant: keys[0..lo) present; the first absent index lies in [lo, hi].
+    let lo = 1;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lru.has(keys[mid] as number)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Learn that `keys[0..n)` are now cached on `endpoint`; evict least recent beyond `capacity`. */

@@ -24,6 +24,41 @@ describe('prefix index', () => {
     );
   });
 
+  it('keeps what it holds of any chain a prefix under eviction, so binary-search matching equals a linear scan (property)', () => {
+    // Chains as the fingerprint builds them: key i stands for the whole prefix up to block i,
+    // so conversations that share k blocks share their first k keys.
+    const chainOf = (tree: number[], len: number) => Array.from({ length: len }, (_, i) => (tree[i] as number) * 1000 + i);
+    const linear = (idx: PrefixIndex, keys: number[]) => {
+      let i = 0;
+      while (i < keys.length && idx.match('e', [keys[i] as number], 1) === 1) i++; // presence of key i alone
+      return i;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 60 }),
+        fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 30, maxLength: 30 }), fc.integer({ min: 1, max: 30 })), { minLength: 1, maxLength: 60 }),
+        (cap, prompts) => {
+          const idx = new PrefixIndex(4);
+          for (const [tree, len] of prompts) {
+            // prefix-closed ids: a chain's id at i depends on its whole prefix
+            const ids: number[] = [];
+            let acc = 0;
+            for (const t of tree) ids.push((acc = acc * 3 + t + 1) % 1_000_003);
+            idx.record('e', chainOf(ids, len), len, cap);
+          }
+          for (const [tree, len] of prompts) {
+            const ids: number[] = [];
+            let acc = 0;
+            for (const t of tree) ids.push((acc = acc * 3 + t + 1) % 1_000_003);
+            const keys = chainOf(ids, len);
+            expect(idx.match('e', keys, len)).toBe(linear(idx, keys));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('matches the leading blocks, evicts least recent first and keeps a prompt root longest', () => {
     const idx = new PrefixIndex(10);
     idx.record('a', [1, 2, 3, 4], 4, 6);

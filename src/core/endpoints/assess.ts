@@ -77,7 +77,34 @@ export function assessModel(i: AssessInput): ModelAssessment {
   return { model, keys: i.keys, endpoints, usable, cap: loadCap(usable.map((u) => u.load), a.load_bound), pin };
 }
 
-/** Usable endpoints by estimated TTFT, ties by CHWBL ring rank. */
-export function byTtft(list: readonly EndpointEstimate[]): EndpointEstimate[] {
-  return [...list].sort((x, y) => x.ttftMs - y.ttftMs || x.ringRank - y.ringRank);
+/** Order by estimated TTFT, ties by CHWBL ring rank (so equal endpoints are placed consistently). */
+function before(x: EndpointEstimate, y: EndpointEstimate): boolean {
+  return x.ttftMs < y.ttftMs || (x.ttftMs === y.ttftMs && x.ringRank < y.ringRank);
+}
+
+/** The endpoint with the least estimated TTFT among those `accept` keeps: one linear scan. */
+export function minByTtft(list: readonly EndpointEstimate[], accept?: (e: EndpointEstimate) => boolean): EndpointEstimate | undefined {
+  let best: EndpointEstimate | undefined;
+  for (const e of list) {
+    if (accept !== undefined && !accept(e)) continue;
+    if (best === undefined || before(e, best)) best = e;
+  }
+  return best;
+}
+
+/** The `k` endpoints with the least estimated TTFT, best first, skipping `except`: O(n·k), no full sort. */
+export function topByTtft(list: readonly EndpointEstimate[], k: number, except?: EndpointEstimate): EndpointEstimate[] {
+  const top: EndpointEstimate[] = [];
+  if (k <= 0) return top;
+  for (const e of list) {
+    if (e === except) continue;
+    if (top.length === k && !before(e, top[k - 1] as EndpointEstimate)) continue;
+    let i = top.length < k ? top.length : k - 1;
+    while (i > 0 && before(e, top[i - 1] as EndpointEstimate)) {
+      top[i] = top[i - 1] as EndpointEstimate;
+      i--;
+    }
+    top[i] = e;
+  }
+  return top;
 }

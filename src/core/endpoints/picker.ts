@@ -14,7 +14,7 @@
 // endpoints are never listed; cooling ones only after every usable one.
 import type { Rng } from '../rng.js';
 import type { Affinity, EndpointEstimate, SessionInfo } from '../types.js';
-import { byTtft, type ModelAssessment } from './assess.js';
+import { minByTtft, topByTtft, type ModelAssessment } from './assess.js';
 
 export type EndpointMode = 'affinity' | 'prefix_only' | 'least_loaded' | 'round_robin' | 'random';
 
@@ -54,13 +54,6 @@ function chwblPick(all: readonly EndpointEstimate[], cap: number): EndpointEstim
   return [...usable].sort((x, y) => x.load - y.load || x.ringRank - y.ringRank)[0];
 }
 
-function rotate<T>(list: readonly T[], start: number): T[] {
-  const n = list.length;
-  const out: T[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = list[(start + i) % n] as T;
-  return out;
-}
-
 export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick | undefined {
   const reasons: string[] = [];
   let usable = as.usable;
@@ -96,7 +89,7 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
         if (sessionOutcome.startsWith('yield')) reasons.push(`session-${sessionOutcome}`);
       }
       if (primary === undefined) {
-        const warm = byTtft(usable.filter((u) => u.matchedBlocks > 0))[0];
+        const warm = minByTtft(usable, (u) => u.matchedBlocks > 0);
         const ch = chwblPick(usable, cap) as EndpointEstimate;
         if (warm !== undefined && (warm === ch || warm.ttftMs <= ch.ttftMs)) {
           primary = warm;
@@ -109,7 +102,10 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
       break;
     }
     case 'prefix_only': {
-      const longest = [...usable].sort((x, y) => y.matchedBlocks - x.matchedBlocks || x.ringRank - y.ringRank)[0];
+      let longest: EndpointEstimate | undefined;
+      for (const u of usable) {
+        if (longest === undefined || u.matchedBlocks > longest.matchedBlocks || (u.matchedBlocks === longest.matchedBlocks && u.ringRank < longest.ringRank)) longest = u;
+      }
       if (longest !== undefined && longest.matchedBlocks > 0) {
         primary = longest;
         head = 'prefix-hit';
@@ -121,7 +117,12 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
     }
     case 'least_loaded': {
       // Stale metrics are unknown load: such endpoints come after every fresh one.
-      primary = rotate(usable, o.rrStart).sort((x, y) => Number(x.stale) - Number(y.stale) || x.load - y.load)[0];
+      // Linear scan in rotated order: the first of the least loaded wins, so equal loads take turns.
+      const n = usable.length;
+      for (let i = 0; i < n; i++) {
+        const u = usable[(o.rrStart + i) % n] as EndpointEstimate;
+        if (primary === undefined || Number(u.stale) - Number(primary.stale) < 0 || (u.stale === primary.stale && u.load < primary.load)) primary = u;
+      }
       head = primary !== undefined && primary.load === 0 ? 'idle' : 'least-loaded';
       break;
     }
@@ -142,9 +143,9 @@ export function pickEndpoints(as: ModelAssessment, o: PickOptions): EndpointPick
   reasons.push(p.load + 1 <= cap ? 'load-ok' : 'load-high');
   if (p.stale) reasons.push('stale-metrics');
 
-  const rest = byTtft(usable.filter((u) => u !== p));
-  if (usable !== cooling) rest.push(...byTtft(cooling));
-  const endpoints = [p.address, ...rest.slice(0, o.maxFallbacks).map((e) => e.address)];
+  const rest = topByTtft(usable, o.maxFallbacks, p);
+  if (usable !== cooling && rest.length < o.maxFallbacks) rest.push(...topByTtft(cooling, o.maxFallbacks - rest.length, p));
+  const endpoints = [p.address, ...rest.map((e) => e.address)];
 
   let affinity: Affinity;
   if (sessionOutcome === 'pinned') affinity = { kind: 'session', score: 1, matchedBlocks: p.matchedBlocks };
