@@ -57,15 +57,17 @@ describe('KV-cache affinity through Envoy', () => {
     const first = await ask(-1);
     const warm = first.headers.get('x-kvfleet-endpoint') ?? '';
     await first.text();
-    // 10 concurrent streams (each ~300 ms of decode): kvfleet decides them all while
-    // the earlier ones are still in flight on the warm replica.
-    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(i)));
+    // 20 concurrent streams (each ~300 ms of decode): kvfleet decides them all while the
+    // earlier ones are still in flight. With the default estimate (10 ms of wait per request
+    // in flight vs ≈ 100 ms of prefill saved) the warm replica stops winning after ≈ 10
+    // in flight, from kvfleet's own counts alone; scraped queue lengths can only spill sooner.
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(i)));
     const served = responses.map((r) => r.headers.get('x-kvfleet-endpoint') ?? '');
     await Promise.all(responses.map((r) => r.text()));
     expect(responses.every((r) => r.status === 200)).toBe(true);
     const onWarm = served.filter((e) => e === warm).length;
     expect(onWarm, `served: ${served.join(' ')}`).toBeGreaterThanOrEqual(4);
-    expect(onWarm, `served: ${served.join(' ')}`).toBeLessThan(10);
+    expect(onWarm, `served: ${served.join(' ')}`).toBeLessThan(20);
     expect(new Set(served).size).toBe(2);
   });
 
