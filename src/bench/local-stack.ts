@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,33 +12,14 @@ import { stringify } from 'yaml';
 import { startEnvoyProcess, type EnvoyProcess } from '../envoy/envoy-process.js';
 import { locateEnvoy } from '../envoy/locate.js';
 import { startSim, type SimHandle, type SimOptions } from '../sim/index.js';
+import { freePort, waitFor } from '../util/ports.js';
+
+export { freePort };
 import { benchBootstrapFromFile, BENCH_CLUSTER } from './envoy-bootstrap.js';
 import { benchFleetFile } from './policies/kvfleet.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BENCH_MODEL_ID = 'sim-model';
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      if (a === null || typeof a === 'string') return rej(new Error('no port'));
-      srv.close(() => res(a.port));
-    });
-  });
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 export interface KvfleetChild {
   readonly adminUrl: string;

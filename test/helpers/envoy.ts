@@ -2,7 +2,6 @@
 // The config is not copied: it is loaded, every socket_address.port_value is remapped
 // (so parallel test files never fight over fixed ports), and written to a temp dir.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,23 +38,7 @@ const LOG_KEEP_BYTES = 256 * 1024;
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 
-/** A TCP port that was free a moment ago (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('freePort: no port assigned'));
-        return;
-      }
-      srv.close(() => resolvePort(addr.port));
-    });
-  });
-}
+export { freePort } from '../../src/util/ports.js';
 
 /**
  * Walks a parsed bootstrap and rewrites every `socket_address.port_value` through

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
-import { freePort, REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
+import { REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
+import { freePort, waitFor } from '../../src/util/ports.js';
 
 export const LLAMA_ID = 'meta-llama/Meta-Llama-3-8B-Instruct';
 export const QWEN_ID = 'Qwen/Qwen2.5-7B-Instruct';
@@ -28,15 +29,6 @@ export interface KvfleetProcess {
   logs(): string;
   /** Parsed pino lines emitted so far. */
   lines(): Array<Record<string, unknown>>;
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export function kvfleetProcess(fleetPath: string, grpcPort: number, adminPort: number): KvfleetProcess {
