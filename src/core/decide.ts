@@ -8,9 +8,11 @@
 //   → weights (scorers/weighted-sum.ts, priority.ts) → strategy (strategies/*)
 //   → endpoint picker (endpoints/picker.ts)
 import { KvError } from '../errors.js';
+import type { AffinityConfig } from '../fleet/routing-schema.js';
 import { candidateModels } from './candidates.js';
 import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
-import { assessModel, minByTtft } from './endpoints/assess.js';
+import { assessModel, estimateAt, listHas, minByTtft } from './endpoints/assess.js';
+import { endpointDetails } from './endpoints/details.js';
 import { pickEndpoints } from './endpoints/picker.js';
 import { fingerprint, modelSalt, saltedKeys } from './fingerprint.js';
 import { hashKey, salted } from './hash.js';
@@ -35,6 +37,11 @@ export function sessionKeyOf(req: DecisionRequest, fromUser: boolean): { key: st
   return undefined;
 }
 
+/** CHWBL bound in effect: the configured one, its slack scaled by prompt reuse when adaptive (0..1). */
+export function effectiveLoadBound(a: Pick<AffinityConfig, 'load_bound' | 'adaptive_bound'>, reuse: number): number {
+  return a.adaptive_bound ? 1 + (a.load_bound - 1) * Math.min(1, Math.max(0, reuse)) : a.load_bound;
+}
+
 export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const { fleet, state, now } = ctx;
   const a = fleet.affinity;
@@ -54,6 +61,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const pin = session !== undefined ? state.sessions.get(session.key, now) : undefined;
   const ringBase = session !== undefined ? hashKey(session.key) : fp.routingKey;
   const weights = effect.weights(routing.weights);
+  const loadBound = effectiveLoadBound(a, state.reuse.rate);
 
   const cands: Candidate[] = [];
   for (const model of cm.models) {
@@ -65,21 +73,22 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
       ringKey: salted(ringBase, salt),
       pin,
       waitScale: effect.waitScale,
+      loadBound,
       live: ctx.live,
       index: state.index,
       affinity: a,
       now,
     });
-    const healthyAtAll = assessment.endpoints.some((e) => e.healthy);
-    if (!healthyAtAll) {
+    if (assessment.healthyCount === 0) {
       if (cm.named) {
         throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
       }
       rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
       continue;
     }
-    const pinned = assessment.pin !== undefined ? assessment.usable.find((u) => u.address === assessment.pin) : undefined;
-    const best = pinned ?? (assessment.usable.length > 0 ? minByTtft(assessment.usable) : minByTtft(assessment.endpoints, (e) => e.healthy));
+    const as = assessment;
+    const bestAt = as.pin !== -1 && listHas(as.usable, as.pin) ? as.pin : as.usable.length > 0 ? minByTtft(as, as.usable) : minByTtft(as, as.coolingIdx);
+    const best = bestAt !== -1 ? estimateAt(as, bestAt) : undefined;
     const price = priceUsd(model, fp.promptTokens, req.input.maxOutputTokens);
     const scores = scoreAll({ model, assessment, best, promptBlocks: fp.blocks, priceUsd: price, routing, bandit: state.bandit });
     cands.push({ model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price });
@@ -137,14 +146,17 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     domain: guess?.domain,
     candidates,
     fallbackModels: ranking.order.slice(1).map((c) => c.model.name),
-    endpointDetails: chosen.assessment.endpoints,
+    endpointDetails: endpointDetails(chosen.assessment, pick.endpoints),
+    endpointCount: chosen.assessment.addrs.length,
     session:
       session !== undefined && pick.sessionOutcome !== undefined
-        ? { source: session.source, pinned: chosen.assessment.pin, outcome: pick.sessionOutcome }
+        ? { source: session.source, pinned: chosen.assessment.addrs[chosen.assessment.pin], outcome: pick.sessionOutcome }
         : undefined,
     prompt: { tokens: fp.promptTokens, blocks: fp.blocks },
+    loadBound,
     learn: {
       keys: chosen.assessment.keys,
+      rootSeen: fp.blocks > 0 ? state.index.holders(chosen.assessment.keys[0] as number) !== undefined : undefined,
       sessionKey: session?.key,
       counters,
       banditProb: ranking.banditProb,

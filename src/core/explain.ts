@@ -31,6 +31,8 @@ export function explainDecision(d: Decision, decisionUs?: number): Record<string
     })),
     fallback_models: d.fallbackModels,
     rejected: d.rejected,
+    load_bound: r3(d.loadBound),
+    endpoint_count: d.endpointCount,
     endpoint_details: d.endpointDetails.map((e) => ({
       address: e.address,
       role: d.endpoints[0] === e.address ? 'primary' : d.endpoints.includes(e.address) ? 'fallback' : !e.healthy ? 'unhealthy' : e.cooling ? 'cooling' : 'unused',

@@ -1,7 +1,8 @@
 // What a decision and its outcome teach the router state. Called by the ext_proc
 // phases (never by decide(), so POST /v1/route/explain leaves no trace).
 //   commitDecision: primary's prefix index ← the prompt's block keys; session pin ←
-//     primary; round-robin counters advance; the decision enters the /debug ring.
+//     primary; prompt-reuse rate ← whether the prompt's root was known; round-robin
+//     counters advance; the decision enters the /debug ring.
 //   learnOutcome:   if Envoy served another endpoint (retry), that endpoint learns the
 //     blocks and takes the session pin; the model's bandit arm gets the reward
 //     (reward.ts), exp3 its importance-weighted update, epsilon_greedy its decay.
@@ -11,6 +12,7 @@
 import type { Fleet } from '../fleet/fleet.js';
 import type { AffinityConfig } from '../fleet/routing-schema.js';
 import { MAX_COUNTERS, type RouterState } from '../state/router-state.js';
+import { endpointsOf, positionsOf } from './membership.js';
 import { outcomeReward } from './reward.js';
 import type { Decision, EndpointView, LiveView } from './types.js';
 
@@ -28,6 +30,7 @@ export function commitDecision(state: RouterState, d: Decision, live: LiveView, 
   if (primary === undefined) return;
   state.index.record(primary, d.learn.keys, d.learn.keys.length, indexCapacity(live.endpoint(primary), a));
   if (d.learn.sessionKey !== undefined) state.sessions.pin(d.learn.sessionKey, primary, now);
+  if (d.learn.rootSeen !== undefined) state.reuse.observe(d.learn.rootSeen);
   if (d.learn.counters.length > 0) {
     if (state.counters.size > MAX_COUNTERS) state.counters.clear();
     for (const k of d.learn.counters) state.counters.set(k, ((state.counters.get(k) ?? 0) + 1) % 1_000_000_007);
@@ -45,7 +48,7 @@ export interface Outcome {
 
 export function learnOutcome(state: RouterState, fleet: Fleet, live: LiveView, d: Decision, o: Outcome, now: number): void {
   const served = o.servedEndpoint;
-  if (served !== undefined && served !== d.endpoints[0] && d.endpointDetails.some((e) => e.address === served)) {
+  if (served !== undefined && served !== d.endpoints[0] && positionsOf(endpointsOf(d.model, live)).has(served)) {
     state.index.record(served, d.learn.keys, d.learn.keys.length, indexCapacity(live.endpoint(served), fleet.affinity));
     if (d.learn.sessionKey !== undefined) state.sessions.pin(d.learn.sessionKey, served, now);
   }

@@ -14,3 +14,15 @@ export function fleetEndpoints(models: readonly Model[], live: LiveView): Set<st
   for (const m of models) for (const e of endpointsOf(m, live)) out.add(e);
   return out;
 }
+
+const positions = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+
+/** address → index in `addrs`, memoised per endpoint list (lists keep their identity until membership changes). */
+export function positionsOf(addrs: readonly string[]): ReadonlyMap<string, number> {
+  let m = positions.get(addrs);
+  if (m === undefined) {
+    m = new Map(addrs.map((a, k) => [a, k]));
+    positions.set(addrs, m);
+  }
+  return m;
+}

@@ -115,6 +115,8 @@ export interface SessionInfo {
 export interface LearnPlan {
   /** Salted block keys of the chosen model, recorded in the primary endpoint's prefix index. */
   readonly keys: Float64Array;
+  /** Whether the prompt's first block was already known to the index (undefined: shorter than a block). */
+  readonly rootSeen: boolean | undefined;
   readonly sessionKey: string | undefined;
   /** Round-robin counters to advance. */
   readonly counters: readonly string[];
@@ -143,10 +145,18 @@ export interface Decision {
   readonly candidates: readonly CandidateScore[];
   /** Escalation order after the chosen model (candidates only: never a filtered model). */
   readonly fallbackModels: readonly string[];
-  /** Every endpoint of the chosen model, as assessed. */
+  /**
+   * The chosen model's endpoints as assessed: all of them in pools of up to 32; in bigger
+   * pools the primary and fallbacks, then warm, unhealthy and cooling ones (bounded, so the
+   * decision ring's memory does not grow with the pool).
+   */
   readonly endpointDetails: readonly EndpointEstimate[];
+  /** Endpoints the chosen model had at decision time. */
+  readonly endpointCount: number;
   readonly session: SessionInfo | undefined;
   readonly prompt: { readonly tokens: number; readonly blocks: number };
+  /** CHWBL load bound in effect for this decision. */
+  readonly loadBound: number;
   readonly learn: LearnPlan;
 }
 

@@ -101,6 +101,13 @@ export const affinitySchema = z
     session_capacity: z.number().int().min(1).max(10_000_000).default(100_000),
     /** CHWBL: an endpoint accepts a new key while load + 1 ≤ ceil(load_bound · (total + 1) / healthy endpoints). */
     load_bound: z.number().min(1).max(100).default(1.25),
+    /**
+     * Scale the CHWBL slack by how often prompt starts recur: effective bound =
+     * 1 + (load_bound − 1) · reuse, reuse = EWMA share of recent requests whose first block
+     * was already in the prefix index. Traffic that never repeats a prefix gains nothing from
+     * placing first-seen prompts at their ring home, so it gets the tightest balance (bound 1).
+     */
+    adaptive_bound: z.boolean().default(true),
     virtual_nodes: z.number().int().min(1).max(1000).default(100),
     /** TTFT estimate: prefill_us_per_token · uncached tokens + queue wait. */
     prefill_us_per_token: nonNeg.default(100),

@@ -8,11 +8,18 @@
 //           together with block 0 most recent, eviction takes a chain from its tail:
 //           the keys present for one prompt form a prefix. So the first miss is found
 //           by binary search, O(log prompt blocks) per endpoint, not O(prompt blocks).
+//   holders: reverse index root key → endpoints holding it, where a root is a key
+//           recorded as a prompt's block 0. A prompt can match on an endpoint only if
+//           that endpoint holds its block 0 (chain keys at other positions depend on
+//           the whole prefix), so a decision looks up one root and matches only its
+//           holders: O(warm endpoints · log blocks) instead of O(all endpoints).
 // At most `maxEndpoints` endpoints are tracked (least recently routed forgotten
 // first); `retain` forgets endpoints that left the fleet.
 
 export class PrefixIndex {
+  /** endpoint → its keys in recency order. Invariant: endpoint ∈ roots(k) ⇒ k ∈ byEndpoint(endpoint). */
   private readonly byEndpoint = new Map<string, Map<number, true>>();
+  private readonly roots = new Map<number, Set<string>>();
 
   constructor(private readonly maxEndpoints: number) {}
 
@@ -32,40 +39,54 @@ export class PrefixIndex {
     return lo;
   }
 
+  /** Endpoints holding `root` as some prompt's block 0: the only ones a prompt starting with it can match on. */
+  holders(root: number): ReadonlySet<string> | undefined {
+    return this.roots.get(root);
+  }
+
   /** Learn that `keys[0..n)` are now cached on `endpoint`; evict least recent beyond `capacity`. */
   record(endpoint: string, keys: ArrayLike<number>, n: number, capacity: number): void {
+    n = Math.min(n, keys.length);
     if (n <= 0) return;
     let lru = this.byEndpoint.get(endpoint);
     if (lru === undefined) {
       lru = new Map();
       if (this.byEndpoint.size >= this.maxEndpoints) {
         const oldest = this.byEndpoint.keys().next().value;
-        if (oldest !== undefined) this.byEndpoint.delete(oldest);
+        if (oldest !== undefined) this.forget(oldest);
       }
     } else {
       this.byEndpoint.delete(endpoint); // re-insert: most recently routed endpoint last
     }
     this.byEndpoint.set(endpoint, lru);
-    for (let i = Math.min(n, keys.length) - 1; i >= 0; i--) {
+    for (let i = n - 1; i >= 0; i--) {
       const k = keys[i] as number;
       lru.delete(k);
       lru.set(k, true);
     }
+    const root = keys[0] as number;
+    let set = this.roots.get(root);
+    if (set === undefined) this.roots.set(root, (set = new Set()));
+    set.add(endpoint);
     const cap = Math.max(1, Math.floor(capacity));
     while (lru.size > cap) {
       const oldest = lru.keys().next().value;
       if (oldest === undefined) break;
       lru.delete(oldest);
+      this.dropHolder(oldest, endpoint);
     }
   }
 
   /** Forget every endpoint not in `keep`. */
   retain(keep: ReadonlySet<string>): void {
-    for (const e of this.byEndpoint.keys()) if (!keep.has(e)) this.byEndpoint.delete(e);
+    for (const e of [...this.byEndpoint.keys()]) if (!keep.has(e)) this.forget(e);
   }
 
   forget(endpoint: string): void {
+    const lru = this.byEndpoint.get(endpoint);
+    if (lru === undefined) return;
     this.byEndpoint.delete(endpoint);
+    for (const k of lru.keys()) this.dropHolder(k, endpoint);
   }
 
   /** Blocks held for one endpoint. */
@@ -73,10 +94,17 @@ export class PrefixIndex {
     return this.byEndpoint.get(endpoint)?.size ?? 0;
   }
 
-  /** Blocks held in total, and endpoints tracked. */
-  stats(): { endpoints: number; blocks: number } {
+  /** Blocks held in total, endpoints tracked, and distinct roots in the reverse index. */
+  stats(): { endpoints: number; blocks: number; roots: number } {
     let blocks = 0;
     for (const m of this.byEndpoint.values()) blocks += m.size;
-    return { endpoints: this.byEndpoint.size, blocks };
+    return { endpoints: this.byEndpoint.size, blocks, roots: this.roots.size };
+  }
+
+  private dropHolder(root: number, endpoint: string): void {
+    const set = this.roots.get(root);
+    if (set === undefined) return;
+    set.delete(endpoint);
+    if (set.size === 0) this.roots.delete(root);
   }
 }

@@ -8,10 +8,13 @@ import type { Fleet } from '../fleet/fleet.js';
 import { BanditStats } from './bandit-stats.js';
 import { DecisionRing } from './decision-ring.js';
 import { PrefixIndex } from './prefix-index.js';
+import { ReuseRate } from './reuse-rate.js';
 import { SessionPins } from './session-pins.js';
 
 export interface RouterState {
   readonly index: PrefixIndex;
+  /** Share of recent requests whose prompt start was already known (scales the CHWBL bound). */
+  readonly reuse: ReuseRate;
   readonly sessions: SessionPins;
   readonly bandit: BanditStats;
   /** Round-robin positions, keyed by model name (endpoints) and candidate set (models). */
@@ -29,6 +32,7 @@ export function createRouterState(fleet: Fleet, rng?: Rng): RouterState {
   const a = fleet.affinity;
   return {
     index: new PrefixIndex(a.index_max_endpoints),
+    reuse: new ReuseRate(),
     sessions: new SessionPins(a.session_capacity, a.session_ttl_s * 1000),
     bandit: new BanditStats(MAX_ARMS),
     counters: new Map(),

@@ -164,6 +164,53 @@ describe('prefix and session affinity', () => {
   });
 });
 
+describe('adaptive load bound and large pools', () => {
+  it('traffic that never repeats a prompt start tightens CHWBL to the mean; shared traffic keeps load_bound', () => {
+    const fleet = oneModelFleet(8);
+    const eps = endpoints(8);
+    const loads = [6, 0, 3, 5, 1, 4, 2, 7];
+    // Unique prompts: the reuse rate decays, the bound falls towards 1.
+    const unique = router(fleet);
+    for (let i = 0; i < 3000; i++) unique.run(request(chatInput([{ role: 'user', text: `${i} `.repeat(200) }])));
+    eps.forEach((e, i) => unique.live.set(e, { inflight: loads[i] as number }));
+    const u = unique.run(request(chatInput([{ role: 'user', text: 'a prompt nobody sent before '.repeat(20) }])), false);
+    expect(u.loadBound).toBeLessThan(1.01);
+    const total = loads.reduce((a, b) => a + b, 0);
+    // cap = ceil(bound · (total + 1) / n) = ceil(29 · 1.0x / 8) = 4: the pick carries at most 3.
+    expect(unique.live.inflight(u.endpoints[0] as string)).toBeLessThanOrEqual(Math.ceil((total + 1) / 8) - 1);
+    // Shared system prompt: the reuse rate stays at 1 and the configured bound holds.
+    const shared = router(fleet);
+    for (let i = 0; i < 3000; i++) shared.run(request(turn(`question ${i}`)));
+    const s = shared.run(request(turn('one more question')), false);
+    expect(s.loadBound).toBeCloseTo(1.25, 2);
+    // Opting out keeps the configured bound whatever the traffic.
+    const fixed = router(oneModelFleet(8, 'affinity: { adaptive_bound: false }'));
+    for (let i = 0; i < 2000; i++) fixed.run(request(chatInput([{ role: 'user', text: `${i} `.repeat(200) }])));
+    expect(fixed.run(request(turn('x')), false).loadBound).toBe(1.25);
+  });
+
+  it('a 1,000-endpoint pool: warm endpoints found through the root index, bounded details, retries still learn', () => {
+    const fleet = oneModelFleet(1000);
+    const eps = endpoints(1000);
+    const r = router(fleet);
+    eps.forEach((e, i) => r.live.set(e, { inflight: i % 3 }));
+    const first = r.run(request(turn('how do I reset my password?')));
+    const home = first.endpoints[0] as string;
+    const again = r.run(request(turn('how do I reset my password?')));
+    expect(again.endpoints[0]).toBe(home);
+    expect(again.affinity.kind).toBe('prefix');
+    expect(again.endpointCount).toBe(1000);
+    expect(again.endpointDetails.length).toBeLessThanOrEqual(32);
+    const shown = again.endpointDetails.map((e) => e.address);
+    for (const e of again.endpoints) expect(shown).toContain(e);
+    expect(again.endpointDetails.find((e) => e.address === home)?.matchedBlocks).toBeGreaterThan(0);
+    // Envoy retried on an endpoint outside the shown list: it learns the prompt all the same.
+    const other = eps.find((e) => !shown.includes(e)) as string;
+    learnOutcome(r.state, fleet, r.live, again, { status: 200, servedEndpoint: other, latencyMs: 50 }, r.now());
+    expect(r.state.index.size(other)).toBeGreaterThan(0);
+  });
+});
+
 const MULTI = `
 default_model: small
 routing:

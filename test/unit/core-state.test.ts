@@ -59,6 +59,30 @@ describe('prefix index', () => {
     );
   });
 
+  it('the reverse root index names exactly the endpoints that can match a prompt, through eviction and forgetting (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.boolean()), { minLength: 1, maxLength: 120 }),
+        (cap, ops) => {
+          const idx = new PrefixIndex(3);
+          const chain = (root: number, len: number) => Array.from({ length: len }, (_, i) => root * 100 + i);
+          for (const [ep, root, len, forget] of ops) {
+            if (forget && ep === 4) idx.forget('e0');
+            else idx.record(`e${ep}`, chain(root, len), len, cap);
+          }
+          for (let root = 0; root <= 5; root++) {
+            const keys = chain(root, 12);
+            const holders = new Set(idx.holders(keys[0] as number) ?? []);
+            for (let ep = 0; ep <= 4; ep++) expect(holders.has(`e${ep}`)).toBe(idx.match(`e${ep}`, keys, 12) > 0);
+          }
+          expect(idx.stats().roots).toBeLessThanOrEqual(6);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('matches the leading blocks, evicts least recent first and keeps a prompt root longest', () => {
     const idx = new PrefixIndex(10);
     idx.record('a', [1, 2, 3, 4], 4, 6);

@@ -73,14 +73,14 @@ export function chwblFactory(bound = 1.25, virtualNodes = 100): PolicyFactory {
   return {
     name: 'chwbl',
     create(env: PolicyEnv): Policy {
-      const loads: number[] = new Array<number>(env.replicas).fill(0);
       const addrs = env.addresses;
       return {
         name: 'chwbl',
         pick(r: RoutedRequest, fleet: FleetView, _now, out) {
           const n = fleet.n;
-          for (let i = 0; i < n; i++) loads[i] = fleet.inflight[i] as number;
-          const cap = loadCap(loads, bound);
+          let total = 0;
+          for (let i = 0; i < n; i++) total += fleet.inflight[i] as number;
+          const cap = loadCap(total, n, bound);
           // Prompts shorter than one block hash their id (no prefix to share).
           const key = r.keys.length > 0 ? (r.keys[0] as number) : (r.req.id * 2654435761) % 2 ** 52;
           const ranks = ringRanks(addrs, key, virtualNodes);
@@ -88,7 +88,7 @@ export function chwblFactory(bound = 1.25, virtualNodes = 100): PolicyFactory {
           let bestRank = Infinity;
           for (let i = 0; i < n; i++) {
             const rank = ranks[i] as number;
-            if ((loads[i] as number) + 1 <= cap && rank < bestRank) {
+            if ((fleet.inflight[i] as number) + 1 <= cap && rank < bestRank) {
               best = i;
               bestRank = rank;
             }

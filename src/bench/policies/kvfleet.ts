@@ -64,43 +64,37 @@ export function buildBenchFleet(endpoints: readonly string[], o: Parameters<type
   return res.fleet;
 }
 
-/** Endpoint view whose fields read the simulated fleet's arrays (no allocation per decision). */
-class SimEndpoint implements EndpointView {
-  readonly healthy = true;
-  readonly stale = false;
-  readonly coolUntil = undefined;
-  engine: EngineLoad | undefined;
+/**
+ * The live view over the simulated fleet's arrays. endpoint() fills one reused view
+ * (the core reads a view at once and keeps nothing), so a 1,000-replica decision
+ * allocates nothing here.
+ */
+class SimLive implements LiveView {
   view: FleetView | undefined;
+  private readonly engine = { running: 0, waiting: 0, kvUsage: 0, capacityBlocks: 0 as number | undefined, blockTokens: 0 as number | undefined };
+  private readonly out: { inflight: number; healthy: true; stale: false; engine: EngineLoad | undefined } = { inflight: 0, healthy: true, stale: false, engine: undefined };
 
   constructor(
-    readonly r: number,
-    withEngine: boolean,
-  ) {
-    const self = this;
-    this.engine = withEngine
-      ? {
-          get running() {
-            return self.view?.running[r] ?? 0;
-          },
-          get waiting() {
-            return self.view?.waiting[r] ?? 0;
-          },
-          get kvUsage() {
-            const v = self.view;
-            return v === undefined ? 0 : Math.min(1, (v.kvBlocksInUse[r] ?? 0) / v.cacheBlocks);
-          },
-          get capacityBlocks() {
-            return self.view?.cacheBlocks;
-          },
-          get blockTokens() {
-            return self.view?.blockTokens;
-          },
-        }
-      : undefined;
-  }
+    private readonly replicaOf: ReadonlyMap<string, number>,
+    private readonly withEngine: boolean,
+  ) {}
 
-  get inflight(): number {
-    return this.view?.inflight[this.r] ?? 0;
+  endpoint(address: string): EndpointView | undefined {
+    const r = this.replicaOf.get(address);
+    const v = this.view;
+    if (r === undefined || v === undefined) return undefined;
+    const o = this.out;
+    o.inflight = v.inflight[r] as number;
+    if (this.withEngine) {
+      const e = this.engine;
+      e.running = v.running[r] as number;
+      e.waiting = v.waiting[r] as number;
+      e.kvUsage = Math.min(1, (v.kvBlocksInUse[r] as number) / v.cacheBlocks);
+      e.capacityBlocks = v.cacheBlocks;
+      e.blockTokens = v.blockTokens;
+      o.engine = e;
+    }
+    return o;
   }
 }
 
@@ -112,24 +106,14 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
     create(env: PolicyEnv): Policy {
       const fleet = buildBenchFleet(env.addresses, { strategy, seed: env.seed, prefillUsPerToken: env.prefillUsPerToken, affinity: opts.affinity });
       const state = createRouterState(fleet, seededRng(env.seed));
-      const byAddress = new Map<string, SimEndpoint>();
-      const eps: SimEndpoint[] = [];
-      env.addresses.forEach((a, r) => {
-        const e = new SimEndpoint(r, opts.engineMetrics !== false);
-        byAddress.set(a, e);
-        eps.push(e);
-      });
-      const live: LiveView = { endpoint: (a) => byAddress.get(a) };
+      const replicaOf = new Map(env.addresses.map((a, r) => [a, r]));
+      const live = new SimLive(replicaOf, opts.engineMetrics !== false);
       const pending = new Map<number, Decision>();
       const sessions = opts.sessions !== false;
-      let boundView: FleetView | undefined;
       return {
         name: label,
         pick(r: RoutedRequest, view: FleetView, now: number, out: Int32Array) {
-          if (boundView !== view) {
-            for (const e of eps) e.view = view;
-            boundView = view;
-          }
+          live.view = view;
           const messages = chatMessages(r.req.spans, env.charsPerToken);
           let chars = 0;
           const segments = messages.map((m) => {
@@ -160,8 +144,8 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
           pending.set(r.req.id, d);
           let k = 0;
           for (const a of d.endpoints) {
-            const e = byAddress.get(a);
-            if (e !== undefined && k < out.length) out[k++] = e.r;
+            const e = replicaOf.get(a);
+            if (e !== undefined && k < out.length) out[k++] = e;
           }
           return k;
         },

@@ -1,27 +1,47 @@
 // Assess every endpoint of one candidate model for this request: health, cooling,
 // staleness, load, matched prefix blocks (prefix index), estimated TTFT and CHWBL
 // ring rank. Pure: reads the live view and the index, writes nothing.
+// Layout: one typed array per field, indexed like the model's endpoint list, so a
+// 1,000-endpoint pool costs a numeric pass and no object per endpoint; estimateAt()
+// builds the EndpointEstimate of one endpoint when a decision needs to show it.
+// Prefix matching touches only the endpoints holding the prompt's first block
+// (the index's reverse root map), so a big pool costs what its warm few do.
 import type { AffinityConfig } from '../../fleet/routing-schema.js';
 import type { Model } from '../../fleet/fleet.js';
 import type { PrefixIndex } from '../../state/prefix-index.js';
 import type { Fingerprint } from '../fingerprint.js';
 import type { EndpointEstimate, LiveView } from '../types.js';
-import { endpointsOf } from '../membership.js';
+import { endpointsOf, positionsOf } from '../membership.js';
 import { loadCap, ringRanks } from './chwbl.js';
-import { estimateTtft } from './ttft.js';
+import { prefillMsOf, waitMsOf } from './ttft.js';
 
 export interface ModelAssessment {
   readonly model: Model;
   /** Salted block keys for this model. */
   readonly keys: Float64Array;
   /** All endpoints of the model (discovered members, else the fleet file's list), in that order. */
-  readonly endpoints: readonly EndpointEstimate[];
-  /** Healthy and not cooling. */
-  readonly usable: readonly EndpointEstimate[];
+  readonly addrs: readonly string[];
+  /** Per endpoint (index aligned with addrs): 1 when healthy / cooling / metrics stale. */
+  readonly healthy: Uint8Array;
+  readonly cooling: Uint8Array;
+  readonly stale: Uint8Array;
+  readonly inflight: Float64Array;
+  /** max(in-flight, engine running + waiting) when fresh engine metrics exist, else in-flight. */
+  readonly load: Float64Array;
+  readonly matched: Int32Array;
+  readonly waitMs: Float64Array;
+  readonly prefillMs: Float64Array;
+  readonly ttftMs: Float64Array;
+  readonly ringRank: Int32Array;
+  /** Indices of the usable endpoints (healthy, not cooling), ascending. */
+  readonly usable: Int32Array;
+  /** Indices of the healthy endpoints that are cooling, ascending. */
+  readonly coolingIdx: Int32Array;
+  readonly healthyCount: number;
   /** CHWBL capacity over the usable endpoints. */
   readonly cap: number;
-  /** The session's pinned endpoint when it belongs to this model. */
-  readonly pin: string | undefined;
+  /** Index of the session's pinned endpoint when it belongs to this model, else -1. */
+  readonly pin: number;
 }
 
 export interface AssessInput {
@@ -31,80 +51,163 @@ export interface AssessInput {
   readonly ringKey: number;
   readonly pin: string | undefined;
   readonly waitScale: number;
+  /** CHWBL load bound in effect (affinity.load_bound, scaled by prompt reuse when adaptive). */
+  readonly loadBound: number;
   readonly live: LiveView;
   readonly index: PrefixIndex;
   readonly affinity: AffinityConfig;
   readonly now: number;
 }
 
-export function assessModel(i: AssessInput): ModelAssessment {
-  const { model, affinity: a } = i;
-  const addrs = endpointsOf(model, i.live);
-  const ranks = ringRanks(addrs, i.ringKey, a.virtual_nodes);
-  const endpoints: EndpointEstimate[] = new Array(addrs.length);
-  const usable: EndpointEstimate[] = [];
-  for (let e = 0; e < addrs.length; e++) {
-    const address = addrs[e] as string;
-    const view = i.live.endpoint(address);
-    const healthy = view?.healthy ?? true;
-    const cooling = view?.coolUntil !== undefined && view.coolUntil > i.now;
-    const stale = view?.stale === true;
-    const engine = stale ? undefined : view?.engine;
-    const inflight = view?.inflight ?? 0;
-    const load = engine !== undefined ? Math.max(inflight, engine.running + engine.waiting) : inflight;
-    const matchedBlocks = healthy ? i.index.match(address, i.keys, i.fp.blocks) : 0;
-    const t = estimateTtft(
-      { promptTokens: i.fp.promptTokens, matchedBlocks, blockTokens: i.fp.blockTokens, inflight, engine, stale, waitScale: i.waitScale },
-      a,
-    );
-    const est: EndpointEstimate = {
-      address,
-      healthy,
-      cooling,
-      stale,
-      inflight,
-      load,
-      matchedBlocks,
-      waitMs: t.waitMs,
-      prefillMs: t.prefillMs,
-      ttftMs: t.ttftMs,
-      ringRank: ranks[e] as number,
-    };
-    endpoints[e] = est;
-    if (healthy && !cooling) usable.push(est);
+/** Matched leading blocks per endpoint (index aligned with `addrs`): only holders of the prompt's root can match. */
+function matchedBlocksOf(addrs: readonly string[], keys: Float64Array, blocks: number, index: PrefixIndex, out: Int32Array): Int32Array {
+  if (blocks <= 0) return out;
+  const holders = index.holders(keys[0] as number);
+  if (holders === undefined) return out;
+  const pos = positionsOf(addrs);
+  for (const h of holders) {
+    const k = pos.get(h);
+    if (k !== undefined) out[k] = index.match(h, keys, blocks);
   }
-  const pin = i.pin !== undefined && addrs.includes(i.pin) ? i.pin : undefined;
-  return { model, keys: i.keys, endpoints, usable, cap: loadCap(usable.map((u) => u.load), a.load_bound), pin };
+  return out;
 }
 
-/** Order by estimated TTFT, ties by CHWBL ring rank (so equal endpoints are placed consistently). */
-function before(x: EndpointEstimate, y: EndpointEstimate): boolean {
-  return x.ttftMs < y.ttftMs || (x.ttftMs === y.ttftMs && x.ringRank < y.ringRank);
+export function assessModel(i: AssessInput): ModelAssessment {
+  const { model, affinity: a, fp } = i;
+  const addrs = endpointsOf(model, i.live);
+  const n = addrs.length;
+  // One allocation for every per-endpoint column: 5 float64, 2 int32, 3 uint8 columns.
+  const buf = new ArrayBuffer(n * (5 * 8 + 2 * 4 + 3));
+  const inflight = new Float64Array(buf, 0, n);
+  const load = new Float64Array(buf, 8 * n, n);
+  const waitMs = new Float64Array(buf, 16 * n, n);
+  const prefillMs = new Float64Array(buf, 24 * n, n);
+  const ttftMs = new Float64Array(buf, 32 * n, n);
+  const ringRank = ringRanks(addrs, i.ringKey, a.virtual_nodes, new Int32Array(buf, 40 * n, n));
+  const matched = matchedBlocksOf(addrs, i.keys, fp.blocks, i.index, new Int32Array(buf, 44 * n, n));
+  const healthy = new Uint8Array(buf, 48 * n, n);
+  const cooling = new Uint8Array(buf, 49 * n, n);
+  const stale = new Uint8Array(buf, 50 * n, n);
+  const usable: number[] = [];
+  const coolingList: number[] = [];
+  const coldPrefill = prefillMsOf(fp.promptTokens, 0, fp.blockTokens, a);
+  let total = 0;
+  let healthyCount = 0;
+  for (let e = 0; e < n; e++) {
+    const view = i.live.endpoint(addrs[e] as string);
+    const ok = view?.healthy ?? true;
+    const cool = view?.coolUntil !== undefined && view.coolUntil > i.now;
+    const st = view?.stale === true;
+    const engine = st ? undefined : view?.engine;
+    const inf = view?.inflight ?? 0;
+    const l = engine !== undefined ? Math.max(inf, engine.running + engine.waiting) : inf;
+    if (!ok) matched[e] = 0;
+    const m = matched[e] as number;
+    const w = waitMsOf(inf, engine, st, i.waitScale, a);
+    const p = m > 0 ? prefillMsOf(fp.promptTokens, m, fp.blockTokens, a) : coldPrefill;
+    healthy[e] = ok ? 1 : 0;
+    cooling[e] = cool ? 1 : 0;
+    stale[e] = st ? 1 : 0;
+    inflight[e] = inf;
+    load[e] = l;
+    waitMs[e] = w;
+    prefillMs[e] = p;
+    ttftMs[e] = w + p;
+    if (ok) {
+      healthyCount++;
+      if (cool) coolingList.push(e);
+      else {
+        usable.push(e);
+        total += l;
+      }
+    }
+  }
+  const pin = i.pin !== undefined ? (positionsOf(addrs).get(i.pin) ?? -1) : -1;
+  return {
+    model,
+    keys: i.keys,
+    addrs,
+    healthy,
+    cooling,
+    stale,
+    inflight,
+    load,
+    matched,
+    waitMs,
+    prefillMs,
+    ttftMs,
+    ringRank,
+    usable: Int32Array.from(usable),
+    coolingIdx: Int32Array.from(coolingList),
+    healthyCount,
+    cap: loadCap(total, usable.length, i.loadBound),
+    pin,
+  };
 }
 
-/** The endpoint with the least estimated TTFT among those `accept` keeps: one linear scan. */
-export function minByTtft(list: readonly EndpointEstimate[], accept?: (e: EndpointEstimate) => boolean): EndpointEstimate | undefined {
-  let best: EndpointEstimate | undefined;
-  for (const e of list) {
-    if (accept !== undefined && !accept(e)) continue;
-    if (best === undefined || before(e, best)) best = e;
+/** The estimate of endpoint `k` as one object (for explanations and scorers). */
+export function estimateAt(as: ModelAssessment, k: number): EndpointEstimate {
+  return {
+    address: as.addrs[k] as string,
+    healthy: as.healthy[k] === 1,
+    cooling: as.cooling[k] === 1,
+    stale: as.stale[k] === 1,
+    inflight: as.inflight[k] as number,
+    load: as.load[k] as number,
+    matchedBlocks: as.matched[k] as number,
+    waitMs: as.waitMs[k] as number,
+    prefillMs: as.prefillMs[k] as number,
+    ttftMs: as.ttftMs[k] as number,
+    ringRank: as.ringRank[k] as number,
+  };
+}
+
+/** Whether endpoint `x` comes before `y`: lower estimated TTFT, ties by CHWBL ring rank (equal endpoints placed consistently). */
+function before(as: ModelAssessment, x: number, y: number): boolean {
+  const tx = as.ttftMs[x] as number;
+  const ty = as.ttftMs[y] as number;
+  return tx < ty || (tx === ty && (as.ringRank[x] as number) < (as.ringRank[y] as number));
+}
+
+/** Index of the endpoint in `list` with the least estimated TTFT among those `accept` keeps, or -1: one linear scan. */
+export function minByTtft(as: ModelAssessment, list: Int32Array, accept?: (k: number) => boolean): number {
+  let best = -1;
+  for (let j = 0; j < list.length; j++) {
+    const k = list[j] as number;
+    if (accept !== undefined && !accept(k)) continue;
+    if (best === -1 || before(as, k, best)) best = k;
   }
   return best;
 }
 
-/** The `k` endpoints with the least estimated TTFT, best first, skipping `except`: O(n·k), no full sort. */
-export function topByTtft(list: readonly EndpointEstimate[], k: number, except?: EndpointEstimate): EndpointEstimate[] {
-  const top: EndpointEstimate[] = [];
-  if (k <= 0) return top;
-  for (const e of list) {
-    if (e === except) continue;
-    if (top.length === k && !before(e, top[k - 1] as EndpointEstimate)) continue;
-    let i = top.length < k ? top.length : k - 1;
-    while (i > 0 && before(e, top[i - 1] as EndpointEstimate)) {
-      top[i] = top[i - 1] as EndpointEstimate;
-      i--;
+/** The `count` endpoints of `list` with the least estimated TTFT, best first, skipping `except`: O(n·count), no sort. */
+export function topByTtft(as: ModelAssessment, list: Int32Array, count: number, except: number): number[] {
+  const top: number[] = [];
+  if (count <= 0) return top;
+  for (let j = 0; j < list.length; j++) {
+    const k = list[j] as number;
+    if (k === except) continue;
+    if (top.length === count && !before(as, k, top[count - 1] as number)) continue;
+    let t = top.length < count ? top.length : count - 1;
+    while (t > 0 && before(as, k, top[t - 1] as number)) {
+      top[t] = top[t - 1] as number;
+      t--;
     }
-    top[i] = e;
+    top[t] = k;
   }
   return top;
+}
+
+/** Whether endpoint `k` is in the ascending index list `list` (binary search). */
+export function listHas(list: Int32Array, k: number): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid] as number;
+    if (v === k) return true;
+    if (v < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return false;
 }

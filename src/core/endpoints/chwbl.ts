@@ -44,10 +44,10 @@ function ringFor(endpoints: readonly string[], vnodes: number): Ring {
   return r;
 }
 
-/** Ring rank of each endpoint (index aligned with `endpoints`) for `key`: 0 = owner. */
-export function ringRanks(endpoints: readonly string[], key: number, vnodes: number): Int32Array {
+/** Ring rank of each endpoint (index aligned with `endpoints`) for `key`: 0 = owner. Written into `out` when given. */
+export function ringRanks(endpoints: readonly string[], key: number, vnodes: number, out?: Int32Array): Int32Array {
   const n = endpoints.length;
-  const ranks = new Int32Array(n).fill(-1);
+  const ranks = (out ?? new Int32Array(n)).fill(-1);
   if (n === 0) return ranks;
   const ring = ringFor(endpoints, vnodes);
   const pts = ring.points;
@@ -66,10 +66,8 @@ export function ringRanks(endpoints: readonly string[], key: number, vnodes: num
   return ranks;
 }
 
-/** The CHWBL capacity for one more request over endpoints with these loads. */
-export function loadCap(loads: readonly number[], bound: number): number {
-  if (loads.length === 0) return 0;
-  let total = 0;
-  for (const l of loads) total += l;
-  return Math.ceil((bound * (total + 1)) / loads.length - 1e-9);
+/** The CHWBL capacity for one more request over `n` endpoints whose loads sum to `total`. */
+export function loadCap(total: number, n: number, bound: number): number {
+  if (n === 0) return 0;
+  return Math.ceil((bound * (total + 1)) / n - 1e-9);
 }

@@ -12,26 +12,18 @@
 import type { AffinityConfig } from '../../fleet/routing-schema.js';
 import type { EngineLoad } from '../types.js';
 
-export interface TtftInput {
-  readonly promptTokens: number;
-  readonly matchedBlocks: number;
-  readonly blockTokens: number;
-  readonly inflight: number;
-  /** Fresh engine metrics, or undefined (never scraped, or stale). */
-  readonly engine: EngineLoad | undefined;
-  readonly stale: boolean;
-  readonly waitScale: number;
+/** Estimated queueing delay before the prefill starts, ms. */
+export function waitMsOf(inflight: number, engine: EngineLoad | undefined, stale: boolean, waitScale: number, a: AffinityConfig): number {
+  let wait = a.wait_ms_per_request * Math.max(inflight, engine?.running ?? 0);
+  if (engine !== undefined) {
+    wait += a.wait_ms_per_queued * engine.waiting;
+    if (engine.kvUsage >= a.kv_full_threshold) wait += a.kv_full_penalty_ms;
+  }
+  if (stale) wait += a.stale_penalty_ms;
+  return wait * waitScale;
 }
 
-export function estimateTtft(i: TtftInput, a: AffinityConfig): { waitMs: number; prefillMs: number; ttftMs: number } {
-  const uncached = Math.max(0, i.promptTokens - i.matchedBlocks * i.blockTokens);
-  const prefillMs = (a.prefill_us_per_token * uncached) / 1000;
-  let wait = a.wait_ms_per_request * Math.max(i.inflight, i.engine?.running ?? 0);
-  if (i.engine !== undefined) {
-    wait += a.wait_ms_per_queued * i.engine.waiting;
-    if (i.engine.kvUsage >= a.kv_full_threshold) wait += a.kv_full_penalty_ms;
-  }
-  if (i.stale) wait += a.stale_penalty_ms;
-  const waitMs = wait * i.waitScale;
-  return { waitMs, prefillMs, ttftMs: waitMs + prefillMs };
+/** Prefill time of the tokens not already cached, ms. */
+export function prefillMsOf(promptTokens: number, matchedBlocks: number, blockTokens: number, a: AffinityConfig): number {
+  return (a.prefill_us_per_token * Math.max(0, promptTokens - matchedBlocks * blockTokens)) / 1000;
 }

@@ -2,13 +2,17 @@
 //   score = 1                                     when the session is pinned to a usable endpoint
 //         = max over usable endpoints of matched blocks / prompt blocks   otherwise
 //         = 0                                     when the prompt has no full block
+import { listHas } from '../endpoints/assess.js';
 import type { Scorer } from './scorer.js';
 
 export const cacheScore: Scorer = (i) => {
   const a = i.assessment;
-  if (a.pin !== undefined && a.usable.some((u) => u.address === a.pin)) return 1;
+  if (a.pin !== -1 && listHas(a.usable, a.pin)) return 1;
   if (i.promptBlocks <= 0) return 0;
   let best = 0;
-  for (const u of a.usable) if (u.matchedBlocks > best) best = u.matchedBlocks;
+  for (let j = 0; j < a.usable.length; j++) {
+    const m = a.matched[a.usable[j] as number] as number;
+    if (m > best) best = m;
+  }
   return Math.min(1, best / i.promptBlocks);
 };

@@ -4,7 +4,11 @@
 import type { Scorer } from './scorer.js';
 
 export const loadScore: Scorer = (i) => {
+  const a = i.assessment;
   let min = Infinity;
-  for (const u of i.assessment.usable) if (u.waitMs < min) min = u.waitMs;
+  for (let j = 0; j < a.usable.length; j++) {
+    const w = a.waitMs[a.usable[j] as number] as number;
+    if (w < min) min = w;
+  }
   return Number.isFinite(min) ? 1 / (1 + min / i.routing.latency_ref_ms) : 0;
 };
