@@ -1,12 +1,14 @@
 // Live benchmark: drive a running Envoy (or any OpenAI-compatible URL) with a workload.
-//   per request  POST /v1/chat/completions, stream: true; TTFT = first SSE data chunk, end-to-end
-//                = end of stream, status, x-kvfleet-endpoint / x-sim-replica when present
+//   per request  POST /v1/chat/completions, stream: true, over node:http with keep-alive
+//                (live-request.ts); TTFT = first SSE data chunk, end-to-end = end of stream,
+//                status, x-kvfleet-endpoint / x-sim-replica when present
 //   replicas     /metrics of each replica (vLLM names) before, during (every sampleMs) and
 //                after: fleet-wide prefix hit rate in tokens, requests per replica, and the
 //                time-averaged running + waiting per replica (max/mean)
 //   bounds       at most `requests` requests, issued for at most `durationMs`; each request is
 //                aborted after `timeoutMs`. Progress goes to `progress` (stderr in the CLI).
 import { distOf, type Dist } from './des.js';
+import { postStreaming } from './live-request.js';
 import { scrapeReplica, type ReplicaSample } from './prom.js';
 import { chatBody } from './text.js';
 import type { BenchRequest, Workload } from './workload.js';
@@ -65,27 +67,14 @@ async function one(o: LiveOptions, req: BenchRequest): Promise<LiveRecord> {
   const t0 = performance.now();
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': `bench-${req.id}`, ...(o.headers ?? {}) };
   if (o.sessions !== false && req.session >= 0) headers['x-session-id'] = `conv-${req.session}`;
-  let ttft = Number.NaN;
   try {
-    const res = await fetch(`${o.target}/v1/chat/completions`, {
-      method: 'POST',
-      headers,
-      body: o.body !== undefined ? o.body(req) : JSON.stringify(chatBody(req, o.model, o.charsPerToken ?? 4, true)),
-      signal: AbortSignal.timeout(o.timeoutMs),
-    });
-    const endpoint = res.headers.get('x-kvfleet-endpoint') ?? res.headers.get('x-sim-replica') ?? undefined;
-    const dus = res.headers.get('x-kvfleet-decision-us');
-    const decisionUs = dus !== null && dus !== '' && Number.isFinite(Number(dus)) ? Number(dus) : undefined;
-    if (res.body !== null) {
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (Number.isNaN(ttft) && value !== undefined && value.length > 0) ttft = performance.now() - t0;
-      }
-    }
-    const e2e = performance.now() - t0;
-    return { id: req.id, status: res.status, ttftMs: Number.isNaN(ttft) ? e2e : ttft, e2eMs: e2e, endpoint, error: undefined, decisionUs };
+    const body = o.body !== undefined ? o.body(req) : JSON.stringify(chatBody(req, o.model, o.charsPerToken ?? 4, true));
+    const res = await postStreaming(`${o.target}/v1/chat/completions`, headers, body, o.timeoutMs);
+    const endpoint = res.header('x-kvfleet-endpoint') ?? res.header('x-sim-replica');
+    const dus = res.header('x-kvfleet-decision-us');
+    const decisionUs = dus !== undefined && dus !== '' && Number.isFinite(Number(dus)) ? Number(dus) : undefined;
+    const ttftMs = Number.isNaN(res.firstByteMs) ? res.endMs : res.firstByteMs;
+    return { id: req.id, status: res.status, ttftMs, e2eMs: res.endMs, endpoint, error: undefined, decisionUs };
   } catch (e) {
     const e2e = performance.now() - t0;
     return { id: req.id, status: 0, ttftMs: Number.NaN, e2eMs: e2e, endpoint: undefined, error: (e as Error).name, decisionUs: undefined };

@@ -3,13 +3,16 @@
 //   (b) kvfleet ext_proc → kvfleet, override_host   (envoy-bootstrap.ts 'kvfleet')
 // Replicas answer at once (no prefill or decode time, one output token), so the difference is
 // what Envoy's ext_proc round trip and kvfleet's decision add. Per prompt size (4 KB, 64 KB):
+//   warm-up   both variants at the comparison rate first (connections, JIT), not measured
 //   latency   open-loop at `rate` req/s for `seconds`, (a) then (b) then (a) then (b) halves,
 //             added = (b) − (a) at p50 and p99 of the client-measured end-to-end time
-//   capacity  ramp of open-loop rates, `stepSeconds` each; the highest rate each variant
-//             sustains (see sustainable()); ratio b / a
-//   CPU       kvfleet's process CPU seconds (its admin /metrics) per 1,000 decisions during (b)
+//   capacity  ramp of open-loop rates, `stepSeconds` each, (a) and (b) alternating at each
+//             rate; the highest rate each variant sustains (see sustainable()); ratio b / a
+//   CPU       kvfleet's process CPU seconds (its admin /metrics) per 1,000 decisions, counted
+//             over the (b) halves only
 // Everything is measured by one client process on the same machine, so absolute capacity is
-// the client's as much as the proxies'; the ratio is the figure to read.
+// the client's as much as the proxies'; the ratio is the figure to read. Both Envoys run with
+// the same flags (--concurrency 1) and the client does the same work for both.
 import { distOf } from './des.js';
 import { runLive, type LiveResult } from './live.js';
 import { BENCH_MODEL_ID, type LocalStack } from './local-stack.js';
@@ -47,6 +50,8 @@ export interface OverheadSize {
   readonly cpuSecondsPer1000: number | undefined;
   readonly decisions: number;
 }
+
+const WARM_UP_SECONDS = 2;
 
 async function kvCounters(adminUrl: string): Promise<{ cpu: number; decisions: number }> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
@@ -86,17 +91,25 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
     for (const sizeKb of o.sizesKb) {
       // The replicas' own model id: valid for the plain route, an alias (no body rewrite) for kvfleet.
       const poolA = bodies(sizeKb, o.seed, BENCH_MODEL_ID);
-      // warm-up: connections, JIT
-      await phase(plain.url, sizeKb, 50, 1, poolA, o.seed, 'warm-up plain');
-      await phase(routed.url, sizeKb, 50, 1, poolA, o.seed, 'warm-up kvfleet');
       const half = o.seconds / 2;
       const rate = sizeKb >= 32 ? o.rateLarge : o.rate;
+      // warm-up at the comparison rate: connections, JIT (kvfleet's HTTP/2 path included)
+      await phase(plain.url, sizeKb, rate, WARM_UP_SECONDS, poolA, o.seed + 3, 'warm-up plain');
+      await phase(routed.url, sizeKb, rate, WARM_UP_SECONDS, poolA, o.seed + 3, 'warm-up kvfleet');
+      let cpu = 0;
+      let decisions = 0;
+      const routedPhase = async (seed: number) => {
+        const c0 = await kvCounters(routed.kvfleet.adminUrl);
+        const r = await phase(routed.url, sizeKb, rate, half, poolA, seed, 'kvfleet', o.progress);
+        const c1 = await kvCounters(routed.kvfleet.adminUrl);
+        cpu += c1.cpu - c0.cpu;
+        decisions += c1.decisions - c0.decisions;
+        return r;
+      };
       const a1 = await phase(plain.url, sizeKb, rate, half, poolA, o.seed, 'plain', o.progress);
-      const c0 = await kvCounters(routed.kvfleet.adminUrl);
-      const b1 = await phase(routed.url, sizeKb, rate, half, poolA, o.seed, 'kvfleet', o.progress);
+      const b1 = await routedPhase(o.seed);
       const a2 = await phase(plain.url, sizeKb, rate, half, poolA, o.seed + 1, 'plain', o.progress);
-      const b2 = await phase(routed.url, sizeKb, rate, half, poolA, o.seed + 1, 'kvfleet', o.progress);
-      const c1 = await kvCounters(routed.kvfleet.adminUrl);
+      const b2 = await routedPhase(o.seed + 1);
       const pooled = (x: Awaited<ReturnType<typeof phase>>, y: Awaited<ReturnType<typeof phase>>) => {
         const all = Float64Array.from([...x.e2e, ...y.e2e]);
         const d = distOf(all, all.length);
@@ -104,18 +117,21 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
       };
       const pa = pooled(a1, a2);
       const pb = pooled(b1, b2);
-      const ramp = async (url: string, label: string): Promise<number> => {
-        let best = 0;
-        for (const rate of o.rampRates) {
-          const r = await phase(url, sizeKb, rate, o.stepSeconds, poolA, o.seed + 7, label, o.progress);
-          if (!sustainable(r.result, rate, o.stepSeconds)) break;
-          best = rate;
+      // Both variants step up together, so a busy moment of the machine hits both alike.
+      const ramp = [
+        { url: plain.url, label: 'ramp plain', best: 0, going: true },
+        { url: routed.url, label: 'ramp kvfleet', best: 0, going: true },
+      ];
+      for (const step of o.rampRates) {
+        for (const v of ramp) {
+          if (!v.going) continue;
+          const r = await phase(v.url, sizeKb, step, o.stepSeconds, poolA, o.seed + 7, v.label, o.progress);
+          if (sustainable(r.result, step, o.stepSeconds)) v.best = step;
+          else v.going = false;
         }
-        return best;
-      };
-      const sPlain = await ramp(plain.url, 'ramp plain');
-      const sKv = await ramp(routed.url, 'ramp kvfleet');
-      const decisions = c1.decisions - c0.decisions;
+        if (ramp.every((v) => !v.going)) break;
+      }
+      const [sPlain, sKv] = ramp.map((v) => v.best) as [number, number];
       const dus = Float64Array.from([...b1.decisionUs, ...b2.decisionUs]);
       const dd = distOf(dus, dus.length);
       out.push({
@@ -131,7 +147,7 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
         sustainPlain: sPlain,
         sustainKvfleet: sKv,
         sustainRatio: sPlain > 0 ? sKv / sPlain : Number.NaN,
-        cpuSecondsPer1000: decisions > 0 ? ((c1.cpu - c0.cpu) * 1000) / decisions : undefined,
+        cpuSecondsPer1000: decisions > 0 ? (cpu * 1000) / decisions : undefined,
         decisions,
       });
     }

@@ -57,4 +57,9 @@ export interface ExchangeState {
   reported: boolean;
   /** Endpoint-picker subset hint from the proxy (extproc/subset-hint.ts); undefined = none sent. */
   subset?: readonly string[] | undefined;
+  /**
+   * Work a phase left for after its answer is sent (learning from the response, the
+   * report): it cannot change the answer, so it does not delay it. Exchange.settle runs it.
+   */
+  after: (() => void) | undefined;
 }

@@ -28,6 +28,7 @@ export class Exchange {
       decidedAt: undefined,
       held: undefined,
       reported: false,
+      after: undefined,
     };
   }
 
@@ -35,7 +36,30 @@ export class Exchange {
     return this.st;
   }
 
+  /** Whether a phase left work for after its answer (run it with `settle`). */
+  get unsettled(): boolean {
+    return this.st.after !== undefined;
+  }
+
+  /**
+   * Run the work the last phase deferred until its answer was sent. The server calls
+   * it once the answer is written; `handle` and `close` call it first, so the work
+   * always runs, in order, before anything else happens to this exchange.
+   */
+  settle(): void {
+    const after = this.st.after;
+    if (after === undefined) return;
+    this.st.after = undefined;
+    try {
+      after();
+    } catch (e) {
+      // The answer is already sent: nothing to tell the client, log it.
+      this.env.onInternalError?.(e);
+    }
+  }
+
   handle(req: ProcessingRequest): ProcessingResponse {
+    this.settle();
     try {
       if (req.request_headers !== undefined) this.st.subset = readSubsetHint(req.metadata_context);
       if (req.request_headers !== undefined) return onRequestHeaders(this.env, this.st, req.request_headers);
@@ -53,6 +77,7 @@ export class Exchange {
 
   /** The stream ended (completed, cancelled or broken): release what is held, report once. */
   close(): void {
+    this.settle();
     releaseHeld(this.env, this.st);
     this.st.phase = 'done';
     finish(this.env, this.st, {});

@@ -26,6 +26,7 @@ export function observeResponse(
   status: number | undefined,
   served: string | undefined,
   attributes: Record<string, ProtoStruct> | undefined,
+  now: number,
 ): OutcomeEffects | undefined {
   const d = st.decision;
   if (d === undefined) return undefined;
@@ -34,7 +35,6 @@ export function observeResponse(
     env.live.acquire(served);
     st.held = served;
   }
-  const now = env.now();
   const effects = applyOutcome(
     env.live,
     {

@@ -49,6 +49,8 @@ export async function startExtProcServer(
     call.on('data', (msg: ProcessingRequest) => {
       const out = exchange.handle(msg);
       if (!call.writableEnded && !call.destroyed) call.write(out);
+      // Learning from the response cannot change the answer: run it once the answer is written.
+      if (exchange.unsettled) setImmediate(() => exchange.settle());
     });
     call.on('end', () => {
       close();

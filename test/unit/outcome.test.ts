@@ -149,6 +149,10 @@ describe('in-flight accounting through the exchange', () => {
     expect(env.live.endpoint(primary)?.inflight).toBe(1);
     // Envoy retried: the fallback served the (streamed) response.
     ex.handle({ response_headers: headers({ ':status': '200', 'content-type': 'text/event-stream' }), attributes: served(fallback, 2) });
+    // Learning from the response runs once its answer is sent (the server settles the exchange then).
+    expect(ex.unsettled).toBe(true);
+    expect(env.live.endpoint(primary)?.inflight).toBe(1);
+    ex.settle();
     expect(env.live.endpoint(primary)?.inflight).toBe(0);
     expect(env.live.endpoint(fallback)?.inflight).toBe(1);
     expect(env.live.snapshot().find((s) => s.address === primary)?.failures).toBe(1);
@@ -163,6 +167,7 @@ describe('in-flight accounting through the exchange', () => {
     const b = ex.handle({ request_body: chat });
     const primary = setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0] ?? '';
     ex.handle({ response_headers: headers({ ':status': '429', 'retry-after': '4' }), attributes: served(primary) });
+    ex.settle();
     expect(env.live.endpoint(primary)?.coolUntil).toBe(env.clock.t + 4000);
     ex.close();
   });

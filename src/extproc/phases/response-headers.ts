@@ -1,5 +1,6 @@
-// Phase 3: response headers. Learn the outcome (status, the endpoint that
-// served, time to headers) and add the explanation headers for the client.
+// Phase 3: response headers. Add the explanation headers for the client; then, once
+// that answer is on its way (ExchangeState.after), learn the outcome (status, the
+// endpoint that served, time to headers) and report the exchange.
 import { attribute, headerMap, setHeader } from '../mutations.js';
 import { explanationHeaders } from '../explain-headers.js';
 import type { HttpHeaders, ProcessingResponse, ProtoStruct } from '../proto-types.js';
@@ -25,14 +26,13 @@ export function onResponseHeaders(
     ? explanationHeaders(d, st.decisionUs ?? 0, served)
     : [setHeader('x-kvfleet-request-id', st.requestId)];
   st.phase = 'done';
-  observeResponse(env, st, headers, status, served, attributes); // health, cooldowns, in-flight → served endpoint
-  const upstreamMs = st.decidedAt !== undefined ? env.now() - st.decidedAt : undefined;
-  // Routing feedback (prefix index / session of the endpoint that served, bandit reward).
-  if (d !== undefined) learnOutcome(env.router, st.fleet, env.live, d, { status, servedEndpoint: served, latencyMs: upstreamMs }, env.now());
-  finish(env, st, {
-    status,
-    servedEndpoint: served,
-    upstreamMs,
-  });
+  const now = env.now();
+  st.after = () => {
+    observeResponse(env, st, headers, status, served, attributes, now); // health, cooldowns, in-flight → served endpoint
+    const upstreamMs = st.decidedAt !== undefined ? now - st.decidedAt : undefined;
+    // Routing feedback (prefix index / session of the endpoint that served, bandit reward).
+    if (d !== undefined) learnOutcome(env.router, st.fleet, env.live, d, { status, servedEndpoint: served, latencyMs: upstreamMs }, now);
+    finish(env, st, { status, servedEndpoint: served, upstreamMs });
+  };
   return { response_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: set } } } };
 }

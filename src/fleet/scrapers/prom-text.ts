@@ -24,6 +24,11 @@ export interface ParseResult {
 const NAME_START = /[a-zA-Z_:]/;
 const NAME_CHAR = /[a-zA-Z0-9_:]/;
 
+/** [a-zA-Z0-9_:] by char code (the hot loop of skipping unwanted lines). */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 58) || c === 95;
+}
+
 /** Go's strconv.ParseFloat spellings that Prometheus emits, plus plain numbers. */
 export function parseValue(s: string): number | undefined {
   switch (s) {
@@ -52,11 +57,17 @@ export function parsePromText(text: string, want: (name: string) => boolean = ()
   while (pos < n) {
     let end = text.indexOf('\n', pos);
     if (end === -1) end = n;
-    const line = text.charCodeAt(end - 1) === 13 ? text.slice(pos, end - 1) : text.slice(pos, end);
+    const lineStart = pos;
     pos = end + 1;
-    const first = line.trimStart();
-    if (first === '' || first.startsWith('#')) continue;
-    const r = parseLine(first, want);
+    // Most lines are comments or metrics kvfleet does not read: decide on the name
+    // alone, without slicing the line.
+    let i = lineStart;
+    while (i < end && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+    if (i >= end || text.charCodeAt(i) === 35 /* # */ || text.charCodeAt(i) === 13) continue;
+    let nameEnd = i;
+    while (nameEnd < end && isNameChar(text.charCodeAt(nameEnd))) nameEnd++;
+    if (nameEnd > i && !want(text.slice(i, nameEnd))) continue;
+    const r = parseLine(text.slice(i, text.charCodeAt(end - 1) === 13 ? end - 1 : end), want);
     if (r === 'skip') continue;
     if (r === undefined) malformed++;
     else samples.push(r);

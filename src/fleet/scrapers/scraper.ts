@@ -1,12 +1,13 @@
 // Scrapes each endpoint's engine metrics on its own interval, off the request path.
 //   - one scrape per endpoint at a time; the next is due `interval` after the last start
 //   - at most `concurrency` scrapes in flight across all endpoints (the rest wait a tick)
-//   - each scrape has a timeout (AbortSignal.timeout) and a body size cap
+//   - each scrape has a timeout and a body size cap (http-text.ts, keep-alive connections)
 //   - a failed scrape keeps the previous data, which then ages into `stale`
 // Results go to LiveEndpoints (setEngine / scrapeFailed); staleness is judged there
 // at read time, so a hung replica turns stale even while its scrape is stuck.
 import type { LiveEndpoints } from '../live-endpoints.js';
 import { EXTRACTORS, type ScrapedEngine } from './engines.js';
+import { BodyTooLarge, getText, ScrapeTimeout } from './http-text.js';
 import { parsePromText } from './prom-text.js';
 
 export interface ScrapeTarget {
@@ -24,7 +25,6 @@ export interface ScraperOptions {
   readonly concurrency: number;
   readonly maxBytes: number;
   readonly now?: () => number;
-  readonly fetch?: typeof fetch;
   readonly onScrape?: (t: ScrapeTarget, outcome: ScrapeOutcome, ms: number) => void;
 }
 
@@ -32,26 +32,6 @@ interface Slot {
   target: ScrapeTarget;
   nextAt: number;
   busy: boolean;
-}
-
-class TooLarge extends Error {}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new TooLarge(`metrics body over ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export class Scraper {
@@ -125,19 +105,16 @@ export class Scraper {
 
   /** One scrape of one target (also used directly by tests). */
   async scrape(t: ScrapeTarget): Promise<ScrapeOutcome> {
-    const f = this.opts.fetch ?? fetch;
     const started = this.now();
     let outcome: ScrapeOutcome;
     try {
-      const res = await f(t.url, { signal: AbortSignal.timeout(t.timeoutMs), headers: { accept: 'text/plain' } });
+      const res = await getText(t.url, t.timeoutMs, this.opts.maxBytes);
       if (!res.ok) {
-        await res.body?.cancel();
         this.live.scrapeFailed(t.address, `HTTP ${res.status}`);
         outcome = 'http_error';
       } else {
-        const text = await readCapped(res, this.opts.maxBytes);
         const ex = EXTRACTORS[t.engine];
-        const { samples } = parsePromText(text, (n) => ex.names.has(n));
+        const { samples } = parsePromText(res.text, (n) => ex.names.has(n));
         const load = ex.extract(samples);
         if (load === undefined) {
           this.live.scrapeFailed(t.address, `no ${t.engine} load metrics in the scrape`);
@@ -148,12 +125,12 @@ export class Scraper {
         }
       }
     } catch (e) {
-      if (e instanceof TooLarge) {
+      if (e instanceof BodyTooLarge) {
         outcome = 'too_large';
         this.live.scrapeFailed(t.address, e.message);
-      } else if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+      } else if (e instanceof ScrapeTimeout) {
         outcome = 'timeout';
-        this.live.scrapeFailed(t.address, `timed out after ${t.timeoutMs} ms`);
+        this.live.scrapeFailed(t.address, e.message);
       } else {
         outcome = 'network_error';
         const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
