@@ -76,7 +76,8 @@ export interface ScenarioOptions {
 const BT = defaultSimOptions.blockTokens;
 
 export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario {
-  const seed = o.seed ?? 1;
+  // What every scenario shares: open-loop arrivals at 70 % of cold capacity, seed 1.
+  const common = (requests: number) => ({ arrivals: { mode: 'open' } as const, requests: o.requests ?? requests, load: o.load ?? 0.7, seed: o.seed ?? 1 });
   switch (name) {
     case 'shared-prefix': {
       // Issue 5 target: 8 replicas, each cache holding ~¼ of the distinct system prefixes, ~70 % load.
@@ -88,10 +89,7 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         description: `${spec.groups} groups × ${spec.promptsPerGroup} prompts, system ${spec.systemTokens} + question ${spec.questionTokens} tokens, output ${spec.outputTokens}, Zipf ${spec.zipf}; ${replicas} replicas, each cache = ¼ of the distinct prefixes`,
         spec,
         model: simModel({ replicas, cacheBlocks: Math.ceil(prefixBlocks(spec.groups, spec.systemTokens, BT) / 4) }),
-        arrivals: { mode: 'open' },
-        requests: o.requests ?? 20_000,
-        load: o.load ?? 0.7,
-        seed,
+        ...common(20_000),
       };
     }
     case 'multi-turn': {
@@ -102,10 +100,7 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         description: 'conversations of 6 turns over 8 shared system prompts (256 tokens), +96 user +16 reply tokens per turn, think time 2 s; 8 replicas',
         spec,
         model: simModel({ replicas, cacheBlocks: 1024 }),
-        arrivals: { mode: 'open' },
-        requests: o.requests ?? 20_000,
-        load: o.load ?? 0.7,
-        seed,
+        ...common(20_000),
       };
     }
     case 'no-sharing': {
@@ -116,10 +111,7 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         description: `fresh ${(spec as { promptTokens: number }).promptTokens}-token prompts, output ${spec.kind === 'random' ? spec.outputTokens : 0}; ${replicas} replicas`,
         spec,
         model: simModel({ replicas, cacheBlocks: 1024 }),
-        arrivals: { mode: 'open' },
-        requests: o.requests ?? 20_000,
-        load: o.load ?? 0.7,
-        seed,
+        ...common(20_000),
       };
     }
     case 'scale': {
@@ -132,10 +124,7 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         description: `${groups} groups × 16 prompts (system 1024 + question 128 tokens, Zipf 1.0); ${replicas} replicas, each cache = 2 × its even share of the distinct prefixes (as in shared-prefix: 8 × ¼)`,
         spec,
         model: simModel({ replicas, cacheBlocks: Math.ceil((2 * prefixBlocks(groups, 1024, BT)) / replicas) }),
-        arrivals: { mode: 'open' },
-        requests: o.requests ?? 1_000_000,
-        load: o.load ?? 0.7,
-        seed,
+        ...common(1_000_000),
       };
     }
   }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
 import { ENVOY_CONFIG, freePort, REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
-import { kvfleetProcess, type KvfleetProcess } from './stack.js';
+import { startKvfleetWith, type KvfleetProcess } from './stack.js';
 
 export const LLAMA_CLUSTER = 'pool-llama-3-8b';
 
@@ -195,12 +195,7 @@ export async function startFleetStateStack(opts: FleetStateStackOptions = {}): P
     fleet['discovery'] = { envoy_admin: `http://127.0.0.1:${envoyAdmin}/clusters?format=json`, interval_ms: 200 };
     fleet['scrape'] = { interval_ms: 100, timeout_ms: 300, stale_after_ms: 600 };
     opts.editFleet?.(fleet);
-    const fleetFile = join(dir, 'fleet.yaml');
-    await writeFile(fleetFile, stringify(fleet));
-
-    const kvfleet = kvfleetProcess(fleetFile, grpcPort, adminPort);
-    await kvfleet.start();
-    started.push(() => kvfleet.stop());
+    const { kvfleet } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
     const configPath = await edsVariant(dir, edsDir, edsPath);
     let variants = 0;
     const envoy = await startEnvoy({

@@ -81,6 +81,21 @@ export function kvfleetProcess(fleetPath: string, grpcPort: number, adminPort: n
   };
 }
 
+/** Write `fleet` as `dir`/fleet.yaml, start kvfleet on it and register its stop in `started`. */
+export async function startKvfleetWith(
+  dir: string,
+  fleet: Record<string, unknown>,
+  ports: { grpc: number; admin: number },
+  started: Array<() => Promise<unknown>>,
+): Promise<{ kvfleet: KvfleetProcess; fleetFile: string }> {
+  const fleetFile = join(dir, 'fleet.yaml');
+  await writeFile(fleetFile, stringify(fleet));
+  const kvfleet = kvfleetProcess(fleetFile, ports.grpc, ports.admin);
+  await kvfleet.start();
+  started.push(() => kvfleet.stop());
+  return { kvfleet, fleetFile };
+}
+
 export interface Stack {
   /** Envoy's listener, the only address clients use. */
   readonly url: string;
@@ -120,12 +135,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const models = fleet['models'] as Array<{ endpoints: string[] }>;
     for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
     opts.editFleet?.(fleet);
-    const fleetFile = join(dir, 'fleet.yaml');
-    await writeFile(fleetFile, stringify(fleet));
-
-    const kvfleet = kvfleetProcess(fleetFile, grpcPort, adminPort);
-    await kvfleet.start();
-    started.push(() => kvfleet.stop());
+    const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
     const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints } });
     started.push(() => envoy.stop());
 

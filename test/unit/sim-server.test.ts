@@ -1,18 +1,11 @@
 // In-process simulated replicas over real HTTP: OpenAI shapes, SSE, prefix cache, queueing,
 // faults, refuse/re-open, vLLM metrics, reset.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SimExtension as SimExt } from '../../src/sim/completion-bodies.js';
 import { startSim, findFreeBasePort, type SimHandle, type SimOptions } from '../../src/sim/index.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-interface SimExt {
-  replica: number;
-  port: number;
-  cached_tokens: number;
-  prompt_tokens: number;
-  ttft_ms: number;
-  received_model: string | null;
-}
 interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
