@@ -17,6 +17,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+COPY proto ./proto
 USER node
 # 9002 ext_proc gRPC, 9003 admin (/metrics, /healthz, /readyz)
 EXPOSE 9002 9003

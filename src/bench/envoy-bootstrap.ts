@@ -2,13 +2,15 @@
 // (so the benchmark runs the configuration users run):
 //   kvfleet  the file as shipped: ext_proc → kvfleet, one model pool `pool-bench` (a copy of
 //            the first pool cluster: override_host LB, retries, outlier detection, breakers)
-//            holding the given replicas
+//            holding the given replicas; the ext_proc body mode as asked (buffered as shipped,
+//            or full-duplex: src/envoy/processing-mode.ts)
 //   plain    the same listener and pool without the ext_proc filter, the route pointing at
 //            `pool-bench` directly, and the cluster's LB a plain round robin — the baseline
 //            "Envoy without kvfleet" of the overhead benchmark
 // Ports: listener, admin and the kvfleet cluster are rewritten to the given ones.
 import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
+import { setExtProcMode, type ExtProcMode } from '../envoy/processing-mode.js';
 
 export interface BootstrapPorts {
   readonly listener: number;
@@ -40,8 +42,9 @@ function setPort(addr: unknown, port: number): void {
 
 export const BENCH_CLUSTER = 'pool-bench';
 
-export function benchBootstrap(source: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[]): string {
+export function benchBootstrap(source: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[], mode: ExtProcMode = 'buffered'): string {
   const doc: unknown = parse(source);
+  if (variant === 'kvfleet' && mode !== 'buffered' && setExtProcMode(doc, mode) === 0) throw new Error(`envoy bootstrap: no ext_proc processing_mode to set to ${mode}`);
   setPort(get(doc, 'admin', 'address'), ports.admin);
   const listeners = get(doc, 'static_resources', 'listeners');
   const clusters = get(doc, 'static_resources', 'clusters');
@@ -88,6 +91,6 @@ export function benchBootstrap(source: string, variant: 'kvfleet' | 'plain', por
   return stringify(doc);
 }
 
-export async function benchBootstrapFromFile(path: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[]): Promise<string> {
-  return benchBootstrap(await readFile(path, 'utf8'), variant, ports, replicas);
+export async function benchBootstrapFromFile(path: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[], mode: ExtProcMode = 'buffered'): Promise<string> {
+  return benchBootstrap(await readFile(path, 'utf8'), variant, ports, replicas, mode);
 }

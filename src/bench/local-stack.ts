@@ -3,6 +3,7 @@
 // strategy and its CPU read from its own /metrics), and one or two real Envoys on bootstraps
 // generated from envoy/envoy.yaml (envoy-bootstrap.ts). Everything binds 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { ExtProcMode } from '../envoy/processing-mode.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,7 +77,7 @@ export interface LocalStack {
   readonly dir: string;
   readonly envoyBin: string;
   /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it; returns the listener URL. */
-  startRouted(strategy: string, seed: number): Promise<{ url: string; kvfleet: KvfleetChild; stop(): Promise<void> }>;
+  startRouted(strategy: string, seed: number, mode?: ExtProcMode): Promise<{ url: string; kvfleet: KvfleetChild; stop(): Promise<void> }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */
   startPlain(): Promise<{ url: string; stop(): Promise<void> }>;
   /** Clear every replica's prefix cache and counters. */
@@ -93,9 +94,9 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
   const envoyYaml = join(REPO_ROOT, 'envoy', 'envoy.yaml');
   const running = new Set<() => Promise<void>>();
 
-  const startEnvoy = async (variant: 'kvfleet' | 'plain', kvPort: number): Promise<{ url: string; proc: EnvoyProcess }> => {
+  const startEnvoy = async (variant: 'kvfleet' | 'plain', kvPort: number, mode: ExtProcMode = 'buffered'): Promise<{ url: string; proc: EnvoyProcess }> => {
     const [listener, admin] = [await freePort(), await freePort()];
-    const cfg = await benchBootstrapFromFile(envoyYaml, variant, { listener, admin, kvfleet: kvPort }, replicaPorts);
+    const cfg = await benchBootstrapFromFile(envoyYaml, variant, { listener, admin, kvfleet: kvPort }, replicaPorts, mode);
     const file = join(dir, `envoy-${variant}-${listener}.yaml`);
     await writeFile(file, cfg);
     const proc = await startEnvoyProcess({ binary: envoyBin, configFile: file, adminUrl: `http://127.0.0.1:${admin}` });
@@ -124,7 +125,7 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     metricsUrls: replicaPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
     dir,
     envoyBin,
-    async startRouted(strategy, seed) {
+    async startRouted(strategy, seed, mode = 'buffered') {
       const [grpc, admin] = [await freePort(), await freePort()];
       const fleet = benchFleetFile(
         replicaPorts.map((p) => `127.0.0.1:${p}`),
@@ -133,7 +134,7 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
       const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin);
       let envoy: { url: string; proc: EnvoyProcess };
       try {
-        envoy = await startEnvoy('kvfleet', grpc);
+        envoy = await startEnvoy('kvfleet', grpc, mode);
       } catch (e) {
         await kvfleet.stop();
         throw e;

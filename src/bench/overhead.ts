@@ -1,6 +1,7 @@
 // Overhead of being in the path: the same replicas behind Envoy
 //   (a) plain   no ext_proc, round robin            (envoy-bootstrap.ts 'plain')
-//   (b) kvfleet ext_proc → kvfleet, override_host   (envoy-bootstrap.ts 'kvfleet')
+//   (b) kvfleet ext_proc → kvfleet, override_host   (envoy-bootstrap.ts 'kvfleet'), once per
+//               ext_proc body mode asked for: buffered (as shipped) and full-duplex
 // Replicas answer at once (no prefill or decode time, one output token), so the difference is
 // what Envoy's ext_proc round trip and kvfleet's decision add. Per prompt size (4 KB, 64 KB):
 //   warm-up   both variants at the comparison rate first (connections, JIT), not measured
@@ -17,11 +18,14 @@ import { distOf } from './des.js';
 import { runLive, type LiveResult } from './live.js';
 import { BENCH_MODEL_ID, type LocalStack } from './local-stack.js';
 import { promSum } from './prom.js';
+import type { ExtProcMode } from '../envoy/processing-mode.js';
 import { chatBody } from './text.js';
 import { createWorkload } from './workload.js';
 
 export interface OverheadOptions {
   readonly sizesKb: readonly number[];
+  /** ext_proc request-body modes of variant (b), each measured against (a). */
+  readonly modes: readonly ExtProcMode[];
   readonly rate: number;
   /** Rate of the latency comparison for prompts of 32 KB and more (the machine may not carry `rate`). */
   readonly rateLarge: number;
@@ -34,6 +38,7 @@ export interface OverheadOptions {
 
 export interface OverheadSize {
   readonly sizeKb: number;
+  readonly mode: ExtProcMode;
   /** Rate of the latency comparison, req/s. */
   readonly rate: number;
   /** kvfleet's own decision time from x-kvfleet-decision-us, µs. */
@@ -85,7 +90,17 @@ function sustainable(r: LiveResult, offered: number, seconds: number): boolean {
 
 export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promise<OverheadSize[]> {
   const plain = await stack.startPlain();
-  const routed = await stack.startRouted('hybrid_score', o.seed);
+  const out: OverheadSize[] = [];
+  try {
+    for (const mode of o.modes) out.push(...(await runMode(stack, plain, mode, o)));
+  } finally {
+    await plain.stop();
+  }
+  return out;
+}
+
+async function runMode(stack: LocalStack, plain: { url: string }, mode: ExtProcMode, o: OverheadOptions): Promise<OverheadSize[]> {
+  const routed = await stack.startRouted('hybrid_score', o.seed, mode);
   const out: OverheadSize[] = [];
   try {
     for (const sizeKb of o.sizesKb) {
@@ -100,7 +115,7 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
       let decisions = 0;
       const routedPhase = async (seed: number) => {
         const c0 = await kvCounters(routed.kvfleet.adminUrl);
-        const r = await phase(routed.url, sizeKb, rate, half, poolA, seed, 'kvfleet', o.progress);
+        const r = await phase(routed.url, sizeKb, rate, half, poolA, seed, `kvfleet ${mode}`, o.progress);
         const c1 = await kvCounters(routed.kvfleet.adminUrl);
         cpu += c1.cpu - c0.cpu;
         decisions += c1.decisions - c0.decisions;
@@ -120,7 +135,7 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
       // Both variants step up together, so a busy moment of the machine hits both alike.
       const ramp = [
         { url: plain.url, label: 'ramp plain', best: 0, going: true },
-        { url: routed.url, label: 'ramp kvfleet', best: 0, going: true },
+        { url: routed.url, label: `ramp kvfleet ${mode}`, best: 0, going: true },
       ];
       for (const step of o.rampRates) {
         for (const v of ramp) {
@@ -136,6 +151,7 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
       const dd = distOf(dus, dus.length);
       out.push({
         sizeKb,
+        mode,
         rate,
         decisionUs: { p50: dd.p50, p99: dd.p99 },
         plain: pa,
@@ -153,7 +169,6 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
     }
   } finally {
     await routed.stop();
-    await plain.stop();
   }
   return out;
 }

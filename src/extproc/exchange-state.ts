@@ -8,6 +8,7 @@ import type { RequestMeta } from '../request/headers.js';
 import type { RouterState } from '../state/router-state.js';
 import type { ApiKind } from '../request/types.js';
 import type { OutcomeEffects } from '../fleet/outcomes.js';
+import type { DuplexBody } from './phases/request-body-duplex.js';
 
 export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'done';
 
@@ -55,6 +56,11 @@ export interface ExchangeState {
   /** The endpoint whose in-flight count this exchange holds. */
   held: string | undefined;
   reported: boolean;
+  /**
+   * The request body being collected in FULL_DUPLEX_STREAMED mode (the headers answer is
+   * held until it is complete); undefined in BUFFERED mode.
+   */
+  duplex: DuplexBody | undefined;
   /** Endpoint-picker subset hint from the proxy (extproc/subset-hint.ts); undefined = none sent. */
   subset?: readonly string[] | undefined;
   /**

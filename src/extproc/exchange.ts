@@ -1,6 +1,8 @@
 // The per-request state machine: one instance per ext_proc stream. Drive it with
 // ProcessingRequest messages (from a gRPC stream or a test) and it returns the
-// ProcessingResponse to send. It never throws: errors become OpenAI-shaped
+// ProcessingResponses to send: one per message in BUFFERED mode; in FULL_DUPLEX_STREAMED
+// mode none until the body is complete, then the headers answer and the body
+// (phases/request-body-duplex.ts). It never throws: errors become OpenAI-shaped
 // immediate responses.
 import { KvError, isKvError } from '../errors.js';
 import { CONTINUE, immediateError, setHeader } from './mutations.js';
@@ -9,6 +11,7 @@ import type { ExchangeEnv, ExchangeState } from './exchange-state.js';
 import { finish, releaseHeld } from './exchange-finish.js';
 import { onRequestHeaders } from './phases/request-headers.js';
 import { onRequestBody } from './phases/request-body.js';
+import { NO_ANSWER, onDuplexBodyChunk, onDuplexTrailers } from './phases/request-body-duplex.js';
 import { onResponseHeaders } from './phases/response-headers.js';
 import { readSubsetHint } from './subset-hint.js';
 
@@ -29,6 +32,7 @@ export class Exchange {
       held: undefined,
       reported: false,
       after: undefined,
+      duplex: undefined,
     };
   }
 
@@ -58,21 +62,44 @@ export class Exchange {
     }
   }
 
-  handle(req: ProcessingRequest): ProcessingResponse {
+  /** The answers to one message, in order (none, one, or two in full-duplex mode). */
+  respond(req: ProcessingRequest): readonly ProcessingResponse[] {
     this.settle();
+    const st = this.st;
     try {
-      if (req.request_headers !== undefined) this.st.subset = readSubsetHint(req.metadata_context);
-      if (req.request_headers !== undefined) return onRequestHeaders(this.env, this.st, req.request_headers);
-      if (req.request_body !== undefined) return onRequestBody(this.env, this.st, req.request_body);
-      if (req.response_headers !== undefined) return onResponseHeaders(this.env, this.st, req.response_headers, req.attributes);
-      // Phases kvfleet does not ask for (bodies, trailers) are passed through unchanged.
-      if (req.response_body !== undefined) return { response_body: { response: CONTINUE } };
-      if (req.request_trailers !== undefined) return { request_trailers: {} };
-      if (req.response_trailers !== undefined) return { response_trailers: {} };
+      if (req.request_headers !== undefined) {
+        st.subset = readSubsetHint(req.metadata_context);
+        const answer = onRequestHeaders(this.env, st, req.request_headers);
+        // Full duplex and a body to come: the answer waits for the body (it carries the route).
+        if (st.phase === 'request_body' && req.protocol_config?.request_body_mode === 'FULL_DUPLEX_STREAMED') {
+          st.duplex = { chunks: [], bytes: 0 };
+          return NO_ANSWER;
+        }
+        return [answer];
+      }
+      // After an immediate response Envoy may still deliver chunks it had sent: nothing to say.
+      if (st.phase === 'done' && (req.request_body !== undefined || req.request_trailers !== undefined)) return NO_ANSWER;
+      if (req.request_body !== undefined) {
+        if (st.duplex !== undefined && st.phase === 'request_body') return onDuplexBodyChunk(this.env, st, st.duplex, req.request_body);
+        return [onRequestBody(this.env, st, req.request_body)];
+      }
+      if (req.response_headers !== undefined) return [onResponseHeaders(this.env, st, req.response_headers, req.attributes)];
+      if (req.request_trailers !== undefined) {
+        if (st.duplex !== undefined && st.phase === 'request_body') return onDuplexTrailers(this.env, st, st.duplex);
+        return [{ request_trailers: {} }];
+      }
+      // Phases kvfleet does not ask for (response body and trailers) are passed through unchanged.
+      if (req.response_body !== undefined) return [{ response_body: { response: CONTINUE } }];
+      if (req.response_trailers !== undefined) return [{ response_trailers: {} }];
       throw new KvError('internal', 'empty ext_proc message', null);
     } catch (e) {
-      return this.fail(e);
+      return [this.fail(e)];
     }
+  }
+
+  /** One message, one answer: the BUFFERED conversation (warm-up and tests). */
+  handle(req: ProcessingRequest): ProcessingResponse {
+    return this.respond(req)[0] ?? {};
   }
 
   /** The stream ended (completed, cancelled or broken): release what is held, report once. */

@@ -1,6 +1,7 @@
 // TypeScript shapes of the envoy.service.ext_proc.v3 messages kvfleet reads and
 // writes, as @grpc/proto-loader presents them (keepCase, oneofs, bytes → Buffer).
-// The .proto files themselves come from the pinned @grpc/grpc-js-xds package.
+// The .proto files: proto/kvfleet/ (ours, wire-compatible) importing the shared Envoy
+// types from the pinned @grpc/grpc-js-xds package.
 
 /**
  * google.protobuf.Value. protobufjs ships its own definition of the well-known
@@ -48,6 +49,15 @@ export type RequestKind =
   | 'request_trailers'
   | 'response_trailers';
 
+export type BodySendMode = 'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED' | 'GRPC';
+
+/** The filter's configured body modes, sent with a stream's first message. */
+export interface ProtocolConfiguration {
+  request_body_mode?: BodySendMode;
+  response_body_mode?: BodySendMode;
+  send_body_without_waiting_for_header_response?: boolean;
+}
+
 export interface ProcessingRequest {
   request?: RequestKind;
   request_headers?: HttpHeaders;
@@ -60,6 +70,7 @@ export interface ProcessingRequest {
   /** Keyed by filter name (envoy.filters.http.ext_proc); values are the configured attributes. */
   attributes?: Record<string, ProtoStruct>;
   observability_mode?: boolean;
+  protocol_config?: ProtocolConfiguration;
 }
 
 export type AppendAction =
@@ -78,10 +89,17 @@ export interface HeaderMutation {
   remove_headers?: string[];
 }
 
+/** One of: a whole new body (BUFFERED), clear it, or a body chunk sent back (FULL_DUPLEX_STREAMED). */
+export interface BodyMutation {
+  body?: Buffer;
+  clear_body?: boolean;
+  streamed_response?: { body?: Buffer; end_of_stream?: boolean };
+}
+
 export interface CommonResponse {
   status?: 'CONTINUE' | 'CONTINUE_AND_REPLACE';
   header_mutation?: HeaderMutation;
-  body_mutation?: { body?: Buffer; clear_body?: boolean };
+  body_mutation?: BodyMutation;
   clear_route_cache?: boolean;
 }
 

@@ -1,18 +1,32 @@
-// Loads envoy.service.ext_proc.v3.ExternalProcessor from the .proto files shipped
-// by the pinned @grpc/grpc-js-xds package (deps/envoy-api, xds, googleapis, pgv).
+// Loads envoy.service.ext_proc.v3.ExternalProcessor: kvfleet's own wire-compatible
+// subset of the service file (proto/kvfleet/, which adds what the older Envoy API copy
+// lacks: protocol_config and streamed bodies for FULL_DUPLEX_STREAMED), importing the
+// shared Envoy types from the .proto files shipped by the pinned @grpc/grpc-js-xds
+// package (deps/envoy-api, xds, googleapis, pgv).
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 const require = createRequire(import.meta.url);
 
-export function protoIncludeDirs(): string[] {
+/** proto/ at the repository root (from src/extproc or dist/extproc). */
+export const OWN_PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto');
+
+/** The Envoy API copy in the pinned @grpc/grpc-js-xds and its dependencies. */
+export function upstreamProtoDirs(): string[] {
   const root = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(root, d));
 }
 
-export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
+export function protoIncludeDirs(): string[] {
+  return [OWN_PROTO_DIR, ...upstreamProtoDirs()];
+}
+
+export const EXT_PROC_PROTO = 'kvfleet/external_processor.proto';
+/** The same service in the pinned upstream copy (the compatibility test compares the two). */
+export const UPSTREAM_EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
 export const LOADER_OPTIONS: protoLoader.Options = {

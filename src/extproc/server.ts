@@ -47,8 +47,7 @@ export async function startExtProcServer(
       exchange.close();
     };
     call.on('data', (msg: ProcessingRequest) => {
-      const out = exchange.handle(msg);
-      if (!call.writableEnded && !call.destroyed) call.write(out);
+      for (const out of exchange.respond(msg)) if (!call.writableEnded && !call.destroyed) call.write(out);
       // Learning from the response cannot change the answer: run it once the answer is written.
       if (exchange.unsettled) setImmediate(() => exchange.settle());
     });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from '../helpers/stack.js';
 import { startFleetStateStack, until, type EndpointJson, type FleetStateStack } from '../helpers/fleet-state-stack.js';
+import { openStream } from '../helpers/streamed.js';
 
 let s: FleetStateStack;
 let A: string; // replica 0, through the proxy
@@ -195,19 +196,11 @@ describe('outcome feedback', () => {
     expect(res.status).toBe(200);
     const served = res.headers.get('x-kvfleet-endpoint') ?? '';
     expect([A, B]).toContain(served);
-    const reader = res.body?.getReader();
-    if (reader === undefined) throw new Error('no body');
-    const dec = new TextDecoder();
-    let text = dec.decode((await reader.read()).value);
+    const stream = await openStream(res);
     // Headers and first tokens are here; generation is still going.
-    expect(text.includes('[DONE]')).toBe(false);
+    expect(stream.first.includes('[DONE]')).toBe(false);
     expect((await ep(served))?.inflight).toBe(1);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += dec.decode(value);
-    }
-    expect(text).toContain('[DONE]');
+    expect(await stream.rest()).toContain('[DONE]');
     await until('in-flight to drop when the stream ended', async () => (await ep(served))?.inflight === 0, 5000);
   });
 });

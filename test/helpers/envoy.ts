@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { locateEnvoy } from '../../src/envoy/locate.js';
 import { startEnvoyProcess, type EnvoyProcess } from '../../src/envoy/envoy-process.js';
+import { setExtProcMode, type ExtProcMode } from '../../src/envoy/processing-mode.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
@@ -88,10 +89,13 @@ function envoyBinary(): string {
   return bin;
 }
 
-export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string }): Promise<EnvoyHandle> {
+export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string; extProcMode?: ExtProcMode }): Promise<EnvoyHandle> {
   const bin = envoyBinary();
   const source = opts.configPath ?? ENVOY_CONFIG;
   const config: unknown = parse(await readFile(source, 'utf8'));
+  if (opts.extProcMode !== undefined && opts.extProcMode !== 'buffered' && setExtProcMode(config, opts.extProcMode) === 0) {
+    throw new Error(`${source}: no ext_proc processing_mode to switch to ${opts.extProcMode}`);
+  }
   const rewritten = remapPorts(config, portMap(opts.ports));
   for (const p of [CONFIG_PORTS.listener, CONFIG_PORTS.admin]) {
     if (!rewritten.includes(p)) throw new Error(`${source}: no socket_address with port ${p} to remap`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
 import { REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
+import type { ExtProcMode } from '../../src/envoy/processing-mode.js';
 import { freePort, waitFor } from '../../src/util/ports.js';
 
 export const LLAMA_ID = 'meta-llama/Meta-Llama-3-8B-Instruct';
@@ -115,6 +116,8 @@ export interface StackOptions {
   readonly sim?: Partial<SimOptions>;
   /** Edit the fleet file (parsed YAML) before kvfleet starts. */
   readonly editFleet?: (fleet: Record<string, unknown>) => void;
+  /** ext_proc request-body mode of the Envoy bootstrap (default: envoy.yaml as shipped, buffered). */
+  readonly extProcMode?: ExtProcMode;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -136,7 +139,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
     opts.editFleet?.(fleet);
     const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
-    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints } });
+    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints }, extProcMode: opts.extProcMode });
     started.push(() => envoy.stop());
 
     return {

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { locateEnvoy } from '../../src/envoy/locate.js';
+import { setExtProcMode } from '../../src/envoy/processing-mode.js';
 import { parseFleet } from '../../src/fleet/load.js';
 import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.js';
 
@@ -186,6 +187,22 @@ describe('envoy --mode validate (real Envoy binary)', () => {
     writeFileSync(out, stringify(boot));
     const r = validate(out);
     expect(r.status, r.output).toBe(0);
+  });
+
+  it('envoy.yaml switched to the full-duplex body mode validates, and Envoy refuses it without request trailers', () => {
+    const boot = loadBootstrap('envoy.yaml');
+    expect(setExtProcMode(boot, 'full-duplex')).toBe(1);
+    const pm = obj(obj(arr(parts(boot).hcm['http_filters'], 'http_filters')[0], 'ext_proc')['typed_config'], 'tc')['processing_mode'];
+    expect(pm).toMatchObject({ request_body_mode: 'FULL_DUPLEX_STREAMED', request_trailer_mode: 'SEND', response_trailer_mode: 'SEND' });
+    const good = join(scratch, 'full-duplex.yaml');
+    writeFileSync(good, stringify(boot));
+    const r = validate(good);
+    expect(r.status, r.output).toBe(0);
+    // Why processing-mode.ts also sets request_trailer_mode: Envoy rejects full duplex without it.
+    obj(pm, 'processing_mode')['request_trailer_mode'] = 'SKIP';
+    const bad = join(scratch, 'full-duplex-no-trailers.yaml');
+    writeFileSync(bad, stringify(boot));
+    expect(validate(bad).status).not.toBe(0);
   });
 });
 

@@ -1,0 +1,44 @@
+// The ext_proc request-body modes kvfleet serves, as edits of a parsed Envoy bootstrap.
+//   buffered     envoy/envoy.yaml as shipped: Envoy buffers the body, sends headers, waits
+//                for kvfleet's answer, then sends the whole body (two round trips).
+//   full-duplex  the endpoint-picker protocol's mode: request_body_mode FULL_DUPLEX_STREAMED
+//                (Envoy sends the body chunks without waiting; kvfleet answers the headers
+//                once the body is complete and sends the body back), request trailers SEND
+//                (Envoy requires it with full duplex), and response trailers SEND so the
+//                ext_proc stream stays open until the response ends: Envoy closes a stream
+//                as soon as nothing more can be asked of kvfleet, and kvfleet counts an
+//                endpoint's in-flight request until its stream closes.
+export type ExtProcMode = 'buffered' | 'full-duplex';
+
+export const EXT_PROC_MODES: readonly ExtProcMode[] = ['buffered', 'full-duplex'];
+
+const FULL_DUPLEX = {
+  request_body_mode: 'FULL_DUPLEX_STREAMED',
+  request_trailer_mode: 'SEND',
+  response_trailer_mode: 'SEND',
+} as const;
+
+/** Every ext_proc filter's processing_mode in the bootstrap; returns how many were changed. */
+export function setExtProcMode(bootstrap: unknown, mode: ExtProcMode): number {
+  if (mode === 'buffered') return 0;
+  let changed = 0;
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const obj = node as Record<string, unknown>;
+    if (obj['name'] === 'envoy.filters.http.ext_proc') {
+      const cfg = obj['typed_config'] as Record<string, unknown> | undefined;
+      const pm = cfg?.['processing_mode'];
+      if (pm !== null && typeof pm === 'object') {
+        Object.assign(pm, FULL_DUPLEX);
+        changed++;
+      }
+    }
+    for (const v of Object.values(obj)) walk(v);
+  };
+  walk(bootstrap);
+  return changed;
+}

@@ -1,0 +1,127 @@
+// Through a real Envoy whose ext_proc filter runs the request body in FULL_DUPLEX_STREAMED
+// mode (the Gateway API Inference Extension's endpoint-picker mode; src/envoy/processing-mode.ts):
+// Envoy streams the body to kvfleet without waiting for the headers answer, kvfleet answers
+// the headers with the route once the body is complete and sends the body back. Also the
+// check, through the upstream implementation itself, of proto/kvfleet's newer fields.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LLAMA_ID, postJson, startStack, type Stack } from '../helpers/stack.js';
+import { openStream } from '../helpers/streamed.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({
+    extProcMode: 'full-duplex',
+    sim: { decodeMsPerToken: 5, defaultMaxTokens: 4 },
+    editFleet: (f) => ((f['server'] as Record<string, unknown>)['max_body_bytes'] = 65536),
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface SimReply { kvfleet_sim: { received_model: string; port: number; prompt_tokens: number } }
+const chat = (content: string) => ({ model: 'llama-3-8b', messages: [{ role: 'user', content }] });
+const llamaAddrs = () => stack.llama.replicas.map((r) => `127.0.0.1:${r.port}`);
+const endpoint = async (address: string) =>
+  ((await (await fetch(`${stack.kvfleet.adminUrl}/fleet`)).json()) as { endpoints: Array<{ address: string; inflight: number }> }).endpoints.find((e) => e.address === address);
+
+/** POST with the headers first and the body `delayMs` later, in `parts` writes (chunked: no content-length). */
+function slowPost(path: string, body: string, delayMs: number, parts = 1, chunked = false): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  const url = new URL(stack.url);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+  if (!chunked) headers['content-length'] = Buffer.byteLength(body);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path, method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+    const step = Math.ceil(body.length / parts);
+    let at = 0;
+    const next = () => {
+      req.write(body.slice(at, at + step));
+      at += step;
+      if (at < body.length) setTimeout(next, 20);
+      else req.end();
+    };
+    setTimeout(next, delayMs);
+  });
+}
+
+describe('full-duplex request body through Envoy', () => {
+  it('routes on the body, rewrites the model name, and explains the decision', async () => {
+    const res = await postJson(stack.url, '/v1/chat/completions', chat('Say hello.'), { 'x-request-id': 'duplex-1' });
+    expect(res.status, stack.logs()).toBe(200);
+    const body = (await res.json()) as SimReply;
+    expect(body.kvfleet_sim.received_model).toBe(LLAMA_ID);
+    expect(res.headers.get('x-kvfleet-request-id')).toBe('duplex-1');
+    expect(res.headers.get('x-kvfleet-model')).toBe('llama-3-8b');
+    expect(res.headers.get('x-kvfleet-endpoint')).toBe(`127.0.0.1:${body.kvfleet_sim.port}`);
+    expect(Number(res.headers.get('x-kvfleet-decision-us'))).toBeGreaterThan(0);
+  });
+
+  it('a body that arrives in many chunks reaches the replica whole', async () => {
+    const words = Array.from({ length: 4000 }, (_, i) => `w${i}`).join(' '); // ≈ 23 KB
+    const body = JSON.stringify(chat(words));
+    const direct = (await (await postJson(stack.url, '/v1/chat/completions', body)).json()) as SimReply;
+    const slow = await slowPost('/v1/chat/completions', body, 10, 12);
+    expect(slow.status, stack.logs()).toBe(200);
+    const reply = JSON.parse(slow.text) as SimReply;
+    expect(reply.kvfleet_sim.received_model).toBe(LLAMA_ID);
+    expect(reply.kvfleet_sim.prompt_tokens).toBe(direct.kvfleet_sim.prompt_tokens);
+    expect(reply.kvfleet_sim.prompt_tokens).toBeGreaterThan(4000);
+  });
+
+  it('ignores forged routing headers', async () => {
+    const qwen0 = stack.qwen.replicas[0];
+    const before = stack.qwen.replicas.map((r) => r.stats().requests);
+    const res = await postJson(stack.url, '/v1/chat/completions', chat('hi'), {
+      'x-kvfleet-cluster': 'pool-qwen-2.5-7b',
+      'x-gateway-destination-endpoint': `127.0.0.1:${qwen0?.port}`,
+    });
+    expect(res.status).toBe(200);
+    expect(llamaAddrs()).toContain(res.headers.get('x-kvfleet-endpoint'));
+    expect(stack.qwen.replicas.map((r) => r.stats().requests)).toEqual(before);
+  });
+
+  it.each([
+    ['malformed JSON', '{"model": "llama-3-8b", "messages": [', 400, 'invalid_json'],
+    ['a body over the limit', JSON.stringify(chat('x'.repeat(70_000))), 413, 'body_too_large'],
+  ])('answers %s with an OpenAI error and reaches no replica', async (_n, body, status, code) => {
+    const before = [...stack.llama.replicas, ...stack.qwen.replicas].map((r) => r.stats().requests);
+    const res = await postJson(stack.url, '/v1/chat/completions', body);
+    expect(res.status, await res.clone().text()).toBe(status);
+    const err = (await res.json()) as { error: { code: string } }; expect(err.error.code, JSON.stringify(err)).toBe(code);
+    expect([...stack.llama.replicas, ...stack.qwen.replicas].map((r) => r.stats().requests)).toEqual(before);
+  });
+
+  it('refuses a chunked body (no content-length) once it passes max_body_bytes', async () => {
+    const before = stack.llama.replicas.map((r) => r.stats().requests);
+    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('y'.repeat(70_000))), 10, 8, true);
+    expect(res.status, res.text).toBe(413);
+    expect((JSON.parse(res.text) as { error: { code: string } }).error.code).toBe('body_too_large');
+    expect(stack.llama.replicas.map((r) => r.stats().requests)).toEqual(before);
+  });
+
+  it('a streamed response keeps its endpoint in flight until it ends (response trailers keep the stream open)', async () => {
+    const res = await postJson(stack.url, '/v1/chat/completions', { ...chat('count'), stream: true, max_tokens: 120 });
+    expect(res.status).toBe(200);
+    const served = res.headers.get('x-kvfleet-endpoint') ?? '';
+    const stream = await openStream(res);
+    expect(stream.first.includes('[DONE]')).toBe(false);
+    expect((await endpoint(served))?.inflight).toBe(1);
+    expect(await stream.rest()).toContain('[DONE]');
+    for (let i = 0; i < 50 && (await endpoint(served))?.inflight !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await endpoint(served))?.inflight).toBe(0);
+  });
+
+  it('serves a client that sends its body later than message_timeout (1.5 s)', async () => {
+    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('late body')), 2500);
+    expect(res.status, stack.logs()).toBe(200);
+    expect((JSON.parse(res.text) as SimReply).kvfleet_sim.received_model).toBe(LLAMA_ID);
+  });
+});

@@ -1,0 +1,112 @@
+// FULL_DUPLEX_STREAMED (the endpoint-picker protocol's mode), driven without a socket:
+// the headers answer waits for the whole body and then carries the route; the body goes
+// back as a streamed chunk.
+import { describe, expect, it } from 'vitest';
+import { Exchange } from '../../src/extproc/exchange.js';
+import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
+import { fleetFrom } from '../helpers/fleet.js';
+import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
+
+const DUPLEX = { protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED' as const } };
+const chatBytes = (model: string, content = 'hello there') => Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content }] }));
+const chunk = (b: Buffer, end: boolean): ProcessingRequest => ({ request_body: { body: b, end_of_stream: end } });
+
+describe('full-duplex request body', () => {
+  it('holds the headers answer until the body is complete, then routes in it and streams the body back', () => {
+    const env = testEnv(fleetFrom());
+    const ex = new Exchange(env);
+    const forged = { 'x-request-id': 'rid-d', 'x-kvfleet-cluster': 'pool-big', 'x-kvfleet-debug': '1' };
+    expect(ex.respond({ request_headers: post('/v1/chat/completions', forged), ...DUPLEX })).toEqual([]);
+    const whole = chatBytes('tiny', 'a prompt split across three chunks');
+    expect(ex.respond(chunk(whole.subarray(0, 10), false))).toEqual([]);
+    expect(ex.respond(chunk(whole.subarray(10, 30), false))).toEqual([]);
+    const out = ex.respond(chunk(whole.subarray(30), true));
+    expect(out.map((r) => Object.keys(r).filter((k) => k !== 'dynamic_metadata'))).toEqual([['request_headers'], ['request_body']]);
+
+    const h = out[0]?.request_headers?.response;
+    expect(h?.clear_route_cache).toBe(true);
+    const set = setHeaders(h?.header_mutation?.set_headers);
+    expect(set['x-kvfleet-cluster']).toBe('pool-small');
+    const eps = set['x-gateway-destination-endpoint'];
+    expect(eps?.split(',')).toHaveLength(3);
+    expect(out[0]?.dynamic_metadata?.fields?.['envoy.lb']?.structValue?.fields?.['x-gateway-destination-endpoint']?.stringValue).toBe(eps);
+    // Forged x-kvfleet-* headers go; the cluster header is overwritten by the set itself.
+    expect(h?.header_mutation?.remove_headers).toEqual(['x-kvfleet-debug']);
+
+    const sent = out[1]?.request_body?.response.body_mutation?.streamed_response;
+    expect(sent?.end_of_stream).toBe(true);
+    const body = JSON.parse(sent?.body?.toString() ?? '{}');
+    expect(body.model).toBe('org/Small-1B'); // alias rewritten to the model_id
+    expect(body.messages[0].content).toBe('a prompt split across three chunks');
+    expect(set['content-length']).toBe(String(sent?.body?.length));
+
+    // The response phase is unchanged.
+    const r = ex.respond({ response_headers: headers({ ':status': '200' }) });
+    expect(setHeaders(r[0]?.response_headers?.response.header_mutation?.set_headers)['x-kvfleet-request-id']).toBe('rid-d');
+    ex.close();
+    expect(env.reports[0]).toMatchObject({ requestId: 'rid-d', status: 200 });
+  });
+
+  it('sends the body back byte for byte when the model name needs no rewrite', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    const whole = chatBytes('big');
+    const out = ex.respond(chunk(whole, true));
+    expect(out[1]?.request_body?.response.body_mutation?.streamed_response?.body?.equals(whole)).toBe(true);
+    expect(setHeaders(out[0]?.request_headers?.response.header_mutation?.set_headers)['content-length']).toBeUndefined();
+  });
+
+  it('refuses a body over server.max_body_bytes as soon as the chunks pass it, and ignores what is still in flight', () => {
+    const env = testEnv(fleetFrom()); // max_body_bytes: 2048
+    const ex = new Exchange(env);
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    expect(ex.respond(chunk(Buffer.alloc(1200, 0x20), false))).toEqual([]);
+    const out = ex.respond(chunk(Buffer.alloc(1200, 0x20), false));
+    expect(out).toHaveLength(1);
+    const err = immediate(out[0] ?? {});
+    expect(err.status).toBe(413);
+    expect(err.body.error.code).toBe('body_too_large');
+    expect(ex.respond(chunk(Buffer.alloc(10), true))).toEqual([]);
+    ex.close();
+    expect(env.reports).toHaveLength(1);
+  });
+
+  it('answers header errors at once, before any body arrives', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    const out = ex.respond({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-priority': 'urgent' }), ...DUPLEX });
+    expect(immediate(out[0] ?? {}).body.error.param).toBe('x-kvfleet-priority');
+    expect(ex.respond(chunk(chatBytes('big'), true))).toEqual([]);
+  });
+
+  it('a bad body is a 400 naming the field, after the held headers', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    const out = ex.respond(chunk(Buffer.from('{"model":"big","messages":"nope"}'), true));
+    const err = immediate(out[0] ?? {});
+    expect(err.status).toBe(400);
+    expect(err.body.error.param).toBe('messages');
+  });
+
+  it('request trailers end the body: headers, body (not the end of stream), trailers', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respond(chunk(chatBytes('big'), false));
+    const out = ex.respond({ request_trailers: {} });
+    expect(out.map((r) => Object.keys(r).filter((k) => k !== 'dynamic_metadata')[0])).toEqual(['request_headers', 'request_body', 'request_trailers']);
+    expect(out[1]?.request_body?.response.body_mutation?.streamed_response?.end_of_stream).toBe(false);
+  });
+
+  it('GET /v1/models is answered at once in full-duplex mode too', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    const out = ex.respond({ request_headers: headers({ ':method': 'GET', ':path': '/v1/models' }, true), ...DUPLEX });
+    expect(out[0]?.immediate_response?.status.code).toBe(200);
+  });
+
+  it('without the protocol_config announcement it stays BUFFERED: one answer per message', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    expect(ex.respond({ request_headers: post('/v1/chat/completions') })).toHaveLength(1);
+    const out = ex.respond(chunk(chatBytes('big'), true));
+    expect(out).toHaveLength(1);
+    expect(out[0]?.request_body?.response.header_mutation?.set_headers?.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,103 @@
+// kvfleet's own ext_proc service subset (proto/kvfleet/) against the Envoy API copy in the
+// pinned @grpc/grpc-js-xds: every message, field and enum value both define must agree
+// on number, name, type and label (that is what wire compatibility means); what only
+// ours has is the newer Envoy API (1.40) listed here, and exercised through a real
+// Envoy by test/e2e/duplex.e2e.test.ts; what only upstream has is listed as left out.
+import * as protoLoader from '@grpc/proto-loader';
+import { describe, expect, it } from 'vitest';
+import { EXT_PROC_PROTO, EXT_PROC_SERVICE, UPSTREAM_EXT_PROC_PROTO, protoIncludeDirs, upstreamProtoDirs } from '../../src/extproc/proto.js';
+
+interface FieldDesc { name: string; number: number; type: string; label: string; typeName: string }
+interface EnumDesc { name: string; value: { name: string; number: number }[] }
+interface MessageDesc { name: string; field: FieldDesc[]; enumType: EnumDesc[]; nestedType: MessageDesc[] }
+
+const PACKAGES = ['envoy.service.ext_proc.v3.', 'envoy.extensions.filters.http.ext_proc.v3.'];
+
+/** Newer than the pinned copy: Envoy ≥ 1.33's ext_proc API (protocol config, full-duplex bodies). */
+const NEWER_MESSAGES = new Set(['envoy.service.ext_proc.v3.ProtocolConfiguration', 'envoy.service.ext_proc.v3.StreamedBodyResponse']);
+const NEWER_FIELDS = new Set(['ProcessingRequest.protocol_config', 'BodyMutation.streamed_response']);
+const NEWER_ENUM_VALUES = new Set(['BodySendMode.FULL_DUPLEX_STREAMED', 'BodySendMode.GRPC']);
+/** In upstream, deliberately not in ours: deprecated or not implemented by Envoy. */
+const LEFT_OUT_FIELDS = new Set(['HttpHeaders.attributes', 'CommonResponse.trailers']);
+
+function messages(file: string, includeDirs: string[]): Map<string, MessageDesc> {
+  const def = protoLoader.loadSync(file, { keepCase: true, includeDirs });
+  const out = new Map<string, MessageDesc>();
+  for (const [name, v] of Object.entries(def)) {
+    if (!PACKAGES.some((p) => name.startsWith(p))) continue;
+    if (!('type' in v) || (v as { format?: string }).format !== 'Protocol Buffer 3 DescriptorProto') continue;
+    out.set(name, v.type as unknown as MessageDesc);
+  }
+  return out;
+}
+
+const lastSegment = (typeName: string) => typeName.split('.').pop() ?? '';
+
+describe('proto/kvfleet against the pinned Envoy API', () => {
+  const ours = messages(EXT_PROC_PROTO, protoIncludeDirs());
+  const upstream = messages(UPSTREAM_EXT_PROC_PROTO, upstreamProtoDirs());
+
+  it('loads the service under its upstream name', () => {
+    const def = protoLoader.loadSync(EXT_PROC_PROTO, { keepCase: true, includeDirs: protoIncludeDirs() });
+    const svc = def[EXT_PROC_SERVICE] as unknown as Record<string, { path: string; requestStream: boolean; responseStream: boolean }>;
+    expect(svc.Process?.path).toBe('/envoy.service.ext_proc.v3.ExternalProcessor/Process');
+    expect(svc.Process?.requestStream).toBe(true);
+    expect(svc.Process?.responseStream).toBe(true);
+  });
+
+  it('every message of ours exists upstream, or is one of the newer ones', () => {
+    expect(ours.size).toBeGreaterThan(10);
+    const missing = [...ours.keys()].filter((n) => !upstream.has(n));
+    expect(missing.sort()).toEqual([...NEWER_MESSAGES].sort());
+  });
+
+  it('fields agree on number, name, type and label; only the listed ones differ', () => {
+    const newer: string[] = [];
+    const leftOut: string[] = [];
+    for (const [name, mine] of ours) {
+      const theirs = upstream.get(name);
+      if (theirs === undefined) continue;
+      const short = name.split('.').pop() as string;
+      const byNumber = new Map(theirs.field.map((f) => [f.number, f]));
+      for (const f of mine.field) {
+        const u = byNumber.get(f.number);
+        if (u === undefined) {
+          newer.push(`${short}.${f.name}`);
+          continue;
+        }
+        expect({ at: `${short}.${f.number}`, name: f.name, type: f.type, label: f.label, typeName: lastSegment(f.typeName) }).toEqual({
+          at: `${short}.${f.number}`,
+          name: u.name,
+          type: u.type,
+          label: u.label,
+          typeName: lastSegment(u.typeName),
+        });
+      }
+      const mineNumbers = new Set(mine.field.map((f) => f.number));
+      for (const u of theirs.field) if (!mineNumbers.has(u.number)) leftOut.push(`${short}.${u.name}`);
+    }
+    expect(newer.sort()).toEqual([...NEWER_FIELDS].sort());
+    expect(leftOut.sort()).toEqual([...LEFT_OUT_FIELDS].sort());
+  });
+
+  it('enum values agree; only the newer body modes are added', () => {
+    const added: string[] = [];
+    for (const [name, mine] of ours) {
+      const theirs = upstream.get(name);
+      if (theirs === undefined) continue;
+      for (const e of mine.enumType) {
+        const u = theirs.enumType.find((x) => x.name === e.name);
+        expect(u, `${name}.${e.name}`).toBeDefined();
+        const uByNumber = new Map((u as EnumDesc).value.map((v) => [v.number, v.name]));
+        for (const v of e.value) {
+          const un = uByNumber.get(v.number);
+          if (un === undefined) added.push(`${e.name}.${v.name}`);
+          else expect(`${e.name}.${v.number}=${v.name}`).toBe(`${e.name}.${v.number}=${un}`);
+        }
+        // nothing upstream is dropped
+        expect((u as EnumDesc).value.every((v) => e.value.some((x) => x.number === v.number))).toBe(true);
+      }
+    }
+    expect(added.sort()).toEqual([...NEWER_ENUM_VALUES].sort());
+  });
+});
