@@ -3,7 +3,7 @@
 //   live        drive a running Envoy (--target) and read the replicas' /metrics
 //   live-local  start sims + kvfleet + Envoy on free loopback ports, run live per strategy,
 //               and the same setup in virtual time (do the rankings agree?)
-//   overhead    Envoy alone vs Envoy + kvfleet: added latency, sustainable rate, CPU/decision
+//   overhead    Envoy alone vs Envoy + kvfleet (and + a do-nothing processor): added latency, rate, CPU
 //   report      assemble docs/benchmarks.md from the JSON results the other commands wrote
 // Progress goes to stderr; tables to stdout; --out DIR receives JSON, markdown and SVG.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -283,31 +283,32 @@ async function cmdLiveLocal(o: LiveLocalCli): Promise<void> {
 
 // ── overhead ─────────────────────────────────────────────────────────────────────────────
 
-export const OVERHEAD_HEAD = ['prompt', 'ext_proc body', 'rate req/s', 'E2E p50 plain ms', 'E2E p50 kvfleet ms', 'added p50 ms', 'E2E p99 plain ms', 'E2E p99 kvfleet ms', 'added p99 ms', 'p99 ratio', 'max rate plain', 'max rate kvfleet', 'rate ratio', 'CPU s / 1000 decisions', 'decision µs p50 / p99'] as const;
+export const OVERHEAD_HEAD = ['prompt', 'processor', 'rate req/s', 'E2E p50 plain ms', 'E2E p50 via processor ms', 'added p50 ms', 'E2E p99 plain ms', 'E2E p99 via processor ms', 'added p99 ms', 'p99 ratio', 'max rate plain', 'max rate via processor', 'rate ratio', 'CPU s / 1000 requests', 'decision µs p50 / p99'] as const;
 
 export function overheadRows(rs: readonly OverheadSize[]): Cell[][] {
   return rs.map((r) => [
     `${r.sizeKb} KB`,
-    r.mode,
+    r.variant,
     r.rate,
     fmt(r.plain.p50, 2),
-    fmt(r.kvfleet.p50, 2),
+    fmt(r.routed.p50, 2),
     fmt(r.addedP50Ms, 2),
     fmt(r.plain.p99, 2),
-    fmt(r.kvfleet.p99, 2),
+    fmt(r.routed.p99, 2),
     fmt(r.addedP99Ms, 2),
     `${fmt(r.p99Ratio, 2)}×`,
     r.sustainPlain,
-    r.sustainKvfleet,
+    r.sustainRouted,
     `${fmt(r.sustainRatio, 2)}×`,
     r.cpuSecondsPer1000 !== undefined ? fmt(r.cpuSecondsPer1000, 3) : '–',
-    `${fmt(r.decisionUs.p50, 0)} / ${fmt(r.decisionUs.p99, 0)}`,
+    r.decisionUs !== undefined ? `${fmt(r.decisionUs.p50, 0)} / ${fmt(r.decisionUs.p99, 0)}` : '–',
   ]);
 }
 
 interface OverheadCli {
   sizes: string[];
   modes: ExtProcMode[];
+  floor: boolean;
   rate: number;
   rateLarge: number;
   seconds: number;
@@ -322,19 +323,19 @@ async function cmdOverhead(o: OverheadCli): Promise<void> {
   const stack = await startLocalStack({ replicas: o.replicas, prefillUsPerToken: 0, decodeMsPerToken: 0, defaultMaxTokens: 1, maxConcurrency: 4096, maxWaiting: 100000 });
   let rs: OverheadSize[];
   try {
-    rs = await runOverhead(stack, { sizesKb: o.sizes.map(Number), modes: o.modes, rate: o.rate, seconds: o.seconds, rateLarge: o.rateLarge, rampRates: o.ramp.map(Number), stepSeconds: o.step, seed: o.seed, progress: say });
+    rs = await runOverhead(stack, { sizesKb: o.sizes.map(Number), modes: o.modes, floor: o.floor, rate: o.rate, seconds: o.seconds, rateLarge: o.rateLarge, rampRates: o.ramp.map(Number), stepSeconds: o.step, seed: o.seed, progress: say });
   } finally {
     await stack.close();
   }
   process.stdout.write(`${textTable(OVERHEAD_HEAD, overheadRows(rs))}\n`);
   const md = [
-    `**overhead** — kvfleet with the ext_proc request body ${o.modes.join(' and ')} (src/envoy/processing-mode.ts), ${o.replicas} sim replicas answering at once (1 output token), open-loop ${o.rate} req/s (prompts ≥ 32 KB: ${o.rateLarge} req/s) for ${o.seconds} s per variant (two interleaved halves), ramp ${o.ramp.join('/')} req/s × ${o.step} s; sustainable = the client issued ≥ 80% of the offered requests, ≥ 99% completed OK, p99 < 1 s, all done within 1 s of the step's end. Client, sims, Envoys and kvfleet share the machine. CPU per 1,000 decisions is kvfleet's whole process CPU (ext_proc gRPC, decision, engine scraping) during the latency comparison divided by its decisions; decision µs is kvfleet's own x-kvfleet-decision-us header.`,
+    `**overhead** — kvfleet with the ext_proc request body ${o.modes.join(' and ')} (src/envoy/processing-mode.ts)${o.floor ? ', and the floor: a processor on the same gRPC stack that answers constants and decides nothing (src/bench/floor-processor.ts)' : ''}; ${o.replicas} sim replicas answering at once (1 output token), open-loop ${o.rate} req/s (prompts ≥ 32 KB: ${o.rateLarge} req/s) for ${o.seconds} s per variant (two interleaved halves), ramp ${o.ramp.join('/')} req/s × ${o.step} s; sustainable = the client issued ≥ 80% of the offered requests, ≥ 99% completed OK, p99 < 1 s, all done within 1 s of the step's end. Client, sims, Envoys and the processor share the machine. CPU per 1,000 requests is the processor's whole process CPU (for kvfleet: ext_proc gRPC, decision, engine scraping) during the latency comparison divided by the requests it routed; decision µs is kvfleet's own x-kvfleet-decision-us header.`,
     '',
     markdownTable(OVERHEAD_HEAD, overheadRows(rs)),
     '',
-    markdownTable(['target (issue 5)', 'ext_proc body', 'measured (4 KB)', 'met'], rs.filter((r) => r.sizeKb === 4).flatMap((r4) => [
-      [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, r4.mode, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
-      [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, r4.mode, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
+    markdownTable(['target (issue 5)', 'processor', 'measured (4 KB)', 'met'], rs.filter((r) => r.sizeKb === 4).flatMap((r4) => [
+      [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
+      [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
     ])),
   ].join('\n');
   await writeOut(o.out, 'overhead.json', `${JSON.stringify({ machine: machine(), options: o, results: rs }, null, 1)}\n`);
@@ -342,9 +343,9 @@ async function cmdOverhead(o: OverheadCli): Promise<void> {
   await writeOut(
     o.out,
     'overhead.svg',
-    barChartSvg('Envoy alone vs Envoy + kvfleet: end-to-end ms', ' ms', rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB kvfleet ${r.mode}`]), [
-      { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.kvfleet.p50]) },
-      { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.kvfleet.p99]) },
+    barChartSvg('Envoy alone vs Envoy + ext_proc processor: end-to-end ms', ' ms', rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB ${r.variant}`]), [
+      { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.routed.p50]) },
+      { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.routed.p99]) },
     ]),
   );
 }
@@ -431,9 +432,10 @@ export function registerBenchCommand(program: Command): void {
 
   bench
     .command('overhead')
-    .description('Envoy alone vs Envoy + kvfleet on the same replicas: added latency, sustainable rate, CPU per decision')
+    .description('Envoy alone vs Envoy + kvfleet (each body mode) and + a do-nothing processor on the same replicas: added latency, sustainable rate, CPU per request')
     .option('--sizes <list>', 'prompt sizes in KB', list, ['4', '64'])
     .option('--modes <list>', `ext_proc request-body modes of the kvfleet variant (${EXT_PROC_MODES.join(', ')})`, extProcModes, [...EXT_PROC_MODES])
+    .option('--no-floor', 'skip the floor processor (same gRPC stack, constant answers)')
     .option('--rate <r>', 'rate of the latency comparison, req/s', num(1, 100_000), 200)
     .option('--rate-large <r>', 'rate of the latency comparison for prompts ≥ 32 KB, req/s', num(1, 100_000), 25)
     .option('--seconds <s>', 'seconds per variant of the latency comparison', num(1, 600), 10)

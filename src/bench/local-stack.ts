@@ -78,6 +78,8 @@ export interface LocalStack {
   readonly envoyBin: string;
   /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it; returns the listener URL. */
   startRouted(strategy: string, seed: number, mode?: ExtProcMode): Promise<{ url: string; kvfleet: KvfleetChild; stop(): Promise<void> }>;
+  /** The floor processor (floor-processor.ts, a child process) + an Envoy in front of it. */
+  startFloor(): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */
   startPlain(): Promise<{ url: string; stop(): Promise<void> }>;
   /** Clear every replica's prefix cache and counters. */
@@ -146,6 +148,34 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
       };
       running.add(stop);
       return { url: envoy.url, kvfleet, stop };
+    },
+    async startFloor() {
+      const port = await freePort();
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const stopChild = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        await exited;
+      };
+      let envoy: { url: string; proc: EnvoyProcess };
+      try {
+        await new Promise<void>((ok, fail) => {
+          child.once('exit', (code) => fail(new Error(`floor processor exited with ${code}`)));
+          child.stdout?.on('data', (b: Buffer) => (b.toString().includes('ready') ? ok() : undefined));
+        });
+        envoy = await startEnvoy('kvfleet', port);
+      } catch (e) {
+        await stopChild();
+        throw e;
+      }
+      const stop = async () => {
+        running.delete(stop);
+        await envoy.proc.stop().catch(() => undefined);
+        await stopChild();
+      };
+      running.add(stop);
+      return { url: envoy.url, pid: child.pid, stop };
     },
     async startPlain() {
       const envoy = await startEnvoy('plain', 1);

@@ -1,16 +1,19 @@
 // Overhead of being in the path: the same replicas behind Envoy
 //   (a) plain   no ext_proc, round robin            (envoy-bootstrap.ts 'plain')
-//   (b) kvfleet ext_proc → kvfleet, override_host   (envoy-bootstrap.ts 'kvfleet'), once per
-//               ext_proc body mode asked for: buffered (as shipped) and full-duplex
+//   (b) an ext_proc processor in front of the same pool (envoy-bootstrap.ts 'kvfleet'):
+//       kvfleet   once per ext_proc body mode asked for: buffered (as shipped) and full-duplex
+//       floor     floor-processor.ts: the same gRPC stack answering constants, deciding nothing
+//                 (buffered); what the ext_proc hop costs any Node processor on this machine
 // Replicas answer at once (no prefill or decode time, one output token), so the difference is
-// what Envoy's ext_proc round trip and kvfleet's decision add. Per prompt size (4 KB, 64 KB):
+// what Envoy's ext_proc round trips and the processor add. Per prompt size (4 KB, 64 KB):
 //   warm-up   both variants at the comparison rate first (connections, JIT), not measured
 //   latency   open-loop at `rate` req/s for `seconds`, (a) then (b) then (a) then (b) halves,
 //             added = (b) − (a) at p50 and p99 of the client-measured end-to-end time
 //   capacity  ramp of open-loop rates, `stepSeconds` each, (a) and (b) alternating at each
 //             rate; the highest rate each variant sustains (see sustainable()); ratio b / a
-//   CPU       kvfleet's process CPU seconds (its admin /metrics) per 1,000 decisions, counted
-//             over the (b) halves only
+//   CPU       the processor's process CPU seconds per 1,000 routed requests (answered 200),
+//             over the (b) halves only: kvfleet's from its admin /metrics, the floor's from
+//             /proc (Linux; '–' elsewhere)
 // Everything is measured by one client process on the same machine, so absolute capacity is
 // the client's as much as the proxies'; the ratio is the figure to read. Both Envoys run with
 // the same flags (--concurrency 1) and the client does the same work for both.
@@ -20,12 +23,15 @@ import { BENCH_MODEL_ID, type LocalStack } from './local-stack.js';
 import { promSum } from './prom.js';
 import type { ExtProcMode } from '../envoy/processing-mode.js';
 import { chatBody } from './text.js';
+import { readFile } from 'node:fs/promises';
 import { createWorkload } from './workload.js';
 
 export interface OverheadOptions {
   readonly sizesKb: readonly number[];
-  /** ext_proc request-body modes of variant (b), each measured against (a). */
+  /** ext_proc request-body modes of kvfleet as variant (b), each measured against (a). */
   readonly modes: readonly ExtProcMode[];
+  /** Also measure the floor processor as variant (b). */
+  readonly floor: boolean;
   readonly rate: number;
   /** Rate of the latency comparison for prompts of 32 KB and more (the machine may not carry `rate`). */
   readonly rateLarge: number;
@@ -36,21 +42,25 @@ export interface OverheadOptions {
   readonly progress?: (line: string) => void;
 }
 
+/** Variant (b): kvfleet in one body mode, or the floor processor. */
+export type OverheadVariant = `kvfleet ${ExtProcMode}` | 'floor';
+
 export interface OverheadSize {
   readonly sizeKb: number;
-  readonly mode: ExtProcMode;
+  readonly variant: OverheadVariant;
   /** Rate of the latency comparison, req/s. */
   readonly rate: number;
-  /** kvfleet's own decision time from x-kvfleet-decision-us, µs. */
-  readonly decisionUs: { p50: number; p99: number };
+  /** kvfleet's own decision time from x-kvfleet-decision-us, µs (undefined for the floor). */
+  readonly decisionUs: { p50: number; p99: number } | undefined;
   readonly plain: { p50: number; p99: number; ok: number; errors: number };
-  readonly kvfleet: { p50: number; p99: number; ok: number; errors: number };
+  /** Through Envoy and the processor under test. */
+  readonly routed: { p50: number; p99: number; ok: number; errors: number };
   readonly addedP50Ms: number;
   readonly addedP99Ms: number;
   readonly p50Ratio: number;
   readonly p99Ratio: number;
   readonly sustainPlain: number;
-  readonly sustainKvfleet: number;
+  readonly sustainRouted: number;
   readonly sustainRatio: number;
   readonly cpuSecondsPer1000: number | undefined;
   readonly decisions: number;
@@ -58,11 +68,38 @@ export interface OverheadSize {
 
 const WARM_UP_SECONDS = 2;
 
-async function kvCounters(adminUrl: string): Promise<{ cpu: number; decisions: number }> {
+/** A variant (b) under test: its Envoy listener and its process CPU seconds so far. */
+interface Processor {
+  readonly url: string;
+  readonly cpuSeconds: () => Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+async function kvfleetCpu(adminUrl: string): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   // prom-client's default process metrics under kvfleet's prefix (kvfleet_process_ + process_cpu_…)
-  const cpu = promSum(text, 'kvfleet_process_cpu_seconds_total') || promSum(text, 'kvfleet_process_process_cpu_seconds_total');
-  return { cpu, decisions: promSum(text, 'kvfleet_decisions_total') };
+  return promSum(text, 'kvfleet_process_cpu_seconds_total') || promSum(text, 'kvfleet_process_process_cpu_seconds_total');
+}
+
+/** utime + stime of a process from /proc (Linux), in seconds at the usual 100 ticks/s. */
+async function procCpu(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startProcessor(stack: LocalStack, variant: OverheadVariant, seed: number): Promise<Processor> {
+  if (variant === 'floor') {
+    const f = await stack.startFloor();
+    return { url: f.url, cpuSeconds: () => procCpu(f.pid), stop: f.stop };
+  }
+  const r = await stack.startRouted('hybrid_score', seed, variant === 'kvfleet full-duplex' ? 'full-duplex' : 'buffered');
+  return { url: r.url, cpuSeconds: () => kvfleetCpu(r.kvfleet.adminUrl), stop: r.stop };
 }
 
 function bodies(sizeKb: number, seed: number, model: string): string[] {
@@ -92,15 +129,16 @@ export async function runOverhead(stack: LocalStack, o: OverheadOptions): Promis
   const plain = await stack.startPlain();
   const out: OverheadSize[] = [];
   try {
-    for (const mode of o.modes) out.push(...(await runMode(stack, plain, mode, o)));
+    const variants: OverheadVariant[] = [...o.modes.map((m) => `kvfleet ${m}` as const), ...(o.floor ? (['floor'] as const) : [])];
+    for (const v of variants) out.push(...(await runVariant(stack, plain, v, o)));
   } finally {
     await plain.stop();
   }
   return out;
 }
 
-async function runMode(stack: LocalStack, plain: { url: string }, mode: ExtProcMode, o: OverheadOptions): Promise<OverheadSize[]> {
-  const routed = await stack.startRouted('hybrid_score', o.seed, mode);
+async function runVariant(stack: LocalStack, plain: { url: string }, variant: OverheadVariant, o: OverheadOptions): Promise<OverheadSize[]> {
+  const routed = await startProcessor(stack, variant, o.seed);
   const out: OverheadSize[] = [];
   try {
     for (const sizeKb of o.sizesKb) {
@@ -110,15 +148,15 @@ async function runMode(stack: LocalStack, plain: { url: string }, mode: ExtProcM
       const rate = sizeKb >= 32 ? o.rateLarge : o.rate;
       // warm-up at the comparison rate: connections, JIT (kvfleet's HTTP/2 path included)
       await phase(plain.url, sizeKb, rate, WARM_UP_SECONDS, poolA, o.seed + 3, 'warm-up plain');
-      await phase(routed.url, sizeKb, rate, WARM_UP_SECONDS, poolA, o.seed + 3, 'warm-up kvfleet');
-      let cpu = 0;
+      await phase(routed.url, sizeKb, rate, WARM_UP_SECONDS, poolA, o.seed + 3, `warm-up ${variant}`);
+      let cpu: number | undefined = 0;
       let decisions = 0;
       const routedPhase = async (seed: number) => {
-        const c0 = await kvCounters(routed.kvfleet.adminUrl);
-        const r = await phase(routed.url, sizeKb, rate, half, poolA, seed, `kvfleet ${mode}`, o.progress);
-        const c1 = await kvCounters(routed.kvfleet.adminUrl);
-        cpu += c1.cpu - c0.cpu;
-        decisions += c1.decisions - c0.decisions;
+        const c0 = await routed.cpuSeconds();
+        const r = await phase(routed.url, sizeKb, rate, half, poolA, seed, variant, o.progress);
+        const c1 = await routed.cpuSeconds();
+        cpu = cpu !== undefined && c0 !== undefined && c1 !== undefined ? cpu + (c1 - c0) : undefined;
+        decisions += r.result.ok;
         return r;
       };
       const a1 = await phase(plain.url, sizeKb, rate, half, poolA, o.seed, 'plain', o.progress);
@@ -135,7 +173,7 @@ async function runMode(stack: LocalStack, plain: { url: string }, mode: ExtProcM
       // Both variants step up together, so a busy moment of the machine hits both alike.
       const ramp = [
         { url: plain.url, label: 'ramp plain', best: 0, going: true },
-        { url: routed.url, label: `ramp kvfleet ${mode}`, best: 0, going: true },
+        { url: routed.url, label: `ramp ${variant}`, best: 0, going: true },
       ];
       for (const step of o.rampRates) {
         for (const v of ramp) {
@@ -151,19 +189,19 @@ async function runMode(stack: LocalStack, plain: { url: string }, mode: ExtProcM
       const dd = distOf(dus, dus.length);
       out.push({
         sizeKb,
-        mode,
+        variant,
         rate,
-        decisionUs: { p50: dd.p50, p99: dd.p99 },
+        decisionUs: dus.length > 0 ? { p50: dd.p50, p99: dd.p99 } : undefined,
         plain: pa,
-        kvfleet: pb,
+        routed: pb,
         addedP50Ms: pb.p50 - pa.p50,
         addedP99Ms: pb.p99 - pa.p99,
         p50Ratio: pb.p50 / pa.p50,
         p99Ratio: pb.p99 / pa.p99,
         sustainPlain: sPlain,
-        sustainKvfleet: sKv,
+        sustainRouted: sKv,
         sustainRatio: sPlain > 0 ? sKv / sPlain : Number.NaN,
-        cpuSecondsPer1000: decisions > 0 ? (cpu * 1000) / decisions : undefined,
+        cpuSecondsPer1000: cpu !== undefined && decisions > 0 ? (cpu * 1000) / decisions : undefined,
         decisions,
       });
     }

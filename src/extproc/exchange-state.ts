@@ -61,6 +61,11 @@ export interface ExchangeState {
    * held until it is complete); undefined in BUFFERED mode.
    */
   duplex: DuplexBody | undefined;
+  /**
+   * The proxy streams the response body in FULL_DUPLEX_STREAMED mode (protocol_config): kvfleet
+   * must send every chunk back, or the client would get an empty body.
+   */
+  responseDuplex: boolean;
   /** Endpoint-picker subset hint from the proxy (extproc/subset-hint.ts); undefined = none sent. */
   subset?: readonly string[] | undefined;
   /**

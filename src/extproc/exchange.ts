@@ -33,6 +33,7 @@ export class Exchange {
       reported: false,
       after: undefined,
       duplex: undefined,
+      responseDuplex: false,
     };
   }
 
@@ -69,6 +70,7 @@ export class Exchange {
     try {
       if (req.request_headers !== undefined) {
         st.subset = readSubsetHint(req.metadata_context);
+        st.responseDuplex = req.protocol_config?.response_body_mode === 'FULL_DUPLEX_STREAMED';
         const answer = onRequestHeaders(this.env, st, req.request_headers);
         // Full duplex and a body to come: the answer waits for the body (it carries the route).
         if (st.phase === 'request_body' && req.protocol_config?.request_body_mode === 'FULL_DUPLEX_STREAMED') {
@@ -88,8 +90,13 @@ export class Exchange {
         if (st.duplex !== undefined && st.phase === 'request_body') return onDuplexTrailers(this.env, st, st.duplex);
         return [{ request_trailers: {} }];
       }
-      // Phases kvfleet does not ask for (response body and trailers) are passed through unchanged.
-      if (req.response_body !== undefined) return [{ response_body: { response: CONTINUE } }];
+      // Phases kvfleet does not ask for (response body and trailers) are passed through unchanged
+      // (a full-duplex response body has to be handed back chunk by chunk to pass unchanged).
+      if (req.response_body !== undefined) {
+        if (!st.responseDuplex) return [{ response_body: { response: CONTINUE } }];
+        const { body, end_of_stream } = req.response_body;
+        return [{ response_body: { response: { body_mutation: { streamed_response: { body: body ?? Buffer.alloc(0), end_of_stream: end_of_stream === true } } } } }];
+      }
       if (req.response_trailers !== undefined) return [{ response_trailers: {} }];
       throw new KvError('internal', 'empty ext_proc message', null);
     } catch (e) {

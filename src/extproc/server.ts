@@ -14,6 +14,13 @@ export interface ExtProcServer {
   drain(graceMs: number): Promise<void>;
 }
 
+/** Server options (also used by the overhead benchmark's floor processor, src/bench/floor-processor.ts). */
+export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = Object.freeze({
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.max_receive_message_length': 80 * 1024 * 1024,
+  'grpc.enable_channelz': 0,
+});
+
 /** Health service names: overall (""), the ext_proc service, and the EPP protocol's names. */
 const HEALTH_NAMES = ['', EXT_PROC_SERVICE, 'liveness', 'readiness'];
 
@@ -22,11 +29,7 @@ export async function startExtProcServer(
   listen: { host: string; port: number },
   hooks: { onStreamCountChange?: (n: number) => void } = {},
 ): Promise<ExtProcServer> {
-  const server = new grpc.Server({
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_receive_message_length': 80 * 1024 * 1024,
-    'grpc.enable_channelz': 0,
-  });
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);
 

@@ -12,8 +12,13 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     extProcMode: 'full-duplex',
-    sim: { decodeMsPerToken: 5, defaultMaxTokens: 4 },
-    editFleet: (f) => ((f['server'] as Record<string, unknown>)['max_body_bytes'] = 65536),
+    sim: { decodeMsPerToken: 5, defaultMaxTokens: 4, maxModelLen: 1_000_000 },
+    editFleet: (f) => {
+      (f['server'] as Record<string, unknown>)['max_body_bytes'] = 2 * 1024 * 1024;
+      // Room for a 1.5 MB prompt (≈ 370k tokens) in kvfleet's check and the sims'.
+      const llama = (f['models'] as Array<{ name: string; capabilities: Record<string, unknown> }>).find((m) => m.name === 'llama-3-8b');
+      if (llama !== undefined) llama.capabilities['context_length'] = 1_000_000;
+    },
   });
 });
 afterAll(async () => {
@@ -76,6 +81,15 @@ describe('full-duplex request body through Envoy', () => {
     expect(reply.kvfleet_sim.prompt_tokens).toBeGreaterThan(4000);
   });
 
+  it('a 1.5 MB prompt goes through kvfleet and back to the replica intact', async () => {
+    const words = Array.from({ length: 200_000 }, (_, i) => `t${i}`).join(' ');
+    const res = await postJson(stack.url, '/v1/chat/completions', chat(words));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const reply = (await res.json()) as SimReply;
+    expect(reply.kvfleet_sim.received_model).toBe(LLAMA_ID);
+    expect(reply.kvfleet_sim.prompt_tokens).toBeGreaterThan(300_000);
+  });
+
   it('ignores forged routing headers', async () => {
     const qwen0 = stack.qwen.replicas[0];
     const before = stack.qwen.replicas.map((r) => r.stats().requests);
@@ -90,7 +104,7 @@ describe('full-duplex request body through Envoy', () => {
 
   it.each([
     ['malformed JSON', '{"model": "llama-3-8b", "messages": [', 400, 'invalid_json'],
-    ['a body over the limit', JSON.stringify(chat('x'.repeat(70_000))), 413, 'body_too_large'],
+    ['a body over the limit', JSON.stringify(chat('x'.repeat(2_200_000))), 413, 'body_too_large'],
   ])('answers %s with an OpenAI error and reaches no replica', async (_n, body, status, code) => {
     const before = [...stack.llama.replicas, ...stack.qwen.replicas].map((r) => r.stats().requests);
     const res = await postJson(stack.url, '/v1/chat/completions', body);
@@ -101,7 +115,7 @@ describe('full-duplex request body through Envoy', () => {
 
   it('refuses a chunked body (no content-length) once it passes max_body_bytes', async () => {
     const before = stack.llama.replicas.map((r) => r.stats().requests);
-    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('y'.repeat(70_000))), 10, 8, true);
+    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('y'.repeat(2_200_000))), 10, 8, true);
     expect(res.status, res.text).toBe(413);
     expect((JSON.parse(res.text) as { error: { code: string } }).error.code).toBe('body_too_large');
     expect(stack.llama.replicas.map((r) => r.stats().requests)).toEqual(before);
@@ -123,5 +137,44 @@ describe('full-duplex request body through Envoy', () => {
     const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('late body')), 2500);
     expect(res.status, stack.logs()).toBe(200);
     expect((JSON.parse(res.text) as SimReply).kvfleet_sim.received_model).toBe(LLAMA_ID);
+  });
+});
+
+describe('full-duplex response body too (as some endpoint-picker gateways configure it)', () => {
+  let both: Stack;
+  beforeAll(async () => {
+    both = await startStack({
+      extProcMode: 'full-duplex',
+      sim: { decodeMsPerToken: 2, defaultMaxTokens: 8 },
+      editEnvoy: (config) => {
+        const walk = (n: unknown): void => {
+          if (Array.isArray(n)) return n.forEach(walk);
+          if (n === null || typeof n !== 'object') return;
+          const o = n as Record<string, unknown>;
+          const pm = o['processing_mode'];
+          if (pm !== null && typeof pm === 'object') (pm as Record<string, unknown>)['response_body_mode'] = 'FULL_DUPLEX_STREAMED';
+          Object.values(o).forEach(walk);
+        };
+        walk(config);
+      },
+    });
+  });
+  afterAll(async () => {
+    await both?.stop();
+  });
+
+  it('the client gets the whole response, plain or streamed, with the explanation headers', async () => {
+    const res = await postJson(both.url, '/v1/chat/completions', chat('Say hello.'));
+    expect(res.status, both.logs()).toBe(200);
+    expect(res.headers.get('x-kvfleet-model')).toBe('llama-3-8b');
+    const body = (await res.json()) as SimReply & { choices: Array<{ message: { content: string } }> };
+    expect(body.kvfleet_sim.received_model).toBe(LLAMA_ID);
+    expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
+
+    const sse = await postJson(both.url, '/v1/chat/completions', { ...chat('count'), stream: true, max_tokens: 40 });
+    expect(sse.status).toBe(200);
+    const text = await sse.text();
+    expect(text.match(/^data: \{/gm)?.length ?? 0).toBeGreaterThanOrEqual(40);
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
   });
 });

@@ -89,13 +89,14 @@ function envoyBinary(): string {
   return bin;
 }
 
-export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string; extProcMode?: ExtProcMode }): Promise<EnvoyHandle> {
+export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string; extProcMode?: ExtProcMode; edit?: (config: unknown) => void }): Promise<EnvoyHandle> {
   const bin = envoyBinary();
   const source = opts.configPath ?? ENVOY_CONFIG;
   const config: unknown = parse(await readFile(source, 'utf8'));
   if (opts.extProcMode !== undefined && opts.extProcMode !== 'buffered' && setExtProcMode(config, opts.extProcMode) === 0) {
     throw new Error(`${source}: no ext_proc processing_mode to switch to ${opts.extProcMode}`);
   }
+  opts.edit?.(config);
   const rewritten = remapPorts(config, portMap(opts.ports));
   for (const p of [CONFIG_PORTS.listener, CONFIG_PORTS.admin]) {
     if (!rewritten.includes(p)) throw new Error(`${source}: no socket_address with port ${p} to remap`);

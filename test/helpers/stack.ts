@@ -118,6 +118,8 @@ export interface StackOptions {
   readonly editFleet?: (fleet: Record<string, unknown>) => void;
   /** ext_proc request-body mode of the Envoy bootstrap (default: envoy.yaml as shipped, buffered). */
   readonly extProcMode?: ExtProcMode;
+  /** Edit the parsed Envoy bootstrap (after extProcMode) before Envoy starts. */
+  readonly editEnvoy?: (config: unknown) => void;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -139,7 +141,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
     opts.editFleet?.(fleet);
     const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
-    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints }, extProcMode: opts.extProcMode });
+    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints }, extProcMode: opts.extProcMode, edit: opts.editEnvoy });
     started.push(() => envoy.stop());
 
     return {

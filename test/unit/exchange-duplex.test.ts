@@ -96,6 +96,17 @@ describe('full-duplex request body', () => {
     expect(out[1]?.request_body?.response.body_mutation?.streamed_response?.end_of_stream).toBe(false);
   });
 
+  it('hands a full-duplex response body back chunk by chunk, unchanged', () => {
+    const ex = new Exchange(testEnv(fleetFrom()));
+    ex.respond({ request_headers: post('/v1/chat/completions'), protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED', response_body_mode: 'FULL_DUPLEX_STREAMED' } });
+    ex.respond(chunk(chatBytes('big'), true));
+    ex.respond({ response_headers: headers({ ':status': '200' }) });
+    const parts = ['data: {"a":1}\n\n', 'data: [DONE]\n\n'];
+    const out = parts.map((p, i) => ex.respond({ response_body: { body: Buffer.from(p), end_of_stream: i === parts.length - 1 } }));
+    expect(out.map((o) => o[0]?.response_body?.response.body_mutation?.streamed_response?.body?.toString())).toEqual(parts);
+    expect(out.map((o) => o[0]?.response_body?.response.body_mutation?.streamed_response?.end_of_stream)).toEqual([false, true]);
+  });
+
   it('GET /v1/models is answered at once in full-duplex mode too', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
     const out = ex.respond({ request_headers: headers({ ':method': 'GET', ':path': '/v1/models' }, true), ...DUPLEX });
