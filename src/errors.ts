@@ -13,10 +13,13 @@ export const ERROR_CATALOGUE = {
   unknown_model: { status: 404, type: 'not_found_error' },
   unknown_route: { status: 404, type: 'not_found_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  body_timeout: { status: 408, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   no_candidate: { status: 503, type: 'service_unavailable_error' },
   no_healthy_endpoint: { status: 503, type: 'service_unavailable_error' },
+  overloaded: { status: 503, type: 'service_unavailable_error' },
+  unsupported_body_mode: { status: 500, type: 'server_error' },
   internal: { status: 500, type: 'server_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

@@ -56,6 +56,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     strategies: STRATEGIES,
     now: () => performance.now(),
     newRequestId: () => randomUUID(),
+    heldBodies: { bytes: 0 },
     report: (r) => reportExchange(log, metrics, r),
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
     onOutcome: (e) => fleetState.onOutcome(e),

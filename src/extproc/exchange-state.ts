@@ -37,6 +37,8 @@ export interface ExchangeEnv {
   readonly now: () => number;
   readonly newRequestId: () => string;
   readonly report: (r: ExchangeReport) => void;
+  /** Bytes of full-duplex request bodies held by all exchanges together (server.max_held_body_bytes). */
+  readonly heldBodies: { bytes: number };
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: (e: unknown) => void;
   /** What one response taught kvfleet about its endpoints (failures, cooldowns): metrics and logs. */

@@ -43,14 +43,26 @@ export async function startExtProcServer(
     const exchange = new Exchange(env);
     setActive(1);
     let closed = false;
+    // Full duplex: the deadline for the request body (Envoy runs no message timer then).
+    let deadline: NodeJS.Timeout | undefined;
+    const send = (answers: readonly ProcessingResponse[]) => {
+      for (const out of answers) if (!call.writableEnded && !call.destroyed) call.write(out);
+    };
     const close = () => {
       if (closed) return;
       closed = true;
+      clearTimeout(deadline);
       setActive(-1);
       exchange.close();
     };
     call.on('data', (msg: ProcessingRequest) => {
-      for (const out of exchange.respond(msg)) if (!call.writableEnded && !call.destroyed) call.write(out);
+      send(exchange.respond(msg));
+      if (exchange.collecting) {
+        deadline ??= setTimeout(() => send(exchange.expire()), exchange.state.fleet.server.body_timeout_seconds * 1000);
+      } else if (deadline !== undefined) {
+        clearTimeout(deadline);
+        deadline = undefined;
+      }
       // Learning from the response cannot change the answer: run it once the answer is written.
       if (exchange.unsettled) setImmediate(() => exchange.settle());
     });

@@ -35,6 +35,7 @@ export function warmUp(fleet: Fleet, strategies: ReadonlySet<string>, rounds = 4
     strategies,
     now: () => performance.now(),
     newRequestId: () => 'warm-up',
+    heldBodies: { bytes: 0 },
     report: () => undefined,
   };
   for (let i = 0; i < rounds; i++) {

@@ -67,6 +67,9 @@ const modelSchema = z.strictObject({
   scrape: modelScrapeSchema,
 });
 
+/** ext_proc request-body modes kvfleet serves (server.body_mode). */
+export const BODY_MODES = ['auto', 'buffered', 'full-duplex'] as const;
+
 export const fleetSchema = z
   .strictObject({
     version: z.literal(1).default(1),
@@ -78,12 +81,25 @@ export const fleetSchema = z
         max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         /** Seconds SIGTERM waits for open streams before closing them. */
         drain_seconds: z.number().min(0).max(600).default(10),
+        /**
+         * How the ext_proc filter sends request bodies. auto: as it announces in protocol_config
+         * (Envoy ≥ 1.34), BUFFERED when it announces nothing. buffered / full-duplex: for proxies
+         * that announce nothing; an announcement that contradicts the setting is a 500.
+         */
+        body_mode: z.enum(BODY_MODES).default('auto'),
+        /** Full duplex: a request body not complete this many seconds after its headers gets a 408. */
+        body_timeout_seconds: z.number().positive().max(3600).default(30),
+        /** Full duplex: bytes of request bodies held at once, all requests together; past it, 503. */
+        max_held_body_bytes: z.number().int().positive().max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
       })
       .default({
         grpc: { host: '127.0.0.1', port: 9002 },
         admin: { host: '127.0.0.1', port: 9003 },
         max_body_bytes: 4 * 1024 * 1024,
         drain_seconds: 10,
+        body_mode: 'auto',
+        body_timeout_seconds: 30,
+        max_held_body_bytes: 256 * 1024 * 1024,
       }),
     /** The `static` strategy's model; wins ties when a strategy chooses for `auto`. */
     default_model: z.string().min(1).optional(),

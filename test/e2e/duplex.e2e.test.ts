@@ -12,9 +12,10 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     extProcMode: 'full-duplex',
-    sim: { decodeMsPerToken: 5, defaultMaxTokens: 4, maxModelLen: 1_000_000 },
+    sim: { decodeMsPerToken: 5, defaultMaxTokens: 4, maxModelLen: 1_000_000, prefillUsPerToken: 1 },
     editFleet: (f) => {
       (f['server'] as Record<string, unknown>)['max_body_bytes'] = 2 * 1024 * 1024;
+      (f['server'] as Record<string, unknown>)['body_timeout_seconds'] = 4;
       // Room for a 1.5 MB prompt (≈ 370k tokens) in kvfleet's check and the sims'.
       const llama = (f['models'] as Array<{ name: string; capabilities: Record<string, unknown> }>).find((m) => m.name === 'llama-3-8b');
       if (llama !== undefined) llama.capabilities['context_length'] = 1_000_000;
@@ -133,7 +134,28 @@ describe('full-duplex request body through Envoy', () => {
     expect((await endpoint(served))?.inflight).toBe(0);
   });
 
-  it('serves a client that sends its body later than message_timeout (1.5 s)', async () => {
+  it('a body that stops half way gets a 408 at server.body_timeout_seconds', async () => {
+    const url = new URL(stack.url);
+    const started = Date.now();
+    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const body = JSON.stringify(chat('never finished'));
+      const req = request({ host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (text += d));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 20)); // and never the rest
+    });
+    expect(res.status, res.text).toBe(408);
+    expect((JSON.parse(res.text) as { error: { code: string } }).error.code).toBe('body_timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
+    const metrics = await (await fetch(`${stack.kvfleet.adminUrl}/metrics`)).text();
+    expect(Number(metrics.match(/^kvfleet_rejections_total\{code="body_timeout"\} (\d+)/m)?.[1] ?? 0)).toBe(1);
+  });
+
+  it('serves a client that sends its body later than message_timeout (1.5 s; Envoy runs no message timer in full duplex)', async () => {
     const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('late body')), 2500);
     expect(res.status, stack.logs()).toBe(200);
     expect((JSON.parse(res.text) as SimReply).kvfleet_sim.received_model).toBe(LLAMA_ID);

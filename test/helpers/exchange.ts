@@ -18,6 +18,7 @@ export function testEnv(fleet: Fleet): ExchangeEnv & { reports: ExchangeReport[]
     strategies: STRATEGIES,
     now: () => clock.t,
     newRequestId: () => `gen-${++id}`,
+    heldBodies: { bytes: 0 },
     report: (r) => reports.push(r),
     reports,
     clock,

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
 import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
-import { fleetFrom } from '../helpers/fleet.js';
+import { STREAMED_CHUNK_BYTES } from '../../src/extproc/phases/request-body-duplex.js';
+import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
 import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
 const DUPLEX = { protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED' as const } };
@@ -119,5 +120,89 @@ describe('full-duplex request body', () => {
     const out = ex.respond(chunk(chatBytes('big'), true));
     expect(out).toHaveLength(1);
     expect(out[0]?.request_body?.response.header_mutation?.set_headers?.length).toBeGreaterThan(0);
+  });
+
+  const withServer = (server: string) => fleetFrom(TWO_MODEL_YAML.replace('server: { max_body_bytes: 2048 }', `server: { ${server} }`));
+
+  it('refuses body modes it cannot route with, and announcements that contradict server.body_mode', () => {
+    const cases: Array<[string, ProcessingRequest['protocol_config'], string]> = [
+      ['max_body_bytes: 2048', { request_body_mode: 'STREAMED' }, 'STREAMED'],
+      ['max_body_bytes: 2048', {}, 'NONE'], // announced, but no body mode: kvfleet would never see the body
+      ['body_mode: buffered', { request_body_mode: 'FULL_DUPLEX_STREAMED' }, 'server.body_mode is buffered'],
+      ['body_mode: full-duplex', { request_body_mode: 'BUFFERED' }, 'server.body_mode is full-duplex'],
+    ];
+    for (const [server, config, says] of cases) {
+      const ex = new Exchange(testEnv(withServer(server)));
+      const err = immediate(ex.respond({ request_headers: post('/v1/chat/completions'), protocol_config: config })[0] ?? {});
+      expect(err.status).toBe(500);
+      expect(err.body.error.code).toBe('unsupported_body_mode');
+      expect(err.body.error.message).toContain(says);
+    }
+  });
+
+  it('server.body_mode: full-duplex serves a proxy that announces nothing', () => {
+    const ex = new Exchange(testEnv(withServer('body_mode: full-duplex')));
+    expect(ex.respond({ request_headers: post('/v1/chat/completions') })).toEqual([]);
+    expect(ex.respond(chunk(chatBytes('big'), true)).map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body']);
+  });
+
+  it('holds at most server.max_held_body_bytes for all requests together: 503 past it, released on completion', () => {
+    const env = testEnv(withServer('max_held_body_bytes: 1000'));
+    const a = new Exchange(env);
+    const b = new Exchange(env);
+    a.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    b.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    expect(a.respond(chunk(Buffer.alloc(700, 0x20), false))).toEqual([]);
+    expect(env.heldBodies.bytes).toBe(700);
+    const err = immediate(b.respond(chunk(Buffer.alloc(400, 0x20), false))[0] ?? {});
+    expect(err.status).toBe(503);
+    expect(err.body.error.code).toBe('overloaded');
+    expect(err.headers['retry-after']).toBe('1');
+    expect(a.respond(chunk(Buffer.from('{"model":"big","messages":[{"role":"user","content":"x"}]}'), true))).toHaveLength(2);
+    expect(env.heldBodies.bytes).toBe(0);
+  });
+
+  it('a body still incomplete at the deadline gets a 408 and gives its bytes back; a complete one is left alone', () => {
+    const env = testEnv(fleetFrom());
+    const ex = new Exchange(env);
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respond(chunk(Buffer.from('{"model":'), false));
+    expect(ex.collecting).toBe(true);
+    const err = immediate(ex.expire()[0] ?? {});
+    expect(err.status).toBe(408);
+    expect(err.body.error.code).toBe('body_timeout');
+    expect(env.heldBodies.bytes).toBe(0);
+    expect(ex.collecting).toBe(false);
+    expect(ex.expire()).toEqual([]);
+
+    const done = new Exchange(env);
+    done.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    done.respond(chunk(chatBytes('big'), true));
+    expect(done.expire()).toEqual([]);
+  });
+
+  it('sends a large body back in chunks of at most 64 KiB, end_of_stream on the last only', () => {
+    const yaml = TWO_MODEL_YAML.replace('server: { max_body_bytes: 2048 }', 'server: { max_body_bytes: 1048576 }').replace('host: api.example.com', 'host: api.example.com\n    capabilities: { context_length: 100000 }');
+    const env = testEnv(fleetFrom(yaml));
+    const ex = new Exchange(env);
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    const whole = chatBytes('big', 'z'.repeat(150_000));
+    const out = ex.respond(chunk(whole, true));
+    const pieces = out.slice(1).map((r) => r.request_body?.response.body_mutation?.streamed_response);
+    expect(pieces).toHaveLength(Math.ceil(whole.length / STREAMED_CHUNK_BYTES));
+    expect(pieces.every((p) => (p?.body?.length ?? 0) <= STREAMED_CHUNK_BYTES)).toBe(true);
+    expect(pieces.map((p) => p?.end_of_stream)).toEqual(pieces.map((_, i) => i === pieces.length - 1));
+    expect(Buffer.concat(pieces.map((p) => p?.body ?? Buffer.alloc(0))).equals(whole)).toBe(true);
+  });
+
+  it('a body message after the body was answered is ignored, not routed twice', () => {
+    const env = testEnv(fleetFrom());
+    const ex = new Exchange(env);
+    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respond(chunk(chatBytes('big'), true));
+    expect(ex.respond(chunk(chatBytes('big'), true))).toEqual([]);
+    expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(1);
+    ex.close();
+    expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(0);
   });
 });
