@@ -1,9 +1,14 @@
 // kvfleet's own ext_proc service subset (proto/kvfleet/) against the Envoy API copy in the
 // pinned @grpc/grpc-js-xds: every message, field and enum value both define must agree
-// on number, name, type and label (that is what wire compatibility means); what only
-// ours has is the newer Envoy API (1.40) listed here, and exercised through a real
-// Envoy by test/e2e/duplex.e2e.test.ts; what only upstream has is listed as left out.
+// on number, name, type, label and oneof (wire compatibility, and the shape proto-loader
+// gives the objects); what only ours has is the newer Envoy API (1.40) listed here, and
+// exercised through a real Envoy by test/e2e/duplex.e2e.test.ts; what only upstream has
+// is listed as left out. protobufjs (a dev dependency, the version proto-loader uses) reads
+// the oneofs, which proto-loader's descriptors do not show.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { EXT_PROC_PROTO, EXT_PROC_SERVICE, UPSTREAM_EXT_PROC_PROTO, protoIncludeDirs, upstreamProtoDirs } from '../../src/extproc/proto.js';
 
@@ -99,5 +104,29 @@ describe('proto/kvfleet against the pinned Envoy API', () => {
       }
     }
     expect(added.sort()).toEqual([...NEWER_ENUM_VALUES].sort());
+  });
+
+  it('fields sit in the same oneof as upstream (proto-loader presents a oneof as one property)', () => {
+    const load = (file: string, dirs: string[]) => {
+      const root = new protobuf.Root();
+      root.resolvePath = (_origin, target) => dirs.map((d) => join(d, target)).find((p) => existsSync(p)) ?? target;
+      root.loadSync(file, { keepCase: true });
+      return root;
+    };
+    const mine = load(EXT_PROC_PROTO, protoIncludeDirs());
+    const theirs = load(UPSTREAM_EXT_PROC_PROTO, upstreamProtoDirs());
+    let compared = 0;
+    for (const name of ours.keys()) {
+      if (!upstream.has(name)) continue;
+      const a = mine.lookupType(name);
+      const b = theirs.lookupType(name);
+      for (const f of a.fieldsArray) {
+        const u = b.fields[f.name];
+        if (u === undefined) continue;
+        expect(`${name}.${f.name} in ${f.partOf?.name ?? '-'}`).toBe(`${name}.${f.name} in ${u.partOf?.name ?? '-'}`);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(40);
   });
 });
