@@ -18,10 +18,9 @@ const FULL_DUPLEX = {
   response_trailer_mode: 'SEND',
 } as const;
 
-/** Every ext_proc filter's processing_mode in the bootstrap; returns how many were changed. */
-export function setExtProcMode(bootstrap: unknown, mode: ExtProcMode): number {
-  if (mode === 'buffered') return 0;
-  let changed = 0;
+/** Calls `fn` with the processing_mode of every ext_proc filter in the bootstrap; returns how many. */
+export function forEachProcessingMode(bootstrap: unknown, fn: (processingMode: Record<string, unknown>) => void): number {
+  let seen = 0;
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
       for (const n of node) walk(n);
@@ -33,12 +32,18 @@ export function setExtProcMode(bootstrap: unknown, mode: ExtProcMode): number {
       const cfg = obj['typed_config'] as Record<string, unknown> | undefined;
       const pm = cfg?.['processing_mode'];
       if (pm !== null && typeof pm === 'object') {
-        Object.assign(pm, FULL_DUPLEX);
-        changed++;
+        fn(pm as Record<string, unknown>);
+        seen++;
       }
     }
     for (const v of Object.values(obj)) walk(v);
   };
   walk(bootstrap);
-  return changed;
+  return seen;
+}
+
+/** Every ext_proc filter's processing_mode in the bootstrap; returns how many were changed. */
+export function setExtProcMode(bootstrap: unknown, mode: ExtProcMode): number {
+  if (mode === 'buffered') return 0;
+  return forEachProcessingMode(bootstrap, (pm) => Object.assign(pm, FULL_DUPLEX));
 }

@@ -36,6 +36,11 @@ export function destinationMetadata(endpoints: readonly string[]): ProtoStruct {
   };
 }
 
+/** A body chunk handed back to Envoy in FULL_DUPLEX_STREAMED mode, as the answer to a request or response body. */
+export function streamedBody(kind: 'request_body' | 'response_body', body: Buffer, endOfStream: boolean): ProcessingResponse {
+  return { [kind]: { response: { body_mutation: { streamed_response: { body, end_of_stream: endOfStream } } } } };
+}
+
 export const CONTINUE: CommonResponse = Object.freeze({ status: 'CONTINUE' }) as CommonResponse;
 
 export function immediateError(err: KvError, extra: readonly HeaderValueOption[] = []): ProcessingResponse {

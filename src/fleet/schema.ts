@@ -83,7 +83,7 @@ export const fleetSchema = z
         drain_seconds: z.number().min(0).max(600).default(10),
         /**
          * How the ext_proc filter sends request bodies. auto: as it announces in protocol_config
-         * (Envoy ≥ 1.34), BUFFERED when it announces nothing. buffered / full-duplex: for proxies
+         * (Envoy 1.40 does), BUFFERED when it announces nothing. buffered / full-duplex: for proxies
          * that announce nothing; an announcement that contradicts the setting is a 500.
          */
         body_mode: z.enum(BODY_MODES).default('auto'),

@@ -5,6 +5,7 @@
 // check, through the upstream implementation itself, of proto/kvfleet's newer fields.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forEachProcessingMode } from '../../src/envoy/processing-mode.js';
 import { LLAMA_ID, postJson, startStack, type Stack } from '../helpers/stack.js';
 import { openStream } from '../helpers/streamed.js';
 
@@ -32,29 +33,42 @@ const llamaAddrs = () => stack.llama.replicas.map((r) => `127.0.0.1:${r.port}`);
 const endpoint = async (address: string) =>
   ((await (await fetch(`${stack.kvfleet.adminUrl}/fleet`)).json()) as { endpoints: Array<{ address: string; inflight: number }> }).endpoints.find((e) => e.address === address);
 
-/** POST with the headers first and the body `delayMs` later, in `parts` writes (chunked: no content-length). */
-function slowPost(path: string, body: string, delayMs: number, parts = 1, chunked = false): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+interface SlowPost {
+  /** Before the first body byte, ms. */
+  readonly delayMs: number;
+  /** Body writes, 20 ms apart. */
+  readonly parts?: number;
+  /** No content-length: chunked transfer encoding. */
+  readonly chunked?: boolean;
+  /** Stop after this many writes and never end the body. */
+  readonly stopAfter?: number;
+}
+
+/** POST with the headers first and the body later, in several writes. */
+function slowPost(path: string, body: string, o: SlowPost): Promise<{ status: number; text: string }> {
   const url = new URL(stack.url);
   const headers: Record<string, string | number> = { 'content-type': 'application/json' };
-  if (!chunked) headers['content-length'] = Buffer.byteLength(body);
+  if (o.chunked !== true) headers['content-length'] = Buffer.byteLength(body);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, path, method: 'POST', headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on('error', reject);
     req.flushHeaders();
-    const step = Math.ceil(body.length / parts);
+    const step = Math.ceil(body.length / (o.parts ?? 1));
     let at = 0;
+    let writes = 0;
     const next = () => {
       req.write(body.slice(at, at + step));
       at += step;
+      if (++writes === o.stopAfter) return;
       if (at < body.length) setTimeout(next, 20);
       else req.end();
     };
-    setTimeout(next, delayMs);
+    setTimeout(next, o.delayMs);
   });
 }
 
@@ -74,7 +88,7 @@ describe('full-duplex request body through Envoy', () => {
     const words = Array.from({ length: 4000 }, (_, i) => `w${i}`).join(' '); // ≈ 23 KB
     const body = JSON.stringify(chat(words));
     const direct = (await (await postJson(stack.url, '/v1/chat/completions', body)).json()) as SimReply;
-    const slow = await slowPost('/v1/chat/completions', body, 10, 12);
+    const slow = await slowPost('/v1/chat/completions', body, { delayMs: 10, parts: 12 });
     expect(slow.status, stack.logs()).toBe(200);
     const reply = JSON.parse(slow.text) as SimReply;
     expect(reply.kvfleet_sim.received_model).toBe(LLAMA_ID);
@@ -116,7 +130,7 @@ describe('full-duplex request body through Envoy', () => {
 
   it('refuses a chunked body (no content-length) once it passes max_body_bytes', async () => {
     const before = stack.llama.replicas.map((r) => r.stats().requests);
-    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('y'.repeat(2_200_000))), 10, 8, true);
+    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('y'.repeat(2_200_000))), { delayMs: 10, parts: 8, chunked: true });
     expect(res.status, res.text).toBe(413);
     expect((JSON.parse(res.text) as { error: { code: string } }).error.code).toBe('body_too_large');
     expect(stack.llama.replicas.map((r) => r.stats().requests)).toEqual(before);
@@ -135,19 +149,10 @@ describe('full-duplex request body through Envoy', () => {
   });
 
   it('a body that stops half way gets a 408 at server.body_timeout_seconds', async () => {
-    const url = new URL(stack.url);
     const started = Date.now();
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const body = JSON.stringify(chat('never finished'));
-      const req = request({ host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        let text = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (text += d));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      req.write(body.slice(0, 20)); // and never the rest
-    });
+    const body = JSON.stringify(chat('never finished'));
+    // The first 20 bytes, then nothing.
+    const res = await slowPost('/v1/chat/completions', body, { delayMs: 0, parts: body.length / 20, stopAfter: 1 });
     expect(res.status, res.text).toBe(408);
     expect((JSON.parse(res.text) as { error: { code: string } }).error.code).toBe('body_timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
@@ -156,7 +161,7 @@ describe('full-duplex request body through Envoy', () => {
   });
 
   it('serves a client that sends its body later than message_timeout (1.5 s; Envoy runs no message timer in full duplex)', async () => {
-    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('late body')), 2500);
+    const res = await slowPost('/v1/chat/completions', JSON.stringify(chat('late body')), { delayMs: 2500 });
     expect(res.status, stack.logs()).toBe(200);
     expect((JSON.parse(res.text) as SimReply).kvfleet_sim.received_model).toBe(LLAMA_ID);
   });
@@ -168,17 +173,7 @@ describe('full-duplex response body too (as some endpoint-picker gateways config
     both = await startStack({
       extProcMode: 'full-duplex',
       sim: { decodeMsPerToken: 2, defaultMaxTokens: 8 },
-      editEnvoy: (config) => {
-        const walk = (n: unknown): void => {
-          if (Array.isArray(n)) return n.forEach(walk);
-          if (n === null || typeof n !== 'object') return;
-          const o = n as Record<string, unknown>;
-          const pm = o['processing_mode'];
-          if (pm !== null && typeof pm === 'object') (pm as Record<string, unknown>)['response_body_mode'] = 'FULL_DUPLEX_STREAMED';
-          Object.values(o).forEach(walk);
-        };
-        walk(config);
-      },
+      editEnvoy: (config) => forEachProcessingMode(config, (pm) => (pm['response_body_mode'] = 'FULL_DUPLEX_STREAMED')),
     });
   });
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BENCH_CLUSTER, benchBootstrap } from '../../src/bench/envoy-bootstrap.js';
 import { floorAnswers } from '../../src/bench/floor-processor.js';
+import { forEachProcessingMode } from '../../src/envoy/processing-mode.js';
 import { REPO_ROOT } from '../helpers/envoy.js';
 import { setHeaders } from '../helpers/exchange.js';
 
@@ -28,9 +29,9 @@ describe('bench bootstrap', () => {
   const source = readFileSync(join(REPO_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
   const ports = { listener: 1, admin: 2, kvfleet: 3 };
   const modeOf = (yaml: string): unknown => {
-    const doc = parse(yaml) as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { http_filters: Array<{ name: string; typed_config?: { processing_mode?: unknown } }> } }> }> }> } };
-    const filters = doc.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.http_filters ?? [];
-    return filters.find((f) => f.name === 'envoy.filters.http.ext_proc')?.typed_config?.processing_mode;
+    const modes: unknown[] = [];
+    forEachProcessingMode(parse(yaml), (pm) => modes.push(pm));
+    return modes[0];
   };
   it('keeps the shipped buffered mode unless asked, and switches to full duplex when asked', () => {
     expect(modeOf(benchBootstrap(source, 'kvfleet', ports, [9]))).toMatchObject({ request_body_mode: 'BUFFERED' });

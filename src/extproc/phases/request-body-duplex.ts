@@ -17,6 +17,7 @@
 import type { BodySendMode, HttpBody, ProcessingResponse } from '../proto-types.js';
 import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
 import { KvError } from '../../errors.js';
+import { streamedBody } from '../mutations.js';
 import { checkBodySize, routeBody } from './request-body.js';
 
 export interface DuplexBody {
@@ -105,7 +106,7 @@ function complete(env: ExchangeEnv, st: ExchangeState, body: DuplexBody, endOfSt
   for (let at = 0; ; at += STREAMED_CHUNK_BYTES) {
     const last = at + STREAMED_CHUNK_BYTES >= sent.length;
     const piece = sent.subarray(at, at + STREAMED_CHUNK_BYTES);
-    out.push({ request_body: { response: { body_mutation: { streamed_response: { body: piece, end_of_stream: last && endOfStream } } } } });
+    out.push(streamedBody('request_body', piece, last && endOfStream));
     if (last) break;
   }
   return out;
