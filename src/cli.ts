@@ -2,12 +2,12 @@
 import { access, copyFile, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { FleetFileError, parseFleet } from './fleet/load.js';
+import { FleetFileError, parseFleet } from './config/load.js';
 import { serve } from './serve.js';
-import { registerSimCommand } from './sim/command.js';
-import { registerExplainCommand } from './explain/command.js';
-import { registerDemoCommand } from './demo/command.js';
-import { registerBenchCommand } from './bench/command.js';
+import { registerSimCommand } from './tools/sim/command.js';
+import { registerExplainCommand } from './cli/explain.js';
+import { registerDemoCommand } from './tools/demo/command.js';
+import { registerBenchCommand } from './tools/bench/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 

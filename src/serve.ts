@@ -8,14 +8,14 @@ import { STRATEGIES } from './core/decide.js';
 import type { ExchangeEnv } from './extproc/exchange-state.js';
 import { startExtProcServer } from './extproc/server.js';
 import { warmUp } from './extproc/warm-up.js';
-import type { Fleet } from './fleet/fleet.js';
+import type { Fleet } from './config/fleet.js';
 import { LiveEndpoints } from './fleet/live-endpoints.js';
-import { FleetFileError, loadFleetFile } from './fleet/load.js';
+import { FleetFileError, loadFleetFile } from './config/load.js';
 import { circuitSettings, startFleetState } from './fleet/fleet-state.js';
 import { reportExchange } from './obs/decision-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
-import { createRouterState, retainFleet, type RouterState } from './state/router-state.js';
+import { createRouterState, retainFleet, type RouterState } from './core/learned/learned-state.js';
 import { fleetEndpoints } from './core/membership.js';
 
 export interface ServeOptions {

@@ -13,11 +13,11 @@ import { decide, STRATEGIES } from '../core/decide.js';
 import { explainDecision } from '../core/explain.js';
 import type { LiveView } from '../core/types.js';
 import { KvError, isKvError } from '../errors.js';
-import type { Fleet } from '../fleet/fleet.js';
+import type { Fleet } from '../config/fleet.js';
 import { parseRequestHeaders } from '../request/headers.js';
 import { parseRequestBody } from '../request/parse-body.js';
 import type { ApiKind } from '../request/types.js';
-import type { RouterState } from '../state/router-state.js';
+import type { RouterState } from '../core/learned/learned-state.js';
 import { sendJson, type AdminRoute } from './http-server.js';
 
 export interface DecisionRoutesEnv {

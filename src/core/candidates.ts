@@ -3,7 +3,7 @@
 // Capability filters (filters.ts) run here, before any scoring: a named model that
 // fails one is an error naming the reason; for `auto` the model is rejected.
 import { KvError } from '../errors.js';
-import type { Fleet, Model } from '../fleet/fleet.js';
+import type { Fleet, Model } from '../config/fleet.js';
 import { capabilityVerdict, type FilterVerdict } from './filters.js';
 import type { DecisionRequest, Rejection } from './types.js';
 

@@ -8,7 +8,7 @@
 //   → weights (scorers/weighted-sum.ts, priority.ts) → strategy (strategies/*)
 //   → endpoint picker (endpoints/picker.ts)
 import { KvError } from '../errors.js';
-import type { AffinityConfig } from '../fleet/routing-schema.js';
+import type { AffinityConfig } from '../config/routing-schema.js';
 import { candidateModels } from './candidates.js';
 import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
 import { assessModel, estimateAt, listHas, minByTtft } from './endpoints/assess.js';
@@ -21,7 +21,7 @@ import { priceUsd } from './scorers/price.js';
 import { scoreAll, weightedSum } from './scorers/weighted-sum.js';
 import { STRATEGY_REGISTRY } from './strategies/registry.js';
 import type { Candidate } from './strategies/strategy.js';
-import { DEFAULT_STRATEGY, STRATEGY_NAMES, type StrategyName } from './strategy-names.js';
+import { DEFAULT_STRATEGY, STRATEGY_NAMES, type StrategyName } from '../config/names.js';
 import type { CandidateScore, DecideContext, Decision, DecisionRequest, Rejection } from './types.js';
 
 export { DEFAULT_STRATEGY };

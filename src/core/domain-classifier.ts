@@ -4,7 +4,7 @@
 //   domain  = argmax hits_d (ties: list order), or `general` when no word hits
 //   confidence = hits_domain / Σ hits
 import type { PromptSegment } from '../request/types.js';
-import type { Domain } from './strategy-names.js';
+import type { Domain } from '../config/names.js';
 
 const KEYWORDS: ReadonlyArray<readonly [Domain, readonly string[]]> = [
   ['coding', ['code', 'coding', 'function', 'python', 'javascript', 'typescript', 'java', 'rust', 'golang', 'c++', 'c#', 'sql', 'bug', 'debug', 'compile', 'compiler', 'api', 'regex', 'algorithm', 'refactor', 'stacktrace', 'exception', 'html', 'css', 'git', 'programming', 'unittest', 'kubernetes', 'docker', 'bash', 'script', 'variable', 'class', 'method', 'library', 'npm', 'json', 'yaml']],

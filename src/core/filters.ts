@@ -5,7 +5,7 @@
 //   json_mode   response_format json_object/json_schema → capabilities.json_mode
 //   vision      image parts → capabilities.vision
 //   context     ceil(prompt chars / chars_per_token) + max output tokens ≤ context_length
-import type { Model } from '../fleet/fleet.js';
+import type { Model } from '../config/fleet.js';
 import type { RequestInput } from '../request/types.js';
 
 export interface FilterVerdict {

@@ -11,8 +11,8 @@
 // serve every candidate model: the prompt is hashed once per request.
 //   routingKey = chain_0, or xxh64 of the whole render when it is shorter than a block
 // Turn-level sharing: turn n+1's blocks 0..k-1 equal turn n's when turn n rendered k full blocks.
-import type { AffinityConfig } from '../fleet/routing-schema.js';
-import type { Model } from '../fleet/fleet.js';
+import type { AffinityConfig } from '../config/routing-schema.js';
+import type { Model } from '../config/fleet.js';
 import type { PromptSegment } from '../request/types.js';
 import { chainHash, hashKey, salted, toKey } from './hash.js';
 

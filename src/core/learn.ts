@@ -9,9 +9,9 @@
 // Prefix-index capacity per endpoint: the engine's KV capacity in our block units
 // (capacityBlocks · engine blockTokens / block_tokens) when reported, else
 // affinity.index_capacity_blocks.
-import type { Fleet } from '../fleet/fleet.js';
-import type { AffinityConfig } from '../fleet/routing-schema.js';
-import { MAX_COUNTERS, type RouterState } from '../state/router-state.js';
+import type { Fleet } from '../config/fleet.js';
+import type { AffinityConfig } from '../config/routing-schema.js';
+import { MAX_COUNTERS, type RouterState } from './learned/learned-state.js';
 import { endpointsOf, positionsOf } from './membership.js';
 import { outcomeReward } from './reward.js';
 import type { Decision, EndpointView, LiveView } from './types.js';

@@ -5,7 +5,7 @@
 //   low     queue wait counts 0.5× (stay on warm replicas, tolerate queueing);
 //           cost weight ×2, latency and load weights ×0.5
 import type { Priority } from '../request/headers.js';
-import type { ScoreWeights } from '../fleet/routing-schema.js';
+import type { ScoreWeights } from '../config/routing-schema.js';
 
 export interface PriorityEffect {
   readonly waitScale: number;

@@ -3,7 +3,7 @@
 //   client error (other 4xx)                           → no reward (not the model's fault)
 //   success → clamp01(1 − latency_weight · min(1, ms / latency_target_ms)
 //                        − cost_weight · min(1, est. cost / cost_ref_usd))
-import type { RoutingConfig } from '../fleet/routing-schema.js';
+import type { RoutingConfig } from '../config/routing-schema.js';
 
 export function outcomeReward(
   status: number | undefined,

@@ -1,9 +1,9 @@
 // Plain data the decision core reads and returns. No I/O, no clocks, no sockets.
-import type { Model, Fleet } from '../fleet/fleet.js';
+import type { Model, Fleet } from '../config/fleet.js';
 import type { Overrides, Priority } from '../request/headers.js';
 import type { RequestInput } from '../request/types.js';
-import type { RouterState } from '../state/router-state.js';
-import type { Domain } from './strategy-names.js';
+import type { RouterState } from './learned/learned-state.js';
+import type { Domain } from '../config/names.js';
 
 /** Engine-reported load of one endpoint (scraped off the request path). */
 export interface EngineLoad {

@@ -2,10 +2,10 @@
 // phases, and the environment the phases run in.
 import type { Decision } from '../core/types.js';
 import type { KvError } from '../errors.js';
-import type { Fleet } from '../fleet/fleet.js';
+import type { Fleet } from '../config/fleet.js';
 import type { LiveEndpoints } from '../fleet/live-endpoints.js';
 import type { RequestMeta } from '../request/headers.js';
-import type { RouterState } from '../state/router-state.js';
+import type { RouterState } from '../core/learned/learned-state.js';
 import type { ApiKind } from '../request/types.js';
 import type { OutcomeEffects } from '../fleet/outcomes.js';
 import type { DuplexBody } from './phases/request-body-duplex.js';

@@ -1,5 +1,5 @@
 // GET /v1/models, answered by kvfleet from the fleet file in OpenAI list format.
-import type { Fleet, Model } from '../fleet/fleet.js';
+import type { Fleet, Model } from '../config/fleet.js';
 
 /** Stable `created` so the answer does not change between calls. */
 const CREATED = 0;

@@ -4,9 +4,9 @@
 // compiling the hot path (≈ 10 ms cold vs tens of µs warm). Nothing is recorded
 // in the process's real state, logs or metrics.
 import { performance } from 'node:perf_hooks';
-import type { Fleet } from '../fleet/fleet.js';
+import type { Fleet } from '../config/fleet.js';
 import { LiveEndpoints } from '../fleet/live-endpoints.js';
-import { createRouterState } from '../state/router-state.js';
+import { createRouterState } from '../core/learned/learned-state.js';
 import { seededRng } from '../core/rng.js';
 import { Exchange } from './exchange.js';
 import type { ExchangeEnv } from './exchange-state.js';

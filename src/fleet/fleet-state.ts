@@ -6,12 +6,12 @@ import type { Registry } from 'prom-client';
 import { endpointsOf } from '../core/membership.js';
 import type { Logger } from '../obs/logger.js';
 import { EnvoyAdminPoller } from './envoy-admin.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet } from '../config/fleet.js';
 import { createFleetStateMetrics } from './fleet-state-metrics.js';
 import type { CircuitSettings } from './circuit.js';
 import type { LiveEndpoints } from './live-endpoints.js';
 import type { OutcomeEffects } from './outcomes.js';
-import { parseEndpoint } from './schema.js';
+import { parseEndpoint } from '../config/fleet-schema.js';
 import { scrapedEngine } from './scrapers/engines.js';
 import { Scraper, type ScrapeTarget } from './scrapers/scraper.js';
 

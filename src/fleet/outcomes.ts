@@ -11,7 +11,7 @@
 //                    `x-ratelimit-reset-{requests,tokens}` (`1s`, `6m0s`, `20ms`) → coolUntil
 //   in-flight        moves from the primary to the endpoint that actually served, so a
 //                    streamed response counts against the replica that is generating it
-import type { HealthConfig } from './fleet-state-schema.js';
+import type { HealthConfig } from '../config/live-state-schema.js';
 import type { LiveEndpoints } from './live-endpoints.js';
 
 export interface ResponseFacts {

@@ -1,6 +1,6 @@
 // Live benchmark through a real Envoy + kvfleet + simulated replicas (few requests, bounded).
 import { describe, expect, it } from 'vitest';
-import { runLiveLocal } from '../../src/bench/command.js';
+import { runLiveLocal } from '../../src/tools/bench/command.js';
 
 describe('kvfleet bench live-local', () => {
   it('drives Envoy + kvfleet, reads the replicas\' metrics, and reports every request', async () => {

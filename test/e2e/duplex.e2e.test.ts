@@ -5,7 +5,7 @@
 // check, through the upstream implementation itself, of proto/kvfleet's newer fields.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forEachProcessingMode } from '../../src/envoy/processing-mode.js';
+import { forEachProcessingMode } from '../../src/tools/envoy/processing-mode.js';
 import { LLAMA_ID, postJson, startStack, type Stack } from '../helpers/stack.js';
 import { openStream } from '../helpers/streamed.js';
 

@@ -3,7 +3,7 @@ import type { DecisionRequest, EndpointView, LiveView } from '../../src/core/typ
 import type { Overrides } from '../../src/request/headers.js';
 import type { PromptSegment, RequestInput } from '../../src/request/types.js';
 import { fleetFrom } from './fleet.js';
-import type { Fleet } from '../../src/fleet/fleet.js';
+import type { Fleet } from '../../src/config/fleet.js';
 
 export function endpoints(n: number, base = 1): string[] {
   return Array.from({ length: n }, (_, i) => `10.1.${Math.floor((base + i) / 250)}.${(base + i) % 250}:8000`);

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { locateEnvoy } from '../../src/envoy/locate.js';
-import { startEnvoyProcess, type EnvoyProcess } from '../../src/envoy/envoy-process.js';
-import { setExtProcMode, type ExtProcMode } from '../../src/envoy/processing-mode.js';
+import { locateEnvoy } from '../../src/tools/envoy/locate.js';
+import { startEnvoyProcess, type EnvoyProcess } from '../../src/tools/envoy/envoy-process.js';
+import { setExtProcMode, type ExtProcMode } from '../../src/tools/envoy/processing-mode.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ENVOY_CONFIG = join(REPO_ROOT, 'envoy', 'envoy.yaml');
@@ -39,7 +39,7 @@ const LOG_KEEP_BYTES = 256 * 1024;
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 
-export { freePort } from '../../src/util/ports.js';
+export { freePort } from '../../src/tools/ports.js';
 
 /**
  * Walks a parsed bootstrap and rewrites every `socket_address.port_value` through

@@ -2,10 +2,10 @@
 import { STRATEGIES } from '../../src/core/decide.js';
 import type { ExchangeEnv, ExchangeReport } from '../../src/extproc/exchange-state.js';
 import type { HeaderValueOption, HttpHeaders, ProcessingResponse } from '../../src/extproc/proto-types.js';
-import type { Fleet } from '../../src/fleet/fleet.js';
+import type { Fleet } from '../../src/config/fleet.js';
 import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
 import { seededRng } from '../../src/core/rng.js';
-import { createRouterState } from '../../src/state/router-state.js';
+import { createRouterState } from '../../src/core/learned/learned-state.js';
 
 export function testEnv(fleet: Fleet): ExchangeEnv & { reports: ExchangeReport[]; clock: { t: number } } {
   const reports: ExchangeReport[] = [];

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
+import { startSim, type SimHandle, type SimOptions } from '../../src/tools/sim/index.js';
 import { ENVOY_CONFIG, freePort, REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
 import { startKvfleetWith, type KvfleetProcess } from './stack.js';
 

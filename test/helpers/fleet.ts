@@ -1,5 +1,5 @@
-import { parseFleet } from '../../src/fleet/load.js';
-import type { Fleet } from '../../src/fleet/fleet.js';
+import { parseFleet } from '../../src/config/load.js';
+import type { Fleet } from '../../src/config/fleet.js';
 
 export const TWO_MODEL_YAML = `
 default_model: small

@@ -7,10 +7,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startSim, type SimHandle, type SimOptions } from '../../src/sim/index.js';
+import { startSim, type SimHandle, type SimOptions } from '../../src/tools/sim/index.js';
 import { REPO_ROOT, startEnvoy, type EnvoyHandle } from './envoy.js';
-import type { ExtProcMode } from '../../src/envoy/processing-mode.js';
-import { freePort, waitFor } from '../../src/util/ports.js';
+import type { ExtProcMode } from '../../src/tools/envoy/processing-mode.js';
+import { freePort, waitFor } from '../../src/tools/ports.js';
 
 export const LLAMA_ID = 'meta-llama/Meta-Llama-3-8B-Instruct';
 export const QWEN_ID = 'Qwen/Qwen2.5-7B-Instruct';

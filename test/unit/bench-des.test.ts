@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BlockCache, NumLru } from '../../src/bench/block-cache.js';
-import { runDes, type ReplicaModel } from '../../src/bench/des.js';
-import { EventHeap } from '../../src/bench/event-heap.js';
-import { roundRobin, leastLoaded } from '../../src/bench/policies/baselines.js';
-import { scenario, streamOf } from '../../src/bench/scenarios.js';
-import { createWorkload, SRC_SYSTEM, type BenchRequest, type Workload } from '../../src/bench/workload.js';
-import { PrefixCache } from '../../src/sim/prefix-cache.js';
-import { rngFor } from '../../src/bench/rand.js';
+import { BlockCache, NumLru } from '../../src/tools/bench/block-cache.js';
+import { runDes, type ReplicaModel } from '../../src/tools/bench/des.js';
+import { EventHeap } from '../../src/tools/bench/event-heap.js';
+import { roundRobin, leastLoaded } from '../../src/tools/bench/policies/baselines.js';
+import { scenario, streamOf } from '../../src/tools/bench/scenarios.js';
+import { createWorkload, SRC_SYSTEM, type BenchRequest, type Workload } from '../../src/tools/bench/workload.js';
+import { PrefixCache } from '../../src/tools/sim/prefix-cache.js';
+import { rngFor } from '../../src/tools/bench/rand.js';
 
 function listWorkload(reqs: BenchRequest[]): Workload {
   let i = 0;

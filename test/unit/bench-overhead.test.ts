@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BENCH_CLUSTER, benchBootstrap } from '../../src/bench/envoy-bootstrap.js';
-import { floorAnswers } from '../../src/bench/floor-processor.js';
-import { forEachProcessingMode } from '../../src/envoy/processing-mode.js';
+import { BENCH_CLUSTER, benchBootstrap } from '../../src/tools/bench/envoy-bootstrap.js';
+import { floorAnswers } from '../../src/tools/bench/floor-processor.js';
+import { forEachProcessingMode } from '../../src/tools/envoy/processing-mode.js';
 import { REPO_ROOT } from '../helpers/envoy.js';
 import { setHeaders } from '../helpers/exchange.js';
 

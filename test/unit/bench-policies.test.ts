@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { addresses, policyEnv, runDes } from '../../src/bench/des.js';
-import { chwblFactory } from '../../src/bench/policies/baselines.js';
-import { kvfleetFactory } from '../../src/bench/policies/kvfleet.js';
-import { ApproxTree, sglangFactory, sglangSelect } from '../../src/bench/policies/sglang.js';
-import type { FleetView, RoutedRequest } from '../../src/bench/policy.js';
-import { scenario, simModel, streamOf } from '../../src/bench/scenarios.js';
-import { blockKeys, createWorkload, SRC_QUESTION, SRC_SYSTEM, type BenchRequest } from '../../src/bench/workload.js';
+import { addresses, policyEnv, runDes } from '../../src/tools/bench/des.js';
+import { chwblFactory } from '../../src/tools/bench/policies/baselines.js';
+import { kvfleetFactory } from '../../src/tools/bench/policies/kvfleet.js';
+import { ApproxTree, sglangFactory, sglangSelect } from '../../src/tools/bench/policies/sglang.js';
+import type { FleetView, RoutedRequest } from '../../src/tools/bench/policy.js';
+import { scenario, simModel, streamOf } from '../../src/tools/bench/scenarios.js';
+import { blockKeys, createWorkload, SRC_QUESTION, SRC_SYSTEM, type BenchRequest } from '../../src/tools/bench/workload.js';
 
 function routed(id: number, group: number, q: number, sysTokens = 64, qTokens = 32): RoutedRequest {
   const spans = [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Zipf, rngFor } from '../../src/bench/rand.js';
-import { blockKeys, createWorkload, DEFAULT_SPECS, idealHitRate, type BenchRequest, type WorkloadSpec } from '../../src/bench/workload.js';
-import { chatMessages } from '../../src/bench/text.js';
+import { Zipf, rngFor } from '../../src/tools/bench/rand.js';
+import { blockKeys, createWorkload, DEFAULT_SPECS, idealHitRate, type BenchRequest, type WorkloadSpec } from '../../src/tools/bench/workload.js';
+import { chatMessages } from '../../src/tools/bench/text.js';
 
 function take(spec: WorkloadSpec, seed: number, n: number): BenchRequest[] {
   const w = createWorkload(spec, { seed, requests: n, rate: 100 });

@@ -5,11 +5,11 @@ import { capabilityVerdict } from '../../src/core/filters.js';
 import { commitDecision, learnOutcome } from '../../src/core/learn.js';
 import { seededRng } from '../../src/core/rng.js';
 import { STRATEGY_REGISTRY } from '../../src/core/strategies/registry.js';
-import { STRATEGY_NAMES } from '../../src/core/strategy-names.js';
+import { STRATEGY_NAMES } from '../../src/config/names.js';
 import type { Decision, DecisionRequest } from '../../src/core/types.js';
-import type { Fleet } from '../../src/fleet/fleet.js';
+import type { Fleet } from '../../src/config/fleet.js';
 import { isKvError } from '../../src/errors.js';
-import { createRouterState, type RouterState } from '../../src/state/router-state.js';
+import { createRouterState, type RouterState } from '../../src/core/learned/learned-state.js';
 import { chatInput, endpoints, FakeLive, oneModelFleet, request, SYSTEM } from '../helpers/core.js';
 import { fleetFrom } from '../helpers/fleet.js';
 

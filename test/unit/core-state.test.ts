@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecisionRing } from '../../src/state/decision-ring.js';
-import { PrefixIndex } from '../../src/state/prefix-index.js';
-import { SessionPins } from '../../src/state/session-pins.js';
-import { BanditStats } from '../../src/state/bandit-stats.js';
+import { DecisionRing } from '../../src/core/learned/decision-ring.js';
+import { PrefixIndex } from '../../src/core/learned/prefix-index.js';
+import { SessionPins } from '../../src/core/learned/session-pins.js';
+import { BanditStats } from '../../src/core/learned/bandit-stats.js';
 
 describe('prefix index', () => {
   it('stays within its capacity per endpoint under a stream of unique prompts (property)', () => {

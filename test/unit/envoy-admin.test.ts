@@ -7,7 +7,7 @@ import { applyClusters, EnvoyAdminPoller, hostHealth, parseClusters } from '../.
 import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
 import { endpointsOf } from '../../src/core/membership.js';
 import { fleetFrom } from '../helpers/fleet.js';
-import { parseFleet } from '../../src/fleet/load.js';
+import { parseFleet } from '../../src/config/load.js';
 
 function host(ip: string, port: number, health: Record<string, unknown> = { eds_health_status: 'HEALTHY' }) {
   return { address: { socket_address: { address: ip, port_value: port } }, health_status: health, weight: 1, locality: {} };

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { locateEnvoy } from '../../src/envoy/locate.js';
-import { setExtProcMode } from '../../src/envoy/processing-mode.js';
-import { parseFleet } from '../../src/fleet/load.js';
+import { locateEnvoy } from '../../src/tools/envoy/locate.js';
+import { setExtProcMode } from '../../src/tools/envoy/processing-mode.js';
+import { parseFleet } from '../../src/config/load.js';
 import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.js';
 
 type Obj = Record<string, unknown>;

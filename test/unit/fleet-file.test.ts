@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseFleet, formatPath } from '../../src/fleet/load.js';
+import { parseFleet, formatPath } from '../../src/config/load.js';
 import { fleetFrom } from '../helpers/fleet.js';
 
 const problems = (yaml: string): string[] => {

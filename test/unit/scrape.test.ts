@@ -8,7 +8,7 @@ import { EXTRACTORS } from '../../src/fleet/scrapers/engines.js';
 import { parsePromText } from '../../src/fleet/scrapers/prom-text.js';
 import { Scraper, type ScrapeTarget } from '../../src/fleet/scrapers/scraper.js';
 import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
-import { ReplicaMetrics } from '../../src/sim/replica-metrics.js';
+import { ReplicaMetrics } from '../../src/tools/sim/replica-metrics.js';
 import { scrapeTargets } from '../../src/fleet/fleet-state.js';
 import { fleetFrom } from '../helpers/fleet.js';
 

@@ -1,8 +1,8 @@
 // In-process simulated replicas over real HTTP: OpenAI shapes, SSE, prefix cache, queueing,
 // faults, refuse/re-open, vLLM metrics, reset.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimExtension as SimExt } from '../../src/sim/completion-bodies.js';
-import { startSim, findFreeBasePort, type SimHandle, type SimOptions } from '../../src/sim/index.js';
+import type { SimExtension as SimExt } from '../../src/tools/sim/completion-bodies.js';
+import { startSim, findFreeBasePort, type SimHandle, type SimOptions } from '../../src/tools/sim/index.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 

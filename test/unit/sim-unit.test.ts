@@ -1,11 +1,11 @@
 // Pure pieces of the simulator: prefix-cache hashing/LRU, FIFO admission, prompt rendering, options.
 import { describe, expect, it } from 'vitest';
-import { PrefixCache } from '../../src/sim/prefix-cache.js';
-import { AdmissionQueue } from '../../src/sim/admission-queue.js';
-import { renderChatPrompt, renderCompletionPrompt, countTokens } from '../../src/sim/prompt-text.js';
-import { resolveSimOptions, defaultSimOptions, modelForReplica } from '../../src/sim/options.js';
-import { SeededRandom } from '../../src/sim/seeded-random.js';
-import { parseFaultPatch } from '../../src/sim/fault-patch.js';
+import { PrefixCache } from '../../src/tools/sim/prefix-cache.js';
+import { AdmissionQueue } from '../../src/tools/sim/admission-queue.js';
+import { renderChatPrompt, renderCompletionPrompt, countTokens } from '../../src/tools/sim/prompt-text.js';
+import { resolveSimOptions, defaultSimOptions, modelForReplica } from '../../src/tools/sim/options.js';
+import { SeededRandom } from '../../src/tools/sim/seeded-random.js';
+import { parseFaultPatch } from '../../src/tools/sim/fault-patch.js';
 
 describe('PrefixCache', () => {
   const blockChars = 4 * 2; // blockTokens 4 × charsPerToken 2

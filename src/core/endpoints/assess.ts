@@ -6,9 +6,9 @@
 // builds the EndpointEstimate of one endpoint when a decision needs to show it.
 // Prefix matching touches only the endpoints holding the prompt's first block
 // (the index's reverse root map), so a big pool costs what its warm few do.
-import type { AffinityConfig } from '../../fleet/routing-schema.js';
-import type { Model } from '../../fleet/fleet.js';
-import type { PrefixIndex } from '../../state/prefix-index.js';
+import type { AffinityConfig } from '../../config/routing-schema.js';
+import type { Model } from '../../config/fleet.js';
+import type { PrefixIndex } from '../learned/prefix-index.js';
 import type { Fingerprint } from '../fingerprint.js';
 import type { EndpointEstimate, LiveView } from '../types.js';
 import { endpointsOf, positionsOf } from '../membership.js';

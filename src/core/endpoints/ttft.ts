@@ -9,7 +9,7 @@
 //   ttft      = wait + prefill
 // waitScale comes from the request priority (priority.ts): high 1.5, normal 1, low 0.5.
 // A warm replica saves prefill; a swamped one adds wait: whichever is faster wins.
-import type { AffinityConfig } from '../../fleet/routing-schema.js';
+import type { AffinityConfig } from '../../config/routing-schema.js';
 import type { EngineLoad } from '../types.js';
 
 /** Estimated queueing delay before the prefill starts, ms. */

@@ -1,8 +1,8 @@
 // What every scorer sees about one candidate model. Scorers return 0..1
 // (higher is better); weights are applied outside, in weighted-sum.ts.
-import type { Model } from '../../fleet/fleet.js';
-import type { RoutingConfig } from '../../fleet/routing-schema.js';
-import type { BanditStats } from '../../state/bandit-stats.js';
+import type { Model } from '../../config/fleet.js';
+import type { RoutingConfig } from '../../config/routing-schema.js';
+import type { BanditStats } from '../learned/bandit-stats.js';
 import type { ModelAssessment } from '../endpoints/assess.js';
 import type { EndpointEstimate } from '../types.js';
 

@@ -1,7 +1,7 @@
 // The scorers and how their results combine (outside the scorers):
 //   total = Σ_d w_d · score_d / Σ_d w_d      over d in cost, latency, quality, cache, load, compliance
 // w = routing.weights after the priority adjustment (priority.ts). total is 0..1.
-import type { ScoreWeights } from '../../fleet/routing-schema.js';
+import type { ScoreWeights } from '../../config/routing-schema.js';
 import type { ScoreDimension, Scores } from '../types.js';
 import { cacheScore } from './cache.js';
 import { complianceScore } from './compliance.js';

@@ -1,5 +1,5 @@
 // Strategy name → implementation. Must cover STRATEGY_NAMES exactly (a unit test checks).
-import type { StrategyName } from '../strategy-names.js';
+import type { StrategyName } from '../../config/names.js';
 import { cheapCascade } from './cheap-cascade.js';
 import { costFirst } from './cost-first.js';
 import { domainStrategy } from './domain.js';

@@ -4,7 +4,7 @@
 // min/max_prompt_tokens, tools, json_mode, images, session. A matching rule whose
 // model was filtered out is skipped (reason `rule:<name>:unavailable`) — a filter
 // always wins over a rule. No rule matched: hybrid order, reason `rule:none`.
-import type { RoutingRule } from '../../fleet/routing-schema.js';
+import type { RoutingRule } from '../../config/routing-schema.js';
 import { hybridScore } from './hybrid-score.js';
 import { findCandidate, promote, type Strategy, type StrategyInput } from './strategy.js';
 

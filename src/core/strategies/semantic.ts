@@ -3,7 +3,7 @@
 // among the rest after them, hybrid score decides. No model tagged for the domain:
 // models tagged `general` (or untagged) first. Reason `domain:<d>` (+ `:untagged`).
 //   score = 0.5 + 0.5 · hybrid   for a domain match,  0.5 · hybrid otherwise
-import type { Model } from '../../fleet/fleet.js';
+import type { Model } from '../../config/fleet.js';
 import { rankBy, type Strategy } from './strategy.js';
 
 export function modelDomains(m: Model): string[] {

@@ -1,15 +1,15 @@
 // The strategy contract: rank the candidate models (all of which passed the
 // filters and have a usable endpoint), best first, with a 0..1 score each, and
 // say which endpoint-picker mode applies to the chosen model.
-import type { Fleet } from '../../fleet/fleet.js';
-import type { RoutingConfig } from '../../fleet/routing-schema.js';
-import type { RouterState } from '../../state/router-state.js';
+import type { Fleet } from '../../config/fleet.js';
+import type { RoutingConfig } from '../../config/routing-schema.js';
+import type { RouterState } from '../learned/learned-state.js';
 import type { DomainGuess } from '../domain-classifier.js';
 import type { ModelAssessment } from '../endpoints/assess.js';
 import type { EndpointMode } from '../endpoints/picker.js';
-import type { StrategyName } from '../strategy-names.js';
+import type { StrategyName } from '../../config/names.js';
 import type { DecisionRequest, EndpointEstimate, Scores } from '../types.js';
-import type { Model } from '../../fleet/fleet.js';
+import type { Model } from '../../config/fleet.js';
 
 export interface Candidate {
   readonly model: Model;

@@ -4,15 +4,15 @@
 // the body, CONTINUE on the response headers. Envoy + this processor vs Envoy alone is what
 // any Node ext_proc service costs on the machine before it does any work; kvfleet vs this
 // is kvfleet's own share. Runs as a child process of `kvfleet bench overhead`:
-//   node dist/bench/floor-processor.js <port> <cluster>     prints "ready <port>" once listening
+//   node dist/tools/bench/floor-processor.js <port> <cluster>     prints "ready <port>" once listening
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { CONTINUE, setHeader } from '../extproc/mutations.js';
-import { CLUSTER_HEADER } from '../extproc/phases/request-body.js';
-import { loadExtProcService } from '../extproc/proto.js';
-import type { ProcessingRequest, ProcessingResponse } from '../extproc/proto-types.js';
-import { GRPC_SERVER_OPTIONS } from '../extproc/server.js';
+import { CONTINUE, setHeader } from '../../extproc/mutations.js';
+import { CLUSTER_HEADER } from '../../extproc/phases/request-body.js';
+import { loadExtProcService } from '../../extproc/proto.js';
+import type { ProcessingRequest, ProcessingResponse } from '../../extproc/proto-types.js';
+import { GRPC_SERVER_OPTIONS } from '../../extproc/server.js';
 
 export function floorAnswers(cluster: string): (req: ProcessingRequest) => ProcessingResponse {
   const headers: ProcessingResponse = { request_headers: { response: CONTINUE } };

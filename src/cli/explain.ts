@@ -8,8 +8,8 @@ import { explainRequest } from '../admin/decision-routes.js';
 import { seededRng } from '../core/rng.js';
 import type { LiveView } from '../core/types.js';
 import { isKvError } from '../errors.js';
-import { parseFleet } from '../fleet/load.js';
-import { createRouterState } from '../state/router-state.js';
+import { parseFleet } from '../config/load.js';
+import { createRouterState } from '../core/learned/learned-state.js';
 
 interface ExplainOptions {
   prompt: string;

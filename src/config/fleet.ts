@@ -1,6 +1,6 @@
 // The validated fleet, frozen. The core reads only this shape.
 import type { AffinityConfig, RoutingConfig } from './routing-schema.js';
-import type { FleetFile, ModelFile } from './schema.js';
+import type { FleetFile, ModelFile } from './fleet-schema.js';
 
 export type Model = Readonly<ModelFile> & {
   readonly aliases: readonly string[];

@@ -2,7 +2,7 @@
 // (`models[2].endpoints[0]: …`); an invalid file never produces a Fleet.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { fleetSchema, type FleetFile } from './schema.js';
+import { fleetSchema, type FleetFile } from './fleet-schema.js';
 import { buildFleet, type Fleet } from './fleet.js';
 
 export class FleetFileError extends Error {

@@ -9,14 +9,14 @@
 //   fleet    defaults of the fleet file except the facts of the fleet: endpoints, and
 //            affinity.prefill_us_per_token = the replicas' prefill cost (configurable)
 import { stringify } from 'yaml';
-import { decide, DEFAULT_STRATEGY } from '../../core/decide.js';
-import { commitDecision, learnOutcome } from '../../core/learn.js';
-import { seededRng } from '../../core/rng.js';
-import type { Decision, DecisionRequest, EndpointView, EngineLoad, LiveView } from '../../core/types.js';
-import type { Fleet } from '../../fleet/fleet.js';
-import { parseFleet } from '../../fleet/load.js';
-import type { RequestInput } from '../../request/types.js';
-import { createRouterState } from '../../state/router-state.js';
+import { decide, DEFAULT_STRATEGY } from '../../../core/decide.js';
+import { commitDecision, learnOutcome } from '../../../core/learn.js';
+import { seededRng } from '../../../core/rng.js';
+import type { Decision, DecisionRequest, EndpointView, EngineLoad, LiveView } from '../../../core/types.js';
+import type { Fleet } from '../../../config/fleet.js';
+import { parseFleet } from '../../../config/load.js';
+import type { RequestInput } from '../../../request/types.js';
+import { createRouterState } from '../../../core/learned/learned-state.js';
 import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
 import { chatMessages } from '../text.js';
 

@@ -13,13 +13,13 @@ import { stringify } from 'yaml';
 import { startEnvoyProcess, type EnvoyProcess } from '../envoy/envoy-process.js';
 import { locateEnvoy } from '../envoy/locate.js';
 import { startSim, type SimHandle, type SimOptions } from '../sim/index.js';
-import { freePort, waitFor } from '../util/ports.js';
+import { freePort, waitFor } from '../ports.js';
 
 export { freePort };
 import { benchBootstrapFromFile, BENCH_CLUSTER } from './envoy-bootstrap.js';
 import { benchFleetFile } from './policies/kvfleet.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BENCH_MODEL_ID = 'sim-model';
 
 export interface KvfleetChild {
@@ -151,7 +151,7 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     },
     async startFloor() {
       const port = await freePort();
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], { stdio: ['ignore', 'pipe', 'inherit'] });
       const stopChild = async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise<void>((r) => child.once('exit', () => r()));

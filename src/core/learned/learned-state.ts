@@ -1,10 +1,10 @@
 // Everything the decision core reads and learns, in one bounded bundle passed
 // in explicitly: prefix index, session pins, bandit statistics, round-robin
 // counters and the RNG. The ring of recent decisions lives beside it for /debug.
-import type { Decision, LiveView } from '../core/types.js';
-import { fleetEndpoints } from '../core/membership.js';
-import { seededRng, type Rng } from '../core/rng.js';
-import type { Fleet } from '../fleet/fleet.js';
+import type { Decision, LiveView } from '../types.js';
+import { fleetEndpoints } from '../membership.js';
+import { seededRng, type Rng } from '../rng.js';
+import type { Fleet } from '../../config/fleet.js';
 import { BanditStats } from './bandit-stats.js';
 import { DecisionRing } from './decision-ring.js';
 import { PrefixIndex } from './prefix-index.js';

@@ -4,13 +4,13 @@
 // headers, then everything shut down.
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { createLogger } from '../obs/logger.js';
+import { createLogger } from '../../obs/logger.js';
 import { locateEnvoy } from '../envoy/locate.js';
-import { serve } from '../serve.js';
+import { serve } from '../../serve.js';
 import { startSim, type SimHandle } from '../sim/index.js';
 import { startEnvoyProcess } from '../envoy/envoy-process.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ENVOY_URL = 'http://127.0.0.1:10000';
 const ENVOY_ADMIN = 'http://127.0.0.1:9901';
 

@@ -3,7 +3,7 @@
 // refer to models (static_model, rules[].model, domains, model_weights, cascade)
 // are checked against models[] by checkRoutingRefs (called from schema.ts).
 import { z } from 'zod';
-import { DOMAINS, STRATEGY_NAMES } from '../core/strategy-names.js';
+import { DOMAINS, STRATEGY_NAMES } from './names.js';
 
 const unit = z.number().min(0).max(1);
 const nonNeg = z.number().min(0);

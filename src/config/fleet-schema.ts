@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { affinitySchema, checkRoutingRefs, routingSchema } from './routing-schema.js';
-import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, scrapeSchema } from './fleet-state-schema.js';
+import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, scrapeSchema } from './live-state-schema.js';
 
 /** `ip:port` or `[ipv6]:port`: what Envoy's override_host policy matches against. */
 export const endpointAddress = z.string().refine(

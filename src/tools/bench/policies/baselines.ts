@@ -6,8 +6,8 @@
 //                 block; walk the ring from the key, first replica with load + 1 ≤
 //                 ceil(bound · (Σ load + 1) / n). Uses the core's ring and cap
 //                 (src/core/endpoints/chwbl.ts), bound 1.25, 100 virtual nodes.
-import { loadCap, ringRanks } from '../../core/endpoints/chwbl.js';
-import { seededRng } from '../../core/rng.js';
+import { loadCap, ringRanks } from '../../../core/endpoints/chwbl.js';
+import { seededRng } from '../../../core/rng.js';
 import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
 
 export const roundRobin: PolicyFactory = {

@@ -4,13 +4,13 @@
 // varying load. Prints p50 / p99 in microseconds and decisions per second.
 // Percentiles from the sorted samples (no histogram needed at this sample count).
 import { performance } from 'node:perf_hooks';
-import { decide } from '../core/decide.js';
-import { commitDecision } from '../core/learn.js';
-import { seededRng } from '../core/rng.js';
-import type { EndpointView, LiveView } from '../core/types.js';
-import { parseFleet } from '../fleet/load.js';
-import type { PromptSegment, RequestInput } from '../request/types.js';
-import { createRouterState } from '../state/router-state.js';
+import { decide } from '../../core/decide.js';
+import { commitDecision } from '../../core/learn.js';
+import { seededRng } from '../../core/rng.js';
+import type { EndpointView, LiveView } from '../../core/types.js';
+import { parseFleet } from '../../config/load.js';
+import type { PromptSegment, RequestInput } from '../../request/types.js';
+import { createRouterState } from '../../core/learned/learned-state.js';
 
 const ENDPOINTS = Number(process.env["KVFLEET_BENCH_ENDPOINTS"] ?? 16);
 const WARMUP = 2_000;

@@ -1,7 +1,7 @@
 // Seeded draws for the benchmark workloads, on top of the project's routing RNG
 // (src/core/rng.ts, sfc32). Every workload owns one stream, so a seed fixes the
 // whole request sequence regardless of the policy under test.
-import { seededRng, type Rng } from '../core/rng.js';
+import { seededRng, type Rng } from '../../core/rng.js';
 
 export type { Rng };
 
