@@ -4,19 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decisionRoutes } from './admin/decision-routes.js';
 import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
-import { STRATEGIES } from './core/decide.js';
-import type { ExchangeEnv } from './extproc/exchange-state.js';
+import type { Fleet } from './config/fleet.js';
+import { FleetFileError, loadFleetFile } from './config/load.js';
+import { fleetEndpoints } from './core/membership.js';
+import { exchangeEnv } from './extproc/exchange-env.js';
 import { startExtProcServer } from './extproc/server.js';
 import { warmUp } from './extproc/warm-up.js';
-import type { Fleet } from './config/fleet.js';
-import { LiveEndpoints } from './fleet/live-endpoints.js';
-import { FleetFileError, loadFleetFile } from './config/load.js';
 import { circuitSettings, startFleetState } from './fleet/fleet-state.js';
+import { LiveEndpoints } from './fleet/live-endpoints.js';
 import { reportExchange } from './obs/decision-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
-import { createRouterState, retainFleet, type RouterState } from './core/learned/learned-state.js';
-import { fleetEndpoints } from './core/membership.js';
+import { Router } from './router/router.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -31,7 +30,7 @@ export interface Running {
   readonly adminPort: number;
   readonly fleet: () => Fleet;
   readonly live: LiveEndpoints;
-  readonly router: RouterState;
+  readonly router: Router;
   readonly metrics: Metrics;
   /** Re-read the fleet file; an invalid file keeps the current fleet. */
   reload(): Promise<{ ok: boolean; problems: readonly string[] }>;
@@ -44,25 +43,19 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.logger ?? createLogger();
   let fleet = await loadFleetFile(opts.fleetPath);
   const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
-  const router = createRouterState(fleet);
+  const router = new Router({ fleet: () => fleet, live, endpoints: live, now: () => performance.now() });
   const metrics = createMetrics();
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
 
-  const env: ExchangeEnv = {
-    fleet: () => fleet,
-    live,
-    router,
-    strategies: STRATEGIES,
-    now: () => performance.now(),
+  const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
-    heldBodies: { bytes: 0 },
     report: (r) => reportExchange(log, metrics, r),
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
     onOutcome: (e) => fleetState.onOutcome(e),
-  };
+  });
 
-  const warmMs = warmUp(fleet, STRATEGIES);
+  const warmMs = warmUp(fleet);
   const grpcListen = { host: fleet.server.grpc.host, port: opts.grpcPort ?? fleet.server.grpc.port };
   const ext = await startExtProcServer(env, grpcListen, { onStreamCountChange: (n) => metrics.activeStreams.set(n) });
 
@@ -93,7 +86,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes({ fleet: () => fleet, live, router, now: () => performance.now() })]);
+  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router)]);
 
   log.info(
     { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name), warm_up_ms: Math.round(warmMs) },
@@ -106,7 +99,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       fleet = next;
       fleetState.update(next);
       live.retain(fleetEndpoints(next.models, live));
-      retainFleet(router, next, live);
+      router.retain(next);
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };

@@ -9,23 +9,13 @@
 //                                       defaults to "auto"); headers x-kvfleet-strategy,
 //                                       x-kvfleet-models, x-kvfleet-priority, x-session-id.
 import type { IncomingMessage } from 'node:http';
-import { decide, STRATEGIES } from '../core/decide.js';
 import { explainDecision } from '../core/explain.js';
-import type { LiveView } from '../core/types.js';
 import { KvError, isKvError } from '../errors.js';
-import type { Fleet } from '../config/fleet.js';
 import { parseRequestHeaders } from '../request/headers.js';
 import { parseRequestBody } from '../request/parse-body.js';
 import type { ApiKind } from '../request/types.js';
-import type { RouterState } from '../core/learned/learned-state.js';
+import type { Router } from '../router/router.js';
 import { sendJson, type AdminRoute } from './http-server.js';
-
-export interface DecisionRoutesEnv {
-  readonly fleet: () => Fleet;
-  readonly live: LiveView;
-  readonly router: RouterState;
-  readonly now: () => number;
-}
 
 /** The API an explain body targets: `?api=` or the body's shape. */
 export function apiOf(body: Record<string, unknown>, query: string | null): ApiKind {
@@ -38,13 +28,7 @@ export function apiOf(body: Record<string, unknown>, query: string | null): ApiK
 }
 
 /** Explain a request body (bytes) with request headers, without side effects. */
-export function explainRequest(
-  env: DecisionRoutesEnv,
-  raw: Buffer,
-  headers: ReadonlyMap<string, string>,
-  apiQuery: string | null,
-): Record<string, unknown> {
-  const fleet = env.fleet();
+export function explainRequest(router: Router, raw: Buffer, headers: ReadonlyMap<string, string>, apiQuery: string | null): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
@@ -58,13 +42,9 @@ export function explainRequest(
   const api = apiOf(body, apiQuery);
   const withModel = body['model'] === undefined ? { ...body, model: 'auto' } : body;
   const input = parseRequestBody(api, Buffer.from(JSON.stringify(withModel)));
-  const meta = parseRequestHeaders(headers, { strategies: STRATEGIES });
-  const started = env.now();
-  const d = decide(
-    { requestId: meta.requestId ?? 'explain', sessionId: meta.sessionId, overrides: meta.overrides, input },
-    { fleet, live: env.live, state: env.router, now: started },
-  );
-  return explainDecision(d, (env.now() - started) * 1000);
+  const meta = parseRequestHeaders(headers);
+  const { decision, decisionUs } = router.explain(meta.requestId ?? 'explain', input, meta);
+  return explainDecision(decision, decisionUs);
 }
 
 const MAX_EXPLAIN_BYTES = 64 * 1024 * 1024;
@@ -90,14 +70,14 @@ function headerMapOf(req: IncomingMessage): Map<string, string> {
   return m;
 }
 
-export function decisionRoutes(env: DecisionRoutesEnv): AdminRoute[] {
+export function decisionRoutes(router: Router): AdminRoute[] {
   const debug: AdminRoute = (req, res, url) => {
     if (!url.pathname.startsWith('/debug/decisions/')) return false;
     if (req.method !== 'GET') return false;
     const id = decodeURIComponent(url.pathname.slice('/debug/decisions/'.length));
-    const d = env.router.decisions.get(id);
+    const d = router.decisions.get(id);
     if (d === undefined) {
-      sendJson(res, 404, { error: { message: `no recent decision with request id '${id.slice(0, 128)}' (the ring keeps the last ${env.router.decisions.capacity})`, type: 'not_found_error', code: 'unknown_decision', param: 'request_id' } });
+      sendJson(res, 404, { error: { message: `no recent decision with request id '${id.slice(0, 128)}' (the ring keeps the last ${router.decisions.capacity})`, type: 'not_found_error', code: 'unknown_decision', param: 'request_id' } });
     } else {
       sendJson(res, 200, explainDecision(d));
     }
@@ -110,12 +90,12 @@ export function decisionRoutes(env: DecisionRoutesEnv): AdminRoute[] {
       return true;
     }
     try {
-      const raw = await readBody(req, Math.min(MAX_EXPLAIN_BYTES, env.fleet().server.max_body_bytes));
+      const raw = await readBody(req, Math.min(MAX_EXPLAIN_BYTES, router.fleet().server.max_body_bytes));
       // Headers go through the same validation as the request phase (pseudo-headers added).
       const h = headerMapOf(req);
       h.set(':method', 'POST');
       h.set(':path', url.pathname);
-      sendJson(res, 200, explainRequest(env, raw, h, url.searchParams.get('api')));
+      sendJson(res, 200, explainRequest(router, raw, h, url.searchParams.get('api')));
     } catch (e) {
       if (!isKvError(e)) throw e;
       sendJson(res, e.status, JSON.parse(e.toBody()));

@@ -5,11 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
 import { explainRequest } from '../admin/decision-routes.js';
+import { parseFleet } from '../config/load.js';
+import { createLearnedState } from '../core/learned/learned-state.js';
 import { seededRng } from '../core/rng.js';
 import type { LiveView } from '../core/types.js';
 import { isKvError } from '../errors.js';
-import { parseFleet } from '../config/load.js';
-import { createRouterState } from '../core/learned/learned-state.js';
+import { Router } from '../router/router.js';
 
 interface ExplainOptions {
   prompt: string;
@@ -94,8 +95,10 @@ export function registerExplainCommand(program: Command): void {
     if (o.session !== undefined) headers.set('x-session-id', o.session);
     const idle: LiveView = { endpoint: () => undefined };
     try {
+      const fleet = res.fleet;
+      const router = new Router({ fleet: () => fleet, live: idle, state: createLearnedState(fleet, seededRng(fleet.routing.seed ?? 1)), now: () => performance.now() });
       const x = explainRequest(
-        { fleet: () => res.fleet, live: idle, router: createRouterState(res.fleet, seededRng(res.fleet.routing.seed ?? 1)), now: () => performance.now() },
+        router,
         Buffer.from(JSON.stringify(body)),
         headers,
         o.api,

@@ -1,36 +1,17 @@
 // The fleet file schema (zod). Validated once at the edge; the rest of kvfleet
 // receives the frozen, typed result (see load.ts). Unknown keys are errors, so a
 // typo in the file is reported instead of silently ignored.
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { affinitySchema, checkRoutingRefs, routingSchema } from './routing-schema.js';
 import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, scrapeSchema } from './live-state-schema.js';
-
-/** `ip:port` or `[ipv6]:port`: what Envoy's override_host policy matches against. */
-export const endpointAddress = z.string().refine(
-  (s) => parseEndpoint(s) !== undefined,
-  { message: 'must be ip:port (IPv4) or [ipv6]:port; Envoy override_host matches resolved addresses' },
-);
-
-export function parseEndpoint(s: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const host = (m[1] ?? m[2]) as string;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  const family = isIP(host);
-  if (family === 0 || (m[1] !== undefined && family !== 6) || (m[2] !== undefined && family !== 4)) return undefined;
-  return { host, port };
-}
+import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
+import { endpointAddress } from './endpoint-address.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(defaultPort),
   });
-
-export const ENGINES = ['vllm', 'sglang', 'tgi', 'triton', 'ollama', 'openai'] as const;
-export const MODEL_TYPES = ['chat', 'completion', 'embedding'] as const;
 
 const modelSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
@@ -51,7 +32,7 @@ const modelSchema = z.strictObject({
       vision: z.boolean().default(false),
       context_length: z.number().int().positive().default(8192),
     })
-    .default({ tools: true, json_mode: true, vision: false, context_length: 8192 }),
+    .prefault({}),
   priors: z
     .strictObject({
       quality: z.number().min(0).max(1).default(0.5),
@@ -59,7 +40,7 @@ const modelSchema = z.strictObject({
       cost_per_1k_output: z.number().min(0).default(0),
       latency_p50_ms: z.number().positive().default(500),
     })
-    .default({ quality: 0.5, cost_per_1k_input: 0, cost_per_1k_output: 0, latency_p50_ms: 500 }),
+    .prefault({}),
   tags: z.record(z.string(), z.string()).default({}),
   region: z.string().optional(),
   data_classes: z.array(z.string().min(1)).default(['public', 'internal', 'confidential', 'restricted']),
@@ -67,16 +48,13 @@ const modelSchema = z.strictObject({
   scrape: modelScrapeSchema,
 });
 
-/** ext_proc request-body modes kvfleet serves (server.body_mode). */
-export const BODY_MODES = ['auto', 'buffered', 'full-duplex'] as const;
-
 export const fleetSchema = z
   .strictObject({
     version: z.literal(1).default(1),
     server: z
       .strictObject({
-        grpc: listen(9002).default({ host: '127.0.0.1', port: 9002 }),
-        admin: listen(9003).default({ host: '127.0.0.1', port: 9003 }),
+        grpc: listen(9002).prefault({}),
+        admin: listen(9003).prefault({}),
         /** Requests with a larger body get a 413 from kvfleet. */
         max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         /** Seconds SIGTERM waits for open streams before closing them. */
@@ -92,15 +70,7 @@ export const fleetSchema = z
         /** Full duplex: bytes of request bodies held at once, all requests together; past it, 503. */
         max_held_body_bytes: z.number().int().positive().max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
       })
-      .default({
-        grpc: { host: '127.0.0.1', port: 9002 },
-        admin: { host: '127.0.0.1', port: 9003 },
-        max_body_bytes: 4 * 1024 * 1024,
-        drain_seconds: 10,
-        body_mode: 'auto',
-        body_timeout_seconds: 30,
-        max_held_body_bytes: 256 * 1024 * 1024,
-      }),
+      .prefault({}),
     /** The `static` strategy's model; wins ties when a strategy chooses for `auto`. */
     default_model: z.string().min(1).optional(),
     models: z.array(modelSchema).min(1, 'at least one model is required'),

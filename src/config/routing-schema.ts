@@ -3,24 +3,17 @@
 // refer to models (static_model, rules[].model, domains, model_weights, cascade)
 // are checked against models[] by checkRoutingRefs (called from schema.ts).
 import { z } from 'zod';
-import { DOMAINS, STRATEGY_NAMES } from './names.js';
+import { API_KINDS, DEFAULT_STRATEGY, DEFAULT_WEIGHTS, DOMAINS, PRIORITIES, SCORE_DIMENSIONS, STRATEGY_NAMES, type ScoreDimension } from './names.js';
 
 const unit = z.number().min(0).max(1);
 const nonNeg = z.number().min(0);
 
 /** Weights of the multi-objective score (hybrid_score); applied outside the scorers, normalised by their sum. */
-const weightsSchema = z
-  .strictObject({
-    cost: nonNeg.default(0.2),
-    latency: nonNeg.default(0.25),
-    quality: nonNeg.default(0.25),
-    cache: nonNeg.default(0.15),
-    load: nonNeg.default(0.15),
-    compliance: nonNeg.default(0),
-  })
-  .refine((w) => w.cost + w.latency + w.quality + w.cache + w.load + w.compliance > 0, {
-    message: 'at least one weight must be positive',
-  });
+const weightFields = {} as Record<ScoreDimension, z.ZodDefault<z.ZodNumber>>;
+for (const d of SCORE_DIMENSIONS) weightFields[d] = nonNeg.default(DEFAULT_WEIGHTS[d]);
+const weightsSchema = z.strictObject(weightFields).refine((w) => SCORE_DIMENSIONS.some((d) => w[d] > 0), {
+  message: 'at least one weight must be positive',
+});
 
 const ruleSchema = z.strictObject({
   name: z.string().min(1),
@@ -28,8 +21,8 @@ const ruleSchema = z.strictObject({
   when: z
     .strictObject({
       domain: z.array(z.enum(DOMAINS)).min(1).optional(),
-      api: z.array(z.enum(['chat', 'completion', 'embedding'])).min(1).optional(),
-      priority: z.array(z.enum(['high', 'normal', 'low'])).min(1).optional(),
+      api: z.array(z.enum(API_KINDS)).min(1).optional(),
+      priority: z.array(z.enum(PRIORITIES)).min(1).optional(),
       min_prompt_tokens: z.number().int().min(0).optional(),
       max_prompt_tokens: z.number().int().min(0).optional(),
       tools: z.boolean().optional(),
@@ -61,7 +54,7 @@ const banditSchema = z
 export const routingSchema = z
   .strictObject({
     /** Strategy when the request has no x-kvfleet-strategy header. */
-    strategy: z.enum(STRATEGY_NAMES).default('hybrid_score'),
+    strategy: z.enum(STRATEGY_NAMES).default(DEFAULT_STRATEGY),
     weights: weightsSchema.prefault({}),
     /** Scorer references: latency score = 1/(1 + ms/latency_ref_ms), cost score = 1/(1 + usd/cost_ref_usd). */
     latency_ref_ms: z.number().positive().default(1000),

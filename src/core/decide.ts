@@ -4,28 +4,26 @@
 // nothing (commitDecision in learn.ts records what it teaches). The ext_proc body
 // phase and POST /v1/route/explain both call this function.
 //
-//   filters (candidates.ts, filters.ts) → scorers (scorers/*, each 0..1)
-//   → weights (scorers/weighted-sum.ts, priority.ts) → strategy (strategies/*)
-//   → endpoint picker (endpoints/picker.ts)
-import { KvError } from '../errors.js';
+//   filters (candidates.ts, filters.ts) → scorers (scorers/registry.ts, each 0..1)
+//   → weights (scorers/registry.ts, priority.ts) → strategy (strategies/registry.ts)
+//   → endpoint picker (endpoints/picker.ts, pickers/registry.ts)
+import { DEFAULT_STRATEGY } from '../config/names.js';
 import type { AffinityConfig } from '../config/routing-schema.js';
+import { KvError } from '../errors.js';
 import { candidateModels } from './candidates.js';
 import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
 import { assessModel, estimateAt, listHas, minByTtft } from './endpoints/assess.js';
 import { endpointDetails } from './endpoints/details.js';
 import { pickEndpoints } from './endpoints/picker.js';
+import { PICKERS } from './endpoints/pickers/registry.js';
 import { fingerprint, modelSalt, saltedKeys } from './fingerprint.js';
 import { hashKey, salted } from './hash.js';
-import { PRIORITY_EFFECTS } from './priority.js';
+import { PRIORITY_EFFECTS, priorityWeights } from './priority.js';
 import { priceUsd } from './scorers/price.js';
-import { scoreAll, weightedSum } from './scorers/weighted-sum.js';
-import { STRATEGY_REGISTRY } from './strategies/registry.js';
+import { scoreAll, weightedSum } from './scorers/registry.js';
+import { STRATEGIES } from './strategies/registry.js';
 import type { Candidate } from './strategies/strategy.js';
-import { DEFAULT_STRATEGY, STRATEGY_NAMES, type StrategyName } from '../config/names.js';
 import type { CandidateScore, DecideContext, Decision, DecisionRequest, Rejection } from './types.js';
-
-export { DEFAULT_STRATEGY };
-export const STRATEGIES: ReadonlySet<string> = new Set(STRATEGY_NAMES);
 
 /** Fallbacks offered after the primary (Envoy retries walk this list). */
 export const MAX_FALLBACKS = 3;
@@ -46,9 +44,8 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const { fleet, state, now } = ctx;
   const a = fleet.affinity;
   const routing = fleet.routing;
-  const strategyName = (req.overrides.strategy ?? routing.strategy) as StrategyName;
-  const strategy = STRATEGY_REGISTRY.get(strategyName);
-  if (strategy === undefined) throw new KvError('invalid_header', "header 'x-kvfleet-strategy': unknown strategy", 'x-kvfleet-strategy');
+  const strategyName = req.overrides.strategy ?? routing.strategy ?? DEFAULT_STRATEGY;
+  const strategy = STRATEGIES[strategyName];
   const priority = req.overrides.priority;
   const effect = PRIORITY_EFFECTS[priority];
 
@@ -60,7 +57,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const session = sessionKeyOf(req, a.session_from_user);
   const pin = session !== undefined ? state.sessions.get(session.key, now) : undefined;
   const ringBase = session !== undefined ? hashKey(session.key) : fp.routingKey;
-  const weights = effect.weights(routing.weights);
+  const weights = priorityWeights(routing.weights, effect);
   const loadBound = effectiveLoadBound(a, state.reuse.rate);
 
   const cands: Candidate[] = [];
@@ -104,8 +101,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const model = chosen.model;
 
   const epKey = `ep:${model.name}`;
-  const pick = pickEndpoints(chosen.assessment, {
-    mode: strategy.endpointMode,
+  const pick = pickEndpoints(chosen.assessment, strategy.endpointMode, {
     hasSession: session !== undefined,
     promptBlocks: fp.blocks,
     promptTokens: fp.promptTokens,
@@ -131,13 +127,13 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     ttftMs: c.best?.ttftMs,
   }));
   const counters = [...(ranking.counters ?? [])];
-  if (strategy.endpointMode === 'round_robin' || strategy.endpointMode === 'least_loaded') counters.push(epKey);
+  if (PICKERS[strategy.endpointMode].counted) counters.push(epKey);
 
   return {
     requestId: req.requestId,
     model,
     endpoints: pick.endpoints,
-    strategy: strategy.name,
+    strategy: strategyName,
     score: ranking.scores[0] ?? 0,
     affinity: pick.affinity,
     reasons,

@@ -2,7 +2,7 @@
 // phases (never by decide(), so POST /v1/route/explain leaves no trace).
 //   commitDecision: primary's prefix index ← the prompt's block keys; session pin ←
 //     primary; prompt-reuse rate ← whether the prompt's root was known; round-robin
-//     counters advance; the decision enters the /debug ring.
+//     counters advance.
 //   learnOutcome:   if Envoy served another endpoint (retry), that endpoint learns the
 //     blocks and takes the session pin; the model's bandit arm gets the reward
 //     (reward.ts), exp3 its importance-weighted update, epsilon_greedy its decay.
@@ -11,7 +11,7 @@
 // affinity.index_capacity_blocks.
 import type { Fleet } from '../config/fleet.js';
 import type { AffinityConfig } from '../config/routing-schema.js';
-import { MAX_COUNTERS, type RouterState } from './learned/learned-state.js';
+import { MAX_COUNTERS, type LearnedState } from './learned/learned-state.js';
 import { endpointsOf, positionsOf } from './membership.js';
 import { outcomeReward } from './reward.js';
 import type { Decision, EndpointView, LiveView } from './types.js';
@@ -25,7 +25,7 @@ export function indexCapacity(view: EndpointView | undefined, a: AffinityConfig)
   return a.index_capacity_blocks;
 }
 
-export function commitDecision(state: RouterState, d: Decision, live: LiveView, a: AffinityConfig, now: number): void {
+export function commitDecision(state: LearnedState, d: Decision, live: LiveView, a: AffinityConfig, now: number): void {
   const primary = d.endpoints[0];
   if (primary === undefined) return;
   state.index.record(primary, d.learn.keys, d.learn.keys.length, indexCapacity(live.endpoint(primary), a));
@@ -35,7 +35,6 @@ export function commitDecision(state: RouterState, d: Decision, live: LiveView, 
     if (state.counters.size > MAX_COUNTERS) state.counters.clear();
     for (const k of d.learn.counters) state.counters.set(k, ((state.counters.get(k) ?? 0) + 1) % 1_000_000_007);
   }
-  state.decisions.put(d.requestId, d);
 }
 
 export interface Outcome {
@@ -46,7 +45,7 @@ export interface Outcome {
   readonly latencyMs: number | undefined;
 }
 
-export function learnOutcome(state: RouterState, fleet: Fleet, live: LiveView, d: Decision, o: Outcome, now: number): void {
+export function learnOutcome(state: LearnedState, fleet: Fleet, live: LiveView, d: Decision, o: Outcome, now: number): void {
   const served = o.servedEndpoint;
   if (served !== undefined && served !== d.endpoints[0] && positionsOf(endpointsOf(d.model, live)).has(served)) {
     state.index.record(served, d.learn.keys, d.learn.keys.length, indexCapacity(live.endpoint(served), fleet.affinity));

@@ -1,21 +1,26 @@
-// What `x-kvfleet-priority` changes (documented in docs/routing.md):
-//   high    queue wait counts 1.5× in the TTFT estimate (spill off busy warm replicas
-//           sooner); latency and load weights ×2, cost weight ×0.5
+// What `x-kvfleet-priority` changes (documented in docs/routing.md), as a table:
+//   waitScale   multiplies the queue wait in the TTFT estimate (endpoints/ttft.ts)
+//   weights     multiplies routing.weights per dimension (missing = ×1)
+//   high    wait ×1.5 (spill off busy warm replicas sooner); latency, load ×2; cost ×0.5
 //   normal  as configured
-//   low     queue wait counts 0.5× (stay on warm replicas, tolerate queueing);
-//           cost weight ×2, latency and load weights ×0.5
-import type { Priority } from '../request/headers.js';
+//   low     wait ×0.5 (stay on warm replicas, tolerate queueing); cost ×2; latency, load ×0.5
+import { SCORE_DIMENSIONS, type Priority, type ScoreDimension } from '../config/names.js';
 import type { ScoreWeights } from '../config/routing-schema.js';
 
 export interface PriorityEffect {
   readonly waitScale: number;
-  readonly weights: (w: Readonly<ScoreWeights>) => ScoreWeights;
+  readonly weights: Readonly<Partial<Record<ScoreDimension, number>>>;
 }
 
-const same = (w: Readonly<ScoreWeights>): ScoreWeights => ({ ...w });
-
-export const PRIORITY_EFFECTS: Readonly<Record<Priority, PriorityEffect>> = {
-  high: { waitScale: 1.5, weights: (w) => ({ ...w, latency: w.latency * 2, load: w.load * 2, cost: w.cost * 0.5 }) },
-  normal: { waitScale: 1, weights: same },
-  low: { waitScale: 0.5, weights: (w) => ({ ...w, latency: w.latency * 0.5, load: w.load * 0.5, cost: w.cost * 2 }) },
+export const PRIORITY_EFFECTS: { readonly [P in Priority]: PriorityEffect } = {
+  high: { waitScale: 1.5, weights: { latency: 2, load: 2, cost: 0.5 } },
+  normal: { waitScale: 1, weights: {} },
+  low: { waitScale: 0.5, weights: { latency: 0.5, load: 0.5, cost: 2 } },
 };
+
+/** routing.weights scaled by a priority's multipliers. */
+export function priorityWeights(w: Readonly<ScoreWeights>, effect: PriorityEffect): ScoreWeights {
+  const out = { ...w };
+  for (const d of SCORE_DIMENSIONS) out[d] = w[d] * (effect.weights[d] ?? 1);
+  return out;
+}

@@ -1,9 +1,9 @@
 // Plain data the decision core reads and returns. No I/O, no clocks, no sockets.
-import type { Model, Fleet } from '../config/fleet.js';
-import type { Overrides, Priority } from '../request/headers.js';
+import type { Fleet, Model } from '../config/fleet.js';
+import type { Domain, Priority, ScoreDimension } from '../config/names.js';
+import type { Overrides } from '../request/headers.js';
 import type { RequestInput } from '../request/types.js';
-import type { RouterState } from './learned/learned-state.js';
-import type { Domain } from '../config/names.js';
+import type { LearnedState } from './learned/learned-state.js';
 
 /** Engine-reported load of one endpoint (scraped off the request path). */
 export interface EngineLoad {
@@ -64,9 +64,7 @@ export interface Rejection {
   readonly reason: string;
 }
 
-/** The scoring dimensions; every scorer returns 0..1 (higher is better). */
-export const SCORE_DIMENSIONS = ['cost', 'latency', 'quality', 'cache', 'load', 'compliance'] as const;
-export type ScoreDimension = (typeof SCORE_DIMENSIONS)[number];
+/** One 0..1 score per dimension (config/names.ts SCORE_DIMENSIONS). */
 export type Scores = Readonly<Record<ScoreDimension, number>>;
 
 /** One endpoint of a candidate model as the decision saw it. */
@@ -164,7 +162,7 @@ export interface DecideContext {
   readonly fleet: Fleet;
   readonly live: LiveView;
   /** Bounded learned state: prefix index, session pins, bandit stats, counters, RNG. Read here; written by commitDecision. */
-  readonly state: RouterState;
+  readonly state: LearnedState;
   /** Monotonic ms (the same clock as EndpointView.coolUntil and session TTLs). */
   readonly now: number;
 }

@@ -5,7 +5,7 @@
 // forwarding_namespaces). When the key is present kvfleet picks only from that
 // list; an empty list, or one sharing no endpoint with the model, is a 503.
 import type { LiveView } from '../core/types.js';
-import { parseEndpoint } from '../config/fleet-schema.js';
+import { parseEndpoint } from '../config/endpoint-address.js';
 import type { ProcessingRequest } from './proto-types.js';
 
 export const SUBSET_NAMESPACE = 'envoy.lb.subset_hint';

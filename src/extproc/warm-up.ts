@@ -1,15 +1,16 @@
 // JIT warm-up at start: drives the exchange machine (headers → body → response
-// headers) for every model with synthetic prompts, against throwaway live and
-// learned state, so the first real request is not the one that pays for V8
-// compiling the hot path (≈ 10 ms cold vs tens of µs warm). Nothing is recorded
-// in the process's real state, logs or metrics.
+// headers) for every model with synthetic prompts, against a throwaway Router (its own
+// live and learned state), so the first real request is not the one that pays for V8
+// compiling the hot path (≈ 10 ms cold vs tens of µs warm). Nothing is recorded in the
+// process's real state, logs or metrics.
 import { performance } from 'node:perf_hooks';
 import type { Fleet } from '../config/fleet.js';
-import { LiveEndpoints } from '../fleet/live-endpoints.js';
-import { createRouterState } from '../core/learned/learned-state.js';
 import { seededRng } from '../core/rng.js';
+import { createLearnedState } from '../core/learned/learned-state.js';
+import { LiveEndpoints } from '../fleet/live-endpoints.js';
+import { Router } from '../router/router.js';
+import { exchangeEnv } from './exchange-env.js';
 import { Exchange } from './exchange.js';
-import type { ExchangeEnv } from './exchange-state.js';
 import type { HttpHeaders } from './proto-types.js';
 
 const PATHS = { chat: '/v1/chat/completions', completion: '/v1/completions', embedding: '/v1/embeddings' } as const;
@@ -26,18 +27,11 @@ function body(type: keyof typeof PATHS, model: string, i: number): Buffer {
 }
 
 /** Returns the milliseconds spent. */
-export function warmUp(fleet: Fleet, strategies: ReadonlySet<string>, rounds = 40): number {
+export function warmUp(fleet: Fleet, rounds = 40): number {
   const started = performance.now();
-  const env: ExchangeEnv = {
-    fleet: () => fleet,
-    live: new LiveEndpoints(),
-    router: createRouterState(fleet, seededRng(1)),
-    strategies,
-    now: () => performance.now(),
-    newRequestId: () => 'warm-up',
-    heldBodies: { bytes: 0 },
-    report: () => undefined,
-  };
+  const live = new LiveEndpoints();
+  const router = new Router({ fleet: () => fleet, live, endpoints: live, state: createLearnedState(fleet, seededRng(1)), now: () => performance.now() });
+  const env = exchangeEnv(router, { newRequestId: () => 'warm-up' });
   for (let i = 0; i < rounds; i++) {
     for (const m of fleet.models) {
       const ex = new Exchange(env);

@@ -11,7 +11,7 @@ import { createFleetStateMetrics } from './fleet-state-metrics.js';
 import type { CircuitSettings } from './circuit.js';
 import type { LiveEndpoints } from './live-endpoints.js';
 import type { OutcomeEffects } from './outcomes.js';
-import { parseEndpoint } from '../config/fleet-schema.js';
+import { parseEndpoint } from '../config/endpoint-address.js';
 import { scrapedEngine } from './scrapers/engines.js';
 import { Scraper, type ScrapeTarget } from './scrapers/scraper.js';
 

@@ -1,10 +1,10 @@
 // Renders an ExchangeReport once: one pino line and the matching metrics.
 // Fields are identifiers, numbers and reason codes; never prompt text.
-import type { ExchangeReport } from '../extproc/exchange-state.js';
+import type { RequestReport } from '../router/report.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
-export function reportExchange(log: Logger, metrics: Metrics, r: ExchangeReport): void {
+export function reportExchange(log: Logger, metrics: Metrics, r: RequestReport): void {
   const d = r.decision;
   if (r.error !== undefined) {
     metrics.rejections.inc({ code: r.error.code });

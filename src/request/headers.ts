@@ -1,13 +1,14 @@
 // Request headers → RequestMeta. Reads the per-request inputs a client may send
 // and lists every client-supplied header kvfleet owns, to be stripped before the
 // request goes upstream (x-kvfleet-*, x-gateway-destination-endpoint*).
+import { PRIORITIES, STRATEGY_NAMES, type Priority, type StrategyName } from '../config/names.js';
 import { KvError } from '../errors.js';
 
-export type Priority = 'high' | 'normal' | 'low';
-const PRIORITIES: ReadonlySet<string> = new Set(['high', 'normal', 'low']);
+const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
+const STRATEGY_SET: ReadonlySet<string> = new Set(STRATEGY_NAMES);
 
 export interface Overrides {
-  readonly strategy: string | undefined;
+  readonly strategy: StrategyName | undefined;
   readonly models: readonly string[] | undefined;
   readonly priority: Priority;
 }
@@ -40,12 +41,7 @@ function token(name: string, value: string): string {
   return v;
 }
 
-export interface HeaderRules {
-  /** Strategy names the router knows; an unknown name is a 400 naming the header. */
-  readonly strategies: ReadonlySet<string>;
-}
-
-export function parseRequestHeaders(headers: ReadonlyMap<string, string>, rules: HeaderRules): RequestMeta {
+export function parseRequestHeaders(headers: ReadonlyMap<string, string>): RequestMeta {
   const method = headers.get(':method') ?? 'GET';
   const rawPath = headers.get(':path') ?? '/';
   const q = rawPath.indexOf('?');
@@ -60,7 +56,7 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>, rules:
   }
 
   const strip: string[] = [];
-  let strategy: string | undefined;
+  let strategy: StrategyName | undefined;
   let models: string[] | undefined;
   let priority: Priority = 'normal';
   for (const [name, value] of headers) {
@@ -68,15 +64,15 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>, rules:
     strip.push(name);
     if (name === 'x-kvfleet-strategy') {
       const s = token(name, value);
-      if (!rules.strategies.has(s)) {
-        throw new KvError('invalid_header', `header '${name}': unknown strategy; known: ${[...rules.strategies].join(', ')}`, name);
+      if (!STRATEGY_SET.has(s)) {
+        throw new KvError('invalid_header', `header '${name}': unknown strategy; known: ${STRATEGY_NAMES.join(', ')}`, name);
       }
-      strategy = s;
+      strategy = s as StrategyName;
     } else if (name === 'x-kvfleet-models') {
       models = value.split(',').map((m) => token(name, m));
     } else if (name === 'x-kvfleet-priority') {
       const p = value.trim().toLowerCase();
-      if (!PRIORITIES.has(p)) throw new KvError('invalid_header', `header '${name}' must be high, normal or low`, name);
+      if (!PRIORITY_SET.has(p)) throw new KvError('invalid_header', `header '${name}' must be high, normal or low`, name);
       priority = p as Priority;
     }
   }

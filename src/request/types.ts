@@ -1,6 +1,8 @@
 // The typed view of an OpenAI request body that the core decides on.
 
-export type ApiKind = 'chat' | 'completion' | 'embedding';
+import type { ApiKind } from '../config/names.js';
+
+export type { ApiKind };
 
 export const API_PATHS: Readonly<Record<string, ApiKind>> = Object.freeze({
   '/v1/chat/completions': 'chat',

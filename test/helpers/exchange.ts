@@ -1,28 +1,30 @@
 // Drive the ext_proc state machine without a socket.
-import { STRATEGIES } from '../../src/core/decide.js';
-import type { ExchangeEnv, ExchangeReport } from '../../src/extproc/exchange-state.js';
-import type { HeaderValueOption, HttpHeaders, ProcessingResponse } from '../../src/extproc/proto-types.js';
 import type { Fleet } from '../../src/config/fleet.js';
-import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
+import { createLearnedState } from '../../src/core/learned/learned-state.js';
 import { seededRng } from '../../src/core/rng.js';
-import { createRouterState } from '../../src/core/learned/learned-state.js';
+import { exchangeEnv } from '../../src/extproc/exchange-env.js';
+import type { ExchangeEnv } from '../../src/extproc/exchange-state.js';
+import type { HeaderValueOption, HttpHeaders, ProcessingResponse } from '../../src/extproc/proto-types.js';
+import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
+import type { RequestReport } from '../../src/router/report.js';
+import { Router } from '../../src/router/router.js';
 
-export function testEnv(fleet: Fleet): ExchangeEnv & { reports: ExchangeReport[]; clock: { t: number } } {
-  const reports: ExchangeReport[] = [];
+export interface TestEnv extends ExchangeEnv {
+  readonly reports: RequestReport[];
+  readonly clock: { t: number };
+  readonly live: LiveEndpoints;
+  readonly fleet: Fleet;
+}
+
+/** An exchange environment on a Router with its own live state, a fake clock (ms) and captured reports. */
+export function testEnv(fleet: Fleet): TestEnv {
+  const reports: RequestReport[] = [];
   const clock = { t: 1000 };
   let id = 0;
-  return {
-    fleet: () => fleet,
-    live: new LiveEndpoints(),
-    router: createRouterState(fleet, seededRng(1)),
-    strategies: STRATEGIES,
-    now: () => clock.t,
-    newRequestId: () => `gen-${++id}`,
-    heldBodies: { bytes: 0 },
-    report: (r) => reports.push(r),
-    reports,
-    clock,
-  };
+  const live = new LiveEndpoints({ now: () => clock.t });
+  const router = new Router({ fleet: () => fleet, live, endpoints: live, state: createLearnedState(fleet, seededRng(1)), now: () => clock.t });
+  const env = exchangeEnv(router, { newRequestId: () => `gen-${++id}`, report: (r) => reports.push(r) });
+  return { ...env, reports, clock, live, fleet };
 }
 
 export function headers(h: Record<string, string>, endOfStream = false): HttpHeaders {

@@ -1,21 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, STRATEGIES } from '../../src/core/decide.js';
+import { decide } from '../../src/core/decide.js';
 import { capabilityVerdict } from '../../src/core/filters.js';
 import { commitDecision, learnOutcome } from '../../src/core/learn.js';
 import { seededRng } from '../../src/core/rng.js';
-import { STRATEGY_REGISTRY } from '../../src/core/strategies/registry.js';
+import { STRATEGIES } from '../../src/core/strategies/registry.js';
 import { STRATEGY_NAMES } from '../../src/config/names.js';
 import type { Decision, DecisionRequest } from '../../src/core/types.js';
 import type { Fleet } from '../../src/config/fleet.js';
 import { isKvError } from '../../src/errors.js';
-import { createRouterState, type RouterState } from '../../src/core/learned/learned-state.js';
+import { createLearnedState, type LearnedState } from '../../src/core/learned/learned-state.js';
 import { chatInput, endpoints, FakeLive, oneModelFleet, request, SYSTEM } from '../helpers/core.js';
 import { fleetFrom } from '../helpers/fleet.js';
 
 function router(fleet: Fleet, seed = 7) {
   const live = new FakeLive();
-  const state = createRouterState(fleet, seededRng(seed));
+  const state = createLearnedState(fleet, seededRng(seed));
   let now = 1_000;
   const run = (req: DecisionRequest, commit = true): Decision => {
     const d = decide(req, { fleet, live, state, now });
@@ -30,8 +30,7 @@ const turn = (user: string) => chatInput([{ role: 'system', text: SYSTEM }, { ro
 
 describe('strategy registry', () => {
   it('implements every strategy the header and the fleet file accept', () => {
-    expect([...STRATEGY_REGISTRY.keys()].sort()).toEqual([...STRATEGY_NAMES].sort());
-    expect([...STRATEGIES].sort()).toEqual([...STRATEGY_NAMES].sort());
+    expect(Object.keys(STRATEGIES).sort()).toEqual([...STRATEGY_NAMES].sort());
   });
 });
 
@@ -387,7 +386,7 @@ describe('model choice', () => {
     expect(r.run(request(capital, { strategy: 'domain' }), false).model.name).toBe('small');
   });
 
-  it.each(['epsilon_greedy', 'ucb1', 'thompson_sampling', 'exp3'])('%s learns from outcomes fed back from the response phase', (strategy) => {
+  it.each(['epsilon_greedy', 'ucb1', 'thompson_sampling', 'exp3'] as const)('%s learns from outcomes fed back from the response phase', (strategy) => {
     const fleet = fleetFrom(MULTI.replace("rules:", "bandit: { epsilon: 0.1, exp3_gamma: 0.1 }\n  rules:"));
     const r = router(fleet, 3);
     const good = 'mid';
@@ -427,7 +426,7 @@ describe('model choice', () => {
     expect(seen.size).toBe(3);
     const [a] = endpoints(3) as [string];
     r.live.set(a, { coolUntil: r.now() + 5000 });
-    for (const s of ['hybrid_score', 'least_loaded', 'random', 'prefix_affinity']) {
+    for (const s of ['hybrid_score', 'least_loaded', 'random', 'prefix_affinity'] as const) {
       const d = r.run(request(chatInput([{ role: 'user', text: 'x' }]), { strategy: s }), false);
       expect(d.endpoints[0]).not.toBe(a);
       expect(d.endpoints.at(-1)).toBe(a);
@@ -445,4 +444,4 @@ describe('model choice', () => {
   });
 });
 
-export type { RouterState };
+export type { LearnedState };

@@ -11,7 +11,7 @@ let admin: AdminServer;
 let base: string;
 
 beforeAll(async () => {
-  admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, decisionRoutes({ fleet: env.fleet, live: env.live, router: env.router, now: env.now }));
+  admin = await startAdminServer({ host: '127.0.0.1', port: 0 }, decisionRoutes(env.router));
   base = `http://127.0.0.1:${admin.port}`;
 });
 afterAll(() => admin.close());

@@ -22,9 +22,9 @@ describe('learning from the response phase', () => {
       attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: retried } } } },
     });
     ex.close();
-    expect(env.router.index.size(retried)).toBeGreaterThan(0);
-    expect(env.router.bandit.arm('small')).toMatchObject({ n: 1 });
-    expect(env.router.bandit.arm('small')?.latencyEmaMs).toBe(80);
+    expect(env.router.state.index.size(retried)).toBeGreaterThan(0);
+    expect(env.router.state.bandit.arm('small')).toMatchObject({ n: 1 });
+    expect(env.router.state.bandit.arm('small')?.latencyEmaMs).toBe(80);
     // Both the primary and the endpoint that served hold the prefix now; the next turn goes to one of them.
     const ex2 = new Exchange(env);
     ex2.handle({ request_headers: post('/v1/chat/completions') });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
 import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
-import { STREAMED_CHUNK_BYTES } from '../../src/extproc/phases/request-body-duplex.js';
+import { STREAMED_CHUNK_BYTES } from '../../src/extproc/body/duplex-body.js';
 import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
 import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
 

@@ -133,8 +133,7 @@ const served = (addr: string, attempts?: number): Record<string, ProtoStruct> =>
 });
 
 function envWithClock() {
-  const base = testEnv(fleetFrom());
-  return { ...base, live: new LiveEndpoints({ now: () => base.clock.t }) };
+  return testEnv(fleetFrom());
 }
 
 describe('in-flight accounting through the exchange', () => {

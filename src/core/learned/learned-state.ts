@@ -1,17 +1,14 @@
 // Everything the decision core reads and learns, in one bounded bundle passed
-// in explicitly: prefix index, session pins, bandit statistics, round-robin
-// counters and the RNG. The ring of recent decisions lives beside it for /debug.
-import type { Decision, LiveView } from '../types.js';
-import { fleetEndpoints } from '../membership.js';
-import { seededRng, type Rng } from '../rng.js';
+// in explicitly: prefix index, prompt-reuse rate, session pins, bandit
+// statistics, round-robin counters and the RNG. Written only by core/learn.ts.
 import type { Fleet } from '../../config/fleet.js';
+import { seededRng, type Rng } from '../rng.js';
 import { BanditStats } from './bandit-stats.js';
-import { DecisionRing } from './decision-ring.js';
 import { PrefixIndex } from './prefix-index.js';
 import { ReuseRate } from './reuse-rate.js';
 import { SessionPins } from './session-pins.js';
 
-export interface RouterState {
+export interface LearnedState {
   readonly index: PrefixIndex;
   /** Share of recent requests whose prompt start was already known (scales the CHWBL bound). */
   readonly reuse: ReuseRate;
@@ -20,7 +17,6 @@ export interface RouterState {
   /** Round-robin positions, keyed by model name (endpoints) and candidate set (models). */
   readonly counters: Map<string, number>;
   readonly rng: Rng;
-  readonly decisions: DecisionRing<Decision>;
 }
 
 /** Arms the bandit keeps at most (one per model). */
@@ -28,7 +24,7 @@ const MAX_ARMS = 4096;
 /** Round-robin counters kept at most (one per model plus one per allow-list seen). */
 export const MAX_COUNTERS = 4096;
 
-export function createRouterState(fleet: Fleet, rng?: Rng): RouterState {
+export function createLearnedState(fleet: Fleet, rng?: Rng): LearnedState {
   const a = fleet.affinity;
   return {
     index: new PrefixIndex(a.index_max_endpoints),
@@ -37,15 +33,13 @@ export function createRouterState(fleet: Fleet, rng?: Rng): RouterState {
     bandit: new BanditStats(MAX_ARMS),
     counters: new Map(),
     rng: rng ?? seededRng(fleet.routing.seed ?? Date.now()),
-    decisions: new DecisionRing(fleet.routing.decision_ring),
   };
 }
 
 /** After a fleet reload: forget endpoints and models that left; keep what is still valid. */
-export function retainFleet(state: RouterState, fleet: Fleet, live: LiveView): void {
-  const endpoints = fleetEndpoints(fleet.models, live);
+export function retainLearned(state: LearnedState, endpoints: ReadonlySet<string>, models: ReadonlySet<string>): void {
   state.index.retain(endpoints);
   state.sessions.retain(endpoints);
-  state.bandit.retain(new Set(fleet.models.map((m) => m.name)));
+  state.bandit.retain(models);
   state.counters.clear();
 }

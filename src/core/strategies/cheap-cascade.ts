@@ -6,7 +6,6 @@
 import type { Strategy } from './strategy.js';
 
 export const cheapCascade: Strategy = {
-  name: 'cheap_cascade',
   endpointMode: 'affinity',
   rank: (i) => {
     const explicit = i.routing.cascade?.map((n) => i.fleet.byName.get(n)) ?? [];

@@ -2,11 +2,10 @@
 // Falls back to routing.domains.general, then to hybrid order. A mapped model that was
 // filtered out is skipped (reason `domain-map:<d>:unavailable`).
 //   score = 1 for the mapped model, hybrid score for the others
-import { hybridScore } from './hybrid-score.js';
+import { hybridScore } from './profiles.js';
 import { findCandidate, promote, type Strategy } from './strategy.js';
 
 export const domainStrategy: Strategy = {
-  name: 'domain',
   endpointMode: 'affinity',
   rank: (i) => {
     const d = i.domain().domain;

@@ -6,7 +6,6 @@
 import { rankBy, type Strategy } from './strategy.js';
 
 export const epsilonGreedy: Strategy = {
-  name: 'epsilon_greedy',
   endpointMode: 'affinity',
   rank: (i) => {
     const eps = i.state.bandit.epsilon ?? i.routing.bandit.epsilon;

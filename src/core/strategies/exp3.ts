@@ -5,7 +5,6 @@
 import { rankBy, type Strategy } from './strategy.js';
 
 export const exp3: Strategy = {
-  name: 'exp3',
   endpointMode: 'affinity',
   rank: (i) => {
     const g = i.routing.bandit.exp3_gamma;

@@ -3,7 +3,6 @@
 import type { Strategy } from './strategy.js';
 
 export const randomStrategy: Strategy = {
-  name: 'random',
   endpointMode: 'random',
   rank: (i) => {
     const order = [...i.cands];

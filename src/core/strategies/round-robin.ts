@@ -4,7 +4,6 @@
 import type { Strategy } from './strategy.js';
 
 export const roundRobin: Strategy = {
-  name: 'round_robin',
   endpointMode: 'round_robin',
   rank: (i) => {
     const key = `models:${i.cands.map((c) => c.model.name).join(',')}`;

@@ -5,7 +5,7 @@
 // model was filtered out is skipped (reason `rule:<name>:unavailable`) — a filter
 // always wins over a rule. No rule matched: hybrid order, reason `rule:none`.
 import type { RoutingRule } from '../../config/routing-schema.js';
-import { hybridScore } from './hybrid-score.js';
+import { hybridScore } from './profiles.js';
 import { findCandidate, promote, type Strategy, type StrategyInput } from './strategy.js';
 
 function holds(rule: RoutingRule, i: StrategyInput): boolean {
@@ -24,7 +24,6 @@ function holds(rule: RoutingRule, i: StrategyInput): boolean {
 }
 
 export const rulesStrategy: Strategy = {
-  name: 'rules',
   endpointMode: 'affinity',
   rank: (i) => {
     const base = hybridScore.rank(i);

@@ -12,7 +12,6 @@ export function modelDomains(m: Model): string[] {
 }
 
 export const semanticStrategy: Strategy = {
-  name: 'semantic',
   endpointMode: 'affinity',
   rank: (i) => {
     const d = i.domain().domain;

@@ -1,11 +1,10 @@
 // static: always routing.static_model, else default_model, else the first model.
 // When that model was filtered out (or has no usable endpoint) the next candidates
 // follow by hybrid score (reason `static:unavailable`). Score 1 for the static model.
-import { hybridScore } from './hybrid-score.js';
+import { hybridScore } from './profiles.js';
 import { findCandidate, promote, type Strategy } from './strategy.js';
 
 export const staticStrategy: Strategy = {
-  name: 'static',
   endpointMode: 'affinity',
   rank: (i) => {
     const name = i.routing.static_model ?? i.fleet.defaultModel?.name ?? i.fleet.models[0]?.name;

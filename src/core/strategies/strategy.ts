@@ -1,15 +1,13 @@
 // The strategy contract: rank the candidate models (all of which passed the
 // filters and have a usable endpoint), best first, with a 0..1 score each, and
 // say which endpoint-picker mode applies to the chosen model.
-import type { Fleet } from '../../config/fleet.js';
+import type { Fleet, Model } from '../../config/fleet.js';
 import type { RoutingConfig } from '../../config/routing-schema.js';
-import type { RouterState } from '../learned/learned-state.js';
+import type { LearnedState } from '../learned/learned-state.js';
 import type { DomainGuess } from '../domain-classifier.js';
 import type { ModelAssessment } from '../endpoints/assess.js';
 import type { EndpointMode } from '../endpoints/picker.js';
-import type { StrategyName } from '../../config/names.js';
 import type { DecisionRequest, EndpointEstimate, Scores } from '../types.js';
-import type { Model } from '../../config/fleet.js';
 
 export interface Candidate {
   readonly model: Model;
@@ -27,7 +25,7 @@ export interface StrategyInput {
   readonly req: DecisionRequest;
   readonly fleet: Fleet;
   readonly routing: Readonly<RoutingConfig>;
-  readonly state: RouterState;
+  readonly state: LearnedState;
   /** The prompt's domain, classified on first call. */
   readonly domain: () => DomainGuess;
   readonly promptTokens: number;
@@ -46,7 +44,6 @@ export interface Ranking {
 }
 
 export interface Strategy {
-  readonly name: StrategyName;
   readonly endpointMode: EndpointMode;
   rank(i: StrategyInput): Ranking;
 }

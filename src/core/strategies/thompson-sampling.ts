@@ -5,7 +5,6 @@ import { betaSample } from './beta-sample.js';
 import { rankBy, type Strategy } from './strategy.js';
 
 export const thompsonSampling: Strategy = {
-  name: 'thompson_sampling',
   endpointMode: 'affinity',
   rank: (i) => {
     const theta = new Map(

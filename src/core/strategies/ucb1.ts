@@ -4,7 +4,6 @@
 import { rankBy, type Strategy } from './strategy.js';
 
 export const ucb1: Strategy = {
-  name: 'ucb1',
   endpointMode: 'affinity',
   rank: (i) => {
     const arms = i.cands.map((c) => i.state.bandit.arm(c.model.name));

@@ -7,7 +7,6 @@ import type { Strategy } from './strategy.js';
 import { rankBy } from './strategy.js';
 
 export const weightedStrategy: Strategy = {
-  name: 'weighted',
   endpointMode: 'affinity',
   rank: (i) => {
     const mw = i.routing.model_weights;

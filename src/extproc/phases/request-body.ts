@@ -1,20 +1,23 @@
-// Phase 2: request body (BUFFERED). Parse once, decide, and answer with one
-// mutation: cluster header, endpoint list (header + envoy.lb metadata), the
-// rewritten model name with a matching content-length, clear_route_cache.
-// The full-duplex variant (request-body-duplex.ts) routes the same way.
-import { decide } from '../../core/decide.js';
-import { commitDecision } from '../../core/learn.js';
+// Phase 2: the complete request body, whatever the body mode (body/*.ts hand it here).
+// Parse once, route through the Router (decide, commit, hold the primary's in-flight
+// slot), and build the one mutation: cluster header, endpoint list (header + envoy.lb
+// metadata), :authority for hosted providers, and the rewritten model name with a
+// matching content-length.
+import type { ApiKind } from '../../config/names.js';
 import { KvError } from '../../errors.js';
+import type { RequestMeta } from '../../request/headers.js';
 import { parseRequestBody, rewriteModel } from '../../request/parse-body.js';
+import type { Router, Routed } from '../../router/router.js';
 import { DESTINATION_KEY, destinationMetadata, setHeader } from '../mutations.js';
-import type { CommonResponse, HeaderValueOption, HttpBody, ProcessingResponse, ProtoStruct } from '../proto-types.js';
-import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
-import { withSubset } from '../subset-hint.js';
+import type { HeaderValueOption, ProtoStruct } from '../proto-types.js';
+import type { LiveView } from '../../core/types.js';
 
 export const CLUSTER_HEADER = 'x-kvfleet-cluster';
 
-/** What routing one complete request body produces, whatever the body mode. */
-export interface Routed {
+/** What routing one complete request body produces. */
+export interface BodyRoute {
+  readonly routed: Routed;
+  readonly stream: boolean;
   /** Request headers to set: cluster, endpoint list, and :authority / content-length when needed. */
   readonly set: HeaderValueOption[];
   /** The body with the model name rewritten, or undefined when it goes upstream unchanged. */
@@ -23,52 +26,32 @@ export interface Routed {
   readonly metadata: ProtoStruct;
 }
 
-export function checkBodySize(st: ExchangeState, bytes: number): void {
-  const limit = st.fleet.server.max_body_bytes;
+export function checkBodySize(limit: number, bytes: number): void {
   if (bytes > limit) throw new KvError('body_too_large', `request body is ${bytes} bytes; the limit is ${limit}`, null);
 }
 
-/** Parse, decide, commit, hold the primary endpoint's in-flight slot. */
-export function routeBody(env: ExchangeEnv, st: ExchangeState, body: Buffer): Routed {
-  const started = env.now();
-  const meta = st.meta;
-  const api = st.api;
-  if (meta === undefined || api === undefined) throw new KvError('internal', 'request body arrived before its headers', null);
-  checkBodySize(st, body.length);
-  if (body.length === 0) throw new KvError('body_required', 'this endpoint needs a JSON request body', null);
-
-  const input = parseRequestBody(api, body);
-  st.stream = input.stream;
-  const decision = decide(
-    { requestId: st.requestId, sessionId: meta.sessionId, overrides: meta.overrides, input },
-    { fleet: st.fleet, live: withSubset(env.live, st.subset), state: env.router, now: started },
-  );
-  st.decision = decision;
-  commitDecision(env.router, decision, env.live, st.fleet.affinity, started);
-
-  const primary = decision.endpoints[0] as string;
-  env.live.acquire(primary);
-  st.held = primary;
-
-  const set: HeaderValueOption[] = [
-    setHeader(CLUSTER_HEADER, decision.model.cluster),
-    setHeader(DESTINATION_KEY, decision.endpoints.join(',')),
-  ];
-  if (decision.model.host !== undefined) set.push(setHeader(':authority', decision.model.host));
-  let rewritten: Buffer | undefined;
-  if (input.model !== decision.model.model_id) {
-    rewritten = rewriteModel(input, decision.model.model_id);
-    set.push(setHeader('content-length', String(rewritten.length)));
-  }
-  st.phase = 'response_headers';
-  st.decidedAt = env.now();
-  st.decisionUs = (st.decidedAt - started) * 1000;
-  return { set, rewritten, metadata: destinationMetadata(decision.endpoints) };
+export interface BodyContext {
+  readonly router: Router;
+  readonly requestId: string;
+  readonly api: ApiKind;
+  readonly meta: RequestMeta;
+  readonly maxBodyBytes: number;
+  /** The live view for this request (narrowed to the proxy's subset hint, when it sent one). */
+  readonly view: LiveView;
 }
 
-export function onRequestBody(env: ExchangeEnv, st: ExchangeState, msg: HttpBody): ProcessingResponse {
-  const r = routeBody(env, st, msg.body ?? Buffer.alloc(0));
-  const response: CommonResponse = { status: 'CONTINUE', clear_route_cache: true, header_mutation: { set_headers: r.set } };
-  if (r.rewritten !== undefined) response.body_mutation = { body: r.rewritten };
-  return { request_body: { response }, dynamic_metadata: r.metadata };
+export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
+  checkBodySize(c.maxBodyBytes, body.length);
+  if (body.length === 0) throw new KvError('body_required', 'this endpoint needs a JSON request body', null);
+  const input = parseRequestBody(c.api, body);
+  const routed = c.router.route(c.requestId, input, c.meta, { view: c.view });
+  const d = routed.decision;
+  const set: HeaderValueOption[] = [setHeader(CLUSTER_HEADER, d.model.cluster), setHeader(DESTINATION_KEY, d.endpoints.join(','))];
+  if (d.model.host !== undefined) set.push(setHeader(':authority', d.model.host));
+  let rewritten: Buffer | undefined;
+  if (input.model !== d.model.model_id) {
+    rewritten = rewriteModel(input, d.model.model_id);
+    set.push(setHeader('content-length', String(rewritten.length)));
+  }
+  return { routed, stream: input.stream, set, rewritten, metadata: destinationMetadata(d.endpoints) };
 }

@@ -1,38 +1,39 @@
-// Phase 3: response headers. Add the explanation headers for the client; then, once
-// that answer is on its way (ExchangeState.after), learn the outcome (status, the
-// endpoint that served, time to headers) and report the exchange.
-import { attribute, headerMap, setHeader } from '../mutations.js';
+// Phase 3: response headers. The explanation headers for the client go on the answer;
+// what the response teaches (status, the endpoint that served, attempts, time to
+// headers, rate-limit headers) is learned once that answer is on its way, through
+// Router.observe.
+import type { Routed, ResponseReport } from '../../router/router.js';
 import { explanationHeaders } from '../explain-headers.js';
-import type { HttpHeaders, ProcessingResponse, ProtoStruct } from '../proto-types.js';
-import type { ExchangeEnv, ExchangeState } from '../exchange-state.js';
-import { finish } from '../exchange-finish.js';
-import { observeResponse } from '../observe-response.js';
-import { learnOutcome } from '../../core/learn.js';
+import { attribute, setHeader } from '../mutations.js';
+import type { HeaderValueOption, HttpHeaders, ProtoStruct } from '../proto-types.js';
+import { headerMap } from '../mutations.js';
 
-/** Envoy attribute with the upstream host that served (response_attributes). */
+/** Envoy attributes (response_attributes): the upstream host that served, and the attempts it took. */
 export const UPSTREAM_ADDRESS_ATTR = 'upstream.address';
+export const ATTEMPT_COUNT_ATTR = 'upstream.request_attempt_count';
 
-export function onResponseHeaders(
-  env: ExchangeEnv,
-  st: ExchangeState,
-  msg: HttpHeaders,
-  attributes: Record<string, ProtoStruct> | undefined,
-): ProcessingResponse {
+function numberAttribute(attrs: Record<string, ProtoStruct> | undefined, name: string): number | undefined {
+  if (attrs === undefined) return undefined;
+  for (const s of Object.values(attrs)) {
+    const v = s.fields?.[name];
+    if (v?.numberValue !== undefined) return v.numberValue;
+    if (v?.stringValue !== undefined && /^\d+$/.test(v.stringValue)) return Number(v.stringValue);
+  }
+  return undefined;
+}
+
+/** What Envoy says about the response. */
+export function responseReport(msg: HttpHeaders, attributes: Record<string, ProtoStruct> | undefined): ResponseReport {
   const headers = headerMap(msg);
-  const status = Number(headers.get(':status') ?? '0') || undefined;
-  const served = attribute(attributes, UPSTREAM_ADDRESS_ATTR);
-  const d = st.decision;
-  const set = d !== undefined
-    ? explanationHeaders(d, st.decisionUs ?? 0, served)
-    : [setHeader('x-kvfleet-request-id', st.requestId)];
-  st.phase = 'done';
-  const now = env.now();
-  st.after = () => {
-    observeResponse(env, st, headers, status, served, attributes, now); // health, cooldowns, in-flight → served endpoint
-    const upstreamMs = st.decidedAt !== undefined ? now - st.decidedAt : undefined;
-    // Routing feedback (prefix index / session of the endpoint that served, bandit reward).
-    if (d !== undefined) learnOutcome(env.router, st.fleet, env.live, d, { status, servedEndpoint: served, latencyMs: upstreamMs }, now);
-    finish(env, st, { status, servedEndpoint: served, upstreamMs });
+  return {
+    status: Number(headers.get(':status') ?? '0') || undefined,
+    served: attribute(attributes, UPSTREAM_ADDRESS_ATTR),
+    attempts: numberAttribute(attributes, ATTEMPT_COUNT_ATTR),
+    headers,
   };
-  return { response_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: set } } } };
+}
+
+/** The headers added to the client's response. */
+export function responseHeaders(routed: Routed | undefined, requestId: string, r: ResponseReport): HeaderValueOption[] {
+  return routed !== undefined ? explanationHeaders(routed.decision, routed.decisionUs, r.served) : [setHeader('x-kvfleet-request-id', requestId)];
 }

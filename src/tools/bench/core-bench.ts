@@ -1,16 +1,16 @@
-// `npm run bench:core`: the routing decision (decide + commit: fingerprint, prefix
-// lookups, scoring, CHWBL, endpoint pick, index/session learning) on 4 KB and 64 KB
+// `npm run bench:core`: the routing decision as the ext_proc body phase makes it,
+// Router.route (decide + commit: fingerprint, prefix lookups, scoring, CHWBL, endpoint
+// pick, index/session learning, the /debug ring) on 4 KB and 64 KB
 // chat prompts against one model with 16 endpoints, with a warm prefix index and
 // varying load. Prints p50 / p99 in microseconds and decisions per second.
 // Percentiles from the sorted samples (no histogram needed at this sample count).
 import { performance } from 'node:perf_hooks';
-import { decide } from '../../core/decide.js';
-import { commitDecision } from '../../core/learn.js';
+import { parseFleet } from '../../config/load.js';
+import { createLearnedState } from '../../core/learned/learned-state.js';
 import { seededRng } from '../../core/rng.js';
 import type { EndpointView, LiveView } from '../../core/types.js';
-import { parseFleet } from '../../config/load.js';
 import type { PromptSegment, RequestInput } from '../../request/types.js';
-import { createRouterState } from '../../core/learned/learned-state.js';
+import { Router, type RouteMeta } from '../../router/router.js';
 
 const ENDPOINTS = Number(process.env["KVFLEET_BENCH_ENDPOINTS"] ?? 16);
 const WARMUP = 2_000;
@@ -71,21 +71,21 @@ function run(promptBytes: number, strategy: string): { p50: number; p99: number;
   const live = new BenchLive();
   const eps = fleet.models[0]?.endpoints ?? [];
   for (const e of eps) live.views.set(e, { inflight: 0, healthy: true });
-  const state = createRouterState(fleet, seededRng(1));
+  let now = 0;
+  const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(1)), now: () => now });
+  const meta: RouteMeta = { sessionId: undefined, overrides: { strategy: undefined, models: undefined, priority: 'normal' } };
   // 32 system prompts (tenants/apps), each ~90% of the prompt; user turns vary.
   const systems = Array.from({ length: 32 }, (_, i) => words(Math.floor(promptBytes * 0.9), i + 1));
   const users = Array.from({ length: 64 }, (_, i) => words(promptBytes - Math.floor(promptBytes * 0.9), 1000 + i));
   const inputs = Array.from({ length: 256 }, (_, i) => input(systems[i % 32] as string, users[i % 64] as string));
   const samples = new Float64Array(SAMPLES);
-  let now = 0;
   for (let i = 0; i < WARMUP + SAMPLES; i++) {
     const inp = inputs[i % inputs.length] as RequestInput;
     // Load drifts so the picker sees busy and idle replicas.
     const v = live.views.get(eps[i % eps.length] as string);
     if (v !== undefined) v.inflight = (i * 7) % 5;
     const t0 = performance.now();
-    const d = decide({ requestId: `b${i}`, sessionId: undefined, overrides: { strategy: undefined, models: undefined, priority: 'normal' }, input: inp }, { fleet, live, state, now });
-    commitDecision(state, d, live, fleet.affinity, now);
+    router.route(`b${i}`, inp, meta);
     const t1 = performance.now();
     if (i >= WARMUP) samples[i - WARMUP] = (t1 - t0) * 1000;
     now += 1;
@@ -105,6 +105,6 @@ for (const strategy of ['hybrid_score', 'prefix_affinity', 'least_loaded']) {
     );
   }
 }
-process.stdout.write(`kvfleet core decision benchmark (decide + commit, ${SAMPLES} samples, Node ${process.versions.node})\n`);
+process.stdout.write(`kvfleet core decision benchmark (Router.route: decide + commit, ${SAMPLES} samples, Node ${process.versions.node})\n`);
 process.stdout.write(`strategy           prompt  endpoints   p50 µs    p99 µs  decisions/s\n`);
 process.stdout.write(`${rows.join('\n')}\n`);

@@ -1,5 +1,5 @@
-// kvfleet's own decision core as a benchmark policy: the same decide() / commitDecision() /
-// learnOutcome() the ext_proc body and response phases call (src/core), over a fleet file
+// kvfleet's own Router as a benchmark policy: the same route() / observe() the ext_proc
+// body and response phases call (src/router), over a fleet file
 // generated for the simulated fleet (one model, one endpoint per replica).
 //   request  the workload request rendered as chat messages (text.ts), x-session-id =
 //            conversation id for multi-turn traffic (what a chat front end sends)
@@ -9,14 +9,14 @@
 //   fleet    defaults of the fleet file except the facts of the fleet: endpoints, and
 //            affinity.prefill_us_per_token = the replicas' prefill cost (configurable)
 import { stringify } from 'yaml';
-import { decide, DEFAULT_STRATEGY } from '../../../core/decide.js';
-import { commitDecision, learnOutcome } from '../../../core/learn.js';
-import { seededRng } from '../../../core/rng.js';
-import type { Decision, DecisionRequest, EndpointView, EngineLoad, LiveView } from '../../../core/types.js';
 import type { Fleet } from '../../../config/fleet.js';
 import { parseFleet } from '../../../config/load.js';
+import { DEFAULT_STRATEGY } from '../../../config/names.js';
+import { createLearnedState } from '../../../core/learned/learned-state.js';
+import { seededRng } from '../../../core/rng.js';
+import type { EndpointView, EngineLoad, LiveView } from '../../../core/types.js';
 import type { RequestInput } from '../../../request/types.js';
-import { createRouterState } from '../../../core/learned/learned-state.js';
+import { Router, type Routed, type RouteMeta } from '../../../router/router.js';
 import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
 import { chatMessages } from '../text.js';
 
@@ -105,15 +105,18 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
     name: label,
     create(env: PolicyEnv): Policy {
       const fleet = buildBenchFleet(env.addresses, { strategy, seed: env.seed, prefillUsPerToken: env.prefillUsPerToken, affinity: opts.affinity });
-      const state = createRouterState(fleet, seededRng(env.seed));
       const replicaOf = new Map(env.addresses.map((a, r) => [a, r]));
       const live = new SimLive(replicaOf, opts.engineMetrics !== false);
-      const pending = new Map<number, Decision>();
+      let clock = 0;
+      // No endpoints state: the simulation counts in-flight itself and models no failures.
+      const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(env.seed)), now: () => clock });
+      const pending = new Map<number, Routed>();
       const sessions = opts.sessions !== false;
       return {
         name: label,
         pick(r: RoutedRequest, view: FleetView, now: number, out: Int32Array) {
           live.view = view;
+          clock = now;
           const messages = chatMessages(r.req.spans, env.charsPerToken);
           let chars = 0;
           const segments = messages.map((m) => {
@@ -133,28 +136,26 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
             user: undefined,
             body: {},
           };
-          const req: DecisionRequest = {
-            requestId: String(r.req.id),
+          const meta: RouteMeta = {
             sessionId: sessions && r.req.session >= 0 ? `conv-${r.req.session}` : undefined,
             overrides: { strategy: undefined, models: undefined, priority: 'normal' },
-            input,
           };
-          const d = decide(req, { fleet, live, state, now });
-          commitDecision(state, d, live, fleet.affinity, now);
-          pending.set(r.req.id, d);
+          const routed = router.route(String(r.req.id), input, meta);
+          pending.set(r.req.id, routed);
           let k = 0;
-          for (const a of d.endpoints) {
+          for (const a of routed.decision.endpoints) {
             const e = replicaOf.get(a);
             if (e !== undefined && k < out.length) out[k++] = e;
           }
           return k;
         },
         onComplete(r: RoutedRequest, replica: number, now: number, ttftMs: number) {
-          const d = pending.get(r.req.id);
-          if (d === undefined) return;
+          const routed = pending.get(r.req.id);
+          if (routed === undefined) return;
           pending.delete(r.req.id);
-          const ok = !Number.isNaN(ttftMs);
-          learnOutcome(state, fleet, live, d, { status: ok ? 200 : 503, servedEndpoint: env.addresses[replica], latencyMs: ok ? ttftMs : undefined }, now);
+          // The outcome as the response phase would see it, at first-token time.
+          clock = Number.isNaN(ttftMs) ? now : routed.decidedAt + ttftMs;
+          router.observe(routed, { status: Number.isNaN(ttftMs) ? 503 : 200, served: env.addresses[replica], attempts: 1, headers: new Map() });
         },
       };
     },

@@ -1,0 +1,26 @@
+// How the request body reaches kvfleet, chosen once per request from the filter's
+// announced mode (protocol_config) or server.body_mode (body-mode.ts):
+//   buffered     one request_body message with the whole body; answered with the routing
+//                mutation on the body answer (buffered-body.ts)
+//   full duplex  chunks without waiting; the headers answer is held until the body is
+//                complete, then answered with the routing mutation, followed by the body
+//                (duplex-body.ts)
+// Both hand the complete body to the same `route` function (phases/request-body.ts).
+import type { HttpBody, ProcessingResponse } from '../proto-types.js';
+import type { BodyRoute } from '../phases/request-body.js';
+
+export interface BodyReader {
+  /** The answer to the request-headers message: now (buffered) or held until the body completes. */
+  readonly holdsHeaders: boolean;
+  /** Still collecting a full-duplex body (the body deadline applies). */
+  readonly collecting: boolean;
+  /** One request_body message → the answers to send. */
+  chunk(msg: HttpBody): readonly ProcessingResponse[];
+  /** Request trailers (they end a full-duplex body). */
+  trailers(): readonly ProcessingResponse[];
+}
+
+/** Routes one complete body (parse, decide, build the mutation). */
+export type RouteBody = (body: Buffer) => BodyRoute;
+
+export const NO_ANSWER: readonly ProcessingResponse[] = Object.freeze([]);

@@ -1,0 +1,18 @@
+// One report per request: the decision (or the error) and, when known, the outcome.
+// Rendered once, as one log line and its metrics (obs/decision-log.ts).
+import type { ApiKind } from '../config/names.js';
+import type { Decision } from '../core/types.js';
+import type { KvError } from '../errors.js';
+
+export interface RequestReport {
+  readonly requestId: string;
+  readonly api: ApiKind | undefined;
+  readonly decision: Decision | undefined;
+  readonly error: KvError | undefined;
+  readonly decisionUs: number | undefined;
+  readonly status: number | undefined;
+  readonly servedEndpoint: string | undefined;
+  /** Time from the decision to the upstream response headers, ms. */
+  readonly upstreamMs: number | undefined;
+  readonly stream: boolean;
+}
