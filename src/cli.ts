@@ -42,7 +42,10 @@ program
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      void r.stop().then(() => process.exit(0), () => process.exit(1));
+      void r.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
       process.stderr.write(`kvfleet: ${signal}, draining\n`);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
@@ -79,7 +82,10 @@ program
   .option('-f, --force', 'overwrite an existing file')
   .action(async (o: { output: string; force?: boolean }) => {
     if (o.force !== true) {
-      const exists = await access(o.output).then(() => true, () => false);
+      const exists = await access(o.output).then(
+        () => true,
+        () => false,
+      );
       if (exists) {
         process.stderr.write(`${o.output} exists; use --force to overwrite\n`);
         process.exit(1);

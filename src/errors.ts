@@ -1,29 +1,101 @@
-// The one error catalogue. Every error kvfleet returns to a client has a stable
-// code, an HTTP status, an OpenAI error `type` and a message that is safe to show:
-// it may name a field or header, it never contains prompt text.
+// The one error catalogue. Every error kvfleet returns to a client (on the request
+// path and on the admin port) has a stable code, an HTTP status, an OpenAI error
+// `type`, and a message built here from typed details: it may name a field, a
+// header, a model or a number, never prompt text. Call sites say what went wrong
+// (`kvError('body_too_large', { bytes, limit })`); the wording lives here.
+// test/unit/errors.test.ts checks that this catalogue, the README's error table and
+// the codes thrown in src/ agree.
 
-export const ERROR_CATALOGUE = {
-  invalid_json: { status: 400, type: 'invalid_request_error' },
-  invalid_field: { status: 400, type: 'invalid_request_error' },
-  missing_field: { status: 400, type: 'invalid_request_error' },
-  body_required: { status: 400, type: 'invalid_request_error' },
-  invalid_header: { status: 400, type: 'invalid_request_error' },
-  unauthenticated: { status: 401, type: 'authentication_error' },
-  policy_denied: { status: 403, type: 'permission_error' },
-  unknown_model: { status: 404, type: 'not_found_error' },
-  unknown_route: { status: 404, type: 'not_found_error' },
-  method_not_allowed: { status: 405, type: 'invalid_request_error' },
-  body_timeout: { status: 408, type: 'invalid_request_error' },
-  body_too_large: { status: 413, type: 'invalid_request_error' },
-  rate_limited: { status: 429, type: 'rate_limit_error' },
-  no_candidate: { status: 503, type: 'service_unavailable_error' },
-  no_healthy_endpoint: { status: 503, type: 'service_unavailable_error' },
-  overloaded: { status: 503, type: 'service_unavailable_error' },
-  unsupported_body_mode: { status: 500, type: 'server_error' },
-  internal: { status: 500, type: 'server_error' },
-} as const satisfies Record<string, { status: number; type: string }>;
+const INVALID = 'invalid_request_error';
+const UNAVAILABLE = 'service_unavailable_error';
 
-export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+interface Entry<D> {
+  readonly status: number;
+  readonly type: string;
+  readonly message: (d: D) => string;
+  /** The request field or header the error is about (OpenAI `param`). */
+  readonly param?: (d: D) => string | null;
+}
+
+const entry = <D>(status: number, type: string, message: (d: D) => string, param?: (d: D) => string | null): Entry<D> =>
+  param === undefined ? { status, type, message } : { status, type, message, param };
+
+type Field = { readonly param: string };
+
+export const ERRORS = {
+  invalid_json: entry(400, INVALID, (d: { readonly got?: string }) =>
+    d.got === undefined ? 'request body is not valid JSON' : `request body must be a JSON object, got ${d.got}`,
+  ),
+  invalid_field: entry(
+    400,
+    INVALID,
+    (d: Field & ({ readonly must: string } | { readonly model: string; readonly cannot: string } | { readonly allowList: boolean; readonly why: string })) =>
+      'must' in d
+        ? `'${d.param}' must ${d.must}`
+        : 'cannot' in d
+          ? `model '${d.model}' ${d.cannot}`
+          : `no model ${d.allowList ? "in 'x-kvfleet-models' " : ''}can serve this request (${d.why})`,
+    (d) => d.param,
+  ),
+  missing_field: entry(
+    400,
+    INVALID,
+    (d: Field) => `'${d.param}' is required`,
+    (d) => d.param,
+  ),
+  body_required: entry(400, INVALID, (_: Record<string, never>) => 'this endpoint needs a JSON request body'),
+  invalid_header: entry(
+    400,
+    INVALID,
+    (d: { readonly header: string; readonly problem: string }) => `header '${d.header}' ${d.problem}`,
+    (d) => d.header,
+  ),
+  unknown_model: entry(
+    404,
+    'not_found_error',
+    (_: { readonly param: string }) => 'the requested model does not exist in this fleet; GET /v1/models lists them',
+    (d) => d.param,
+  ),
+  unknown_route: entry(
+    404,
+    'not_found_error',
+    (d: { readonly method: string; readonly path: string; readonly serves: string }) => `no route for ${d.method} ${d.path.slice(0, 64)}; ${d.serves}`,
+  ),
+  unknown_decision: entry(
+    404,
+    'not_found_error',
+    (d: { readonly id: string; readonly capacity: number }) =>
+      `no recent decision with request id '${d.id.slice(0, 128)}' (the ring keeps the last ${d.capacity})`,
+    () => 'request_id',
+  ),
+  method_not_allowed: entry(405, INVALID, (d: { readonly path: string; readonly allowed: string }) => `${d.path} accepts ${d.allowed} only`),
+  body_timeout: entry(408, INVALID, (d: { readonly seconds: number }) => `the request body did not arrive within ${d.seconds} s of its headers`),
+  body_too_large: entry(413, INVALID, (d: { readonly bytes?: number; readonly limit: number }) =>
+    d.bytes === undefined ? `request body is over ${d.limit} bytes` : `request body is ${d.bytes} bytes; the limit is ${d.limit}`,
+  ),
+  no_candidate: entry(
+    503,
+    UNAVAILABLE,
+    (_: Record<string, never>) => 'no candidate model has a healthy endpoint',
+    () => 'model',
+  ),
+  no_healthy_endpoint: entry(
+    503,
+    UNAVAILABLE,
+    (d: { readonly model: string }) => `no healthy endpoint for model '${d.model}'`,
+    () => 'model',
+  ),
+  overloaded: entry(503, UNAVAILABLE, (d: { readonly what: string }) => `kvfleet is ${d.what} right now; retry shortly`),
+  unsupported_body_mode: entry(500, 'server_error', (d: { readonly announced: string; readonly setting?: string }) =>
+    d.setting === undefined
+      ? `the proxy's ext_proc filter sends request bodies as ${d.announced}; kvfleet routes on the body and needs BUFFERED or FULL_DUPLEX_STREAMED`
+      : `the proxy's ext_proc filter announces ${d.announced} but server.body_mode is ${d.setting}`,
+  ),
+  internal: entry(500, 'server_error', (_: Record<string, never>) => 'kvfleet failed to process the request'),
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type ErrorDetail<C extends ErrorCode> = Parameters<(typeof ERRORS)[C]['message']>[0];
 
 export class KvError extends Error {
   readonly code: ErrorCode;
@@ -33,22 +105,26 @@ export class KvError extends Error {
   /** Seconds, for 429 and 503 answers that can say when to come back. */
   readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, param: string | null = null, retryAfter?: number) {
+  constructor(code: ErrorCode, message: string, param: string | null, retryAfter?: number) {
     super(message);
     this.name = 'KvError';
     this.code = code;
-    this.status = ERROR_CATALOGUE[code].status;
-    this.type = ERROR_CATALOGUE[code].type;
+    this.status = ERRORS[code].status;
+    this.type = ERRORS[code].type;
     this.param = param;
     this.retryAfter = retryAfter;
   }
 
   /** OpenAI-shaped body: {"error":{"message","type","code","param"}}. */
   toBody(): string {
-    return JSON.stringify({
-      error: { message: this.message, type: this.type, code: this.code, param: this.param },
-    });
+    return JSON.stringify({ error: { message: this.message, type: this.type, code: this.code, param: this.param } });
   }
+}
+
+/** The error `code` with its catalogue message for `detail`; `retryAfter` in seconds for 429/503. */
+export function kvError<C extends ErrorCode>(code: C, detail: ErrorDetail<C>, retryAfter?: number): KvError {
+  const e = ERRORS[code] as Entry<ErrorDetail<C>>;
+  return new KvError(code, e.message(detail), e.param?.(detail) ?? null, retryAfter);
 }
 
 export const isKvError = (e: unknown): e is KvError => e instanceof KvError;

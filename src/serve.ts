@@ -12,7 +12,7 @@ import { startExtProcServer } from './extproc/server.js';
 import { warmUp } from './extproc/warm-up.js';
 import { circuitSettings, startFleetState } from './fleet/fleet-state.js';
 import { LiveEndpoints } from './fleet/live-endpoints.js';
-import { reportExchange } from './obs/decision-log.js';
+import { reportExchange } from './router/report-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
 import { Router } from './router/router.js';
@@ -37,7 +37,6 @@ export interface Running {
   /** Drain open streams (up to the fleet's drain_seconds), then close everything. */
   stop(graceMs?: number): Promise<void>;
 }
-
 
 export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.logger ?? createLogger();
@@ -89,7 +88,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router)]);
 
   log.info(
-    { grpc: `${grpcListen.host}:${ext.port}`, admin: `${adminListen.host}:${admin.port}`, models: fleet.models.map((m) => m.name), warm_up_ms: Math.round(warmMs) },
+    {
+      grpc: `${grpcListen.host}:${ext.port}`,
+      admin: `${adminListen.host}:${admin.port}`,
+      models: fleet.models.map((m) => m.name),
+      warm_up_ms: Math.round(warmMs),
+    },
     'kvfleet serving',
   );
 

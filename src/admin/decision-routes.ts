@@ -10,17 +10,17 @@
 //                                       x-kvfleet-models, x-kvfleet-priority, x-session-id.
 import type { IncomingMessage } from 'node:http';
 import { explainDecision } from '../core/explain.js';
-import { KvError, isKvError } from '../errors.js';
+import { isKvError, kvError } from '../errors.js';
 import { parseRequestHeaders } from '../request/headers.js';
 import { parseRequestBody } from '../request/parse-body.js';
 import type { ApiKind } from '../request/types.js';
 import type { Router } from '../router/router.js';
-import { sendJson, type AdminRoute } from './http-server.js';
+import { sendError, sendJson, type AdminRoute } from './http-server.js';
 
 /** The API an explain body targets: `?api=` or the body's shape. */
 export function apiOf(body: Record<string, unknown>, query: string | null): ApiKind {
   if (query === 'chat' || query === 'completion' || query === 'embedding') return query;
-  if (query !== null) throw new KvError('invalid_field', "query 'api' must be chat, completion or embedding", 'api');
+  if (query !== null) throw kvError('invalid_field', { param: 'api', must: 'be chat, completion or embedding' });
   if ('messages' in body) return 'chat';
   if ('prompt' in body) return 'completion';
   if ('input' in body) return 'embedding';
@@ -33,10 +33,10 @@ export function explainRequest(router: Router, raw: Buffer, headers: ReadonlyMap
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new KvError('invalid_json', 'request body is not valid JSON', null);
+    throw kvError('invalid_json', {});
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new KvError('invalid_json', 'request body must be a JSON object', null);
+    throw kvError('invalid_json', { got: Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed });
   }
   const body = parsed as Record<string, unknown>;
   const api = apiOf(body, apiQuery);
@@ -55,7 +55,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   for await (const c of req) {
     const b = c as Buffer;
     n += b.length;
-    if (n > limit) throw new KvError('body_too_large', `request body is over ${limit} bytes`, null);
+    if (n > limit) throw kvError('body_too_large', { limit });
     chunks.push(b);
   }
   return Buffer.concat(chunks);
@@ -77,7 +77,7 @@ export function decisionRoutes(router: Router): AdminRoute[] {
     const id = decodeURIComponent(url.pathname.slice('/debug/decisions/'.length));
     const d = router.decisions.get(id);
     if (d === undefined) {
-      sendJson(res, 404, { error: { message: `no recent decision with request id '${id.slice(0, 128)}' (the ring keeps the last ${router.decisions.capacity})`, type: 'not_found_error', code: 'unknown_decision', param: 'request_id' } });
+      sendError(res, kvError('unknown_decision', { id, capacity: router.decisions.capacity }));
     } else {
       sendJson(res, 200, explainDecision(d));
     }
@@ -86,7 +86,7 @@ export function decisionRoutes(router: Router): AdminRoute[] {
   const explain: AdminRoute = async (req, res, url) => {
     if (url.pathname !== '/v1/route/explain') return false;
     if (req.method !== 'POST') {
-      sendJson(res, 405, JSON.parse(new KvError('method_not_allowed', '/v1/route/explain accepts POST only', null).toBody()));
+      sendError(res, kvError('method_not_allowed', { path: '/v1/route/explain', allowed: 'POST' }));
       return true;
     }
     try {
@@ -98,7 +98,7 @@ export function decisionRoutes(router: Router): AdminRoute[] {
       sendJson(res, 200, explainRequest(router, raw, h, url.searchParams.get('api')));
     } catch (e) {
       if (!isKvError(e)) throw e;
-      sendJson(res, e.status, JSON.parse(e.toBody()));
+      sendError(res, e);
     }
     return true;
   };

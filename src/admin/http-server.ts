@@ -1,6 +1,7 @@
 // The admin HTTP port: /metrics (Prometheus), /healthz, /readyz. Later issues
 // mount their routes through `routes`. Never on the request path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { kvError, type KvError } from '../errors.js';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
 
@@ -15,19 +16,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-export async function startAdminServer(
-  listen: { host: string; port: number },
-  routes: readonly AdminRoute[],
-): Promise<AdminServer> {
+/** An error from the catalogue, OpenAI-shaped, with its status (and retry-after). */
+export function sendError(res: ServerResponse, e: KvError): void {
+  if (e.retryAfter !== undefined) res.setHeader('retry-after', String(Math.ceil(e.retryAfter)));
+  const text = e.toBody();
+  res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function startAdminServer(listen: { host: string; port: number }, routes: readonly AdminRoute[]): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     void (async () => {
       for (const route of routes) {
         if (await route(req, res, url)) return;
       }
-      sendJson(res, 404, { error: { message: `no admin route ${url.pathname}`, type: 'not_found_error', code: 'unknown_route', param: null } });
+      sendError(res, kvError('unknown_route', { method: req.method ?? 'GET', path: url.pathname, serves: 'see the README for the admin routes' }));
     })().catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: { message: 'admin handler failed', type: 'server_error', code: 'internal', param: null } });
+      if (!res.headersSent) sendError(res, kvError('internal', {}));
       else res.destroy();
     });
   });

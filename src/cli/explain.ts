@@ -44,11 +44,13 @@ function render(x: Record<string, unknown>): string {
   const a = x['affinity'] as { kind: string; score: number };
   lines.push(`affinity:  ${a.kind}${a.kind === 'prefix' ? `:${a.score.toFixed(2)}` : ''}`);
   lines.push(`reasons:   ${(x['reasons'] as string[]).join(', ')}`);
-  if (x['domain'] !== null) lines.push(`domain:    ${String(x['domain'])}`);
+  if (typeof x['domain'] === 'string') lines.push(`domain:    ${x['domain']}`);
   lines.push('candidates:');
   for (const k of c) {
     const s = k['scores'] as Record<string, number>;
-    const dims = Object.entries(s).map(([d, v]) => `${d}=${v.toFixed(2)}`).join(' ');
+    const dims = Object.entries(s)
+      .map(([d, v]) => `${d}=${v.toFixed(2)}`)
+      .join(' ');
     lines.push(`  ${String(k['model']).padEnd(24)} strategy=${Number(k['strategy_score']).toFixed(3)} total=${Number(k['total']).toFixed(3)}  ${dims}`);
   }
   for (const r of (x['rejected'] as Array<{ model: string; reason: string }>) ?? []) lines.push(`  ✗ ${r.model.padEnd(22)} ${r.reason}`);
@@ -88,7 +90,10 @@ export function registerExplainCommand(program: Command): void {
     } else if (o.api === 'completion') body['prompt'] = o.prompt;
     else body['input'] = o.prompt;
     if (o.maxTokens !== undefined) body['max_tokens'] = o.maxTokens;
-    const headers = new Map<string, string>([[':method', 'POST'], [':path', '/v1/route/explain']]);
+    const headers = new Map<string, string>([
+      [':method', 'POST'],
+      [':path', '/v1/route/explain'],
+    ]);
     if (o.strategy !== undefined) headers.set('x-kvfleet-strategy', o.strategy);
     if (o.models !== undefined) headers.set('x-kvfleet-models', o.models);
     if (o.priority !== undefined) headers.set('x-kvfleet-priority', o.priority);
@@ -96,13 +101,13 @@ export function registerExplainCommand(program: Command): void {
     const idle: LiveView = { endpoint: () => undefined };
     try {
       const fleet = res.fleet;
-      const router = new Router({ fleet: () => fleet, live: idle, state: createLearnedState(fleet, seededRng(fleet.routing.seed ?? 1)), now: () => performance.now() });
-      const x = explainRequest(
-        router,
-        Buffer.from(JSON.stringify(body)),
-        headers,
-        o.api,
-      );
+      const router = new Router({
+        fleet: () => fleet,
+        live: idle,
+        state: createLearnedState(fleet, seededRng(fleet.routing.seed ?? 1)),
+        now: () => performance.now(),
+      });
+      const x = explainRequest(router, Buffer.from(JSON.stringify(body)), headers, o.api);
       process.stdout.write(o.json === true ? `${JSON.stringify(x, null, 2)}\n` : render(x));
     } catch (e) {
       if (!isKvError(e)) throw e;

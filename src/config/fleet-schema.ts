@@ -14,10 +14,16 @@ const listen = (defaultPort: number) =>
   });
 
 const modelSchema = z.strictObject({
-  name: z.string().min(1).regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
   aliases: z.array(z.string().min(1)).default([]),
   /** Envoy cluster holding this model's replicas; the route reads it from x-kvfleet-cluster. */
-  cluster: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'an Envoy cluster name: letters, digits and . _ - only'),
+  cluster: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+$/, 'an Envoy cluster name: letters, digits and . _ - only'),
   /** The name the replicas know the model by; the body's `model` is rewritten to it. */
   model_id: z.string().min(1),
   engine: z.enum(ENGINES).default('vllm'),
@@ -56,7 +62,12 @@ export const fleetSchema = z
         grpc: listen(9002).prefault({}),
         admin: listen(9003).prefault({}),
         /** Requests with a larger body get a 413 from kvfleet. */
-        max_body_bytes: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+        max_body_bytes: z
+          .number()
+          .int()
+          .positive()
+          .max(64 * 1024 * 1024)
+          .default(4 * 1024 * 1024),
         /** Seconds SIGTERM waits for open streams before closing them. */
         drain_seconds: z.number().min(0).max(600).default(10),
         /**
@@ -68,7 +79,12 @@ export const fleetSchema = z
         /** Full duplex: a request body not complete this many seconds after its headers gets a 408. */
         body_timeout_seconds: z.number().positive().max(3600).default(30),
         /** Full duplex: bytes of request bodies held at once, all requests together; past it, 503. */
-        max_held_body_bytes: z.number().int().positive().max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+        max_held_body_bytes: z
+          .number()
+          .int()
+          .positive()
+          .max(16 * 1024 * 1024 * 1024)
+          .default(256 * 1024 * 1024),
       })
       .prefault({}),
     /** The `static` strategy's model; wins ties when a strategy chooses for `auto`. */

@@ -37,8 +37,7 @@ export function buildFleet(file: FleetFile): Fleet {
     byName.set(m.name, m);
     for (const a of m.aliases) byName.set(a, m);
   }
-  const defaultModel =
-    frozen.default_model !== undefined ? byName.get(frozen.default_model) : undefined;
+  const defaultModel = frozen.default_model !== undefined ? byName.get(frozen.default_model) : undefined;
   return Object.freeze({
     server: frozen.server,
     models: frozen.models,

@@ -48,7 +48,12 @@ export const scrapeSchema = z
     /** Scrapes in flight at once, across every endpoint. */
     concurrency: z.number().int().min(1).max(256).default(16),
     /** Largest /metrics body read, bytes. */
-    max_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
   })
   .prefault({});
 
@@ -76,10 +81,7 @@ export type ModelScrapeConfig = NonNullable<z.infer<typeof modelScrapeSchema>>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 
 /** A model needs endpoints unless discovery can supply them. */
-export function checkFleetStateRefs(
-  fleet: { discovery?: unknown; models: ReadonlyArray<{ endpoints: readonly string[] }> },
-  ctx: z.core.$RefinementCtx,
-): void {
+export function checkFleetStateRefs(fleet: { discovery?: unknown; models: ReadonlyArray<{ endpoints: readonly string[] }> }, ctx: z.core.$RefinementCtx): void {
   if (fleet.discovery !== undefined) return;
   fleet.models.forEach((m, i) => {
     if (m.endpoints.length === 0) {

@@ -89,7 +89,11 @@ export const affinitySchema = z
     /** Endpoints the prefix index tracks at most (least recently routed forgotten first). */
     index_max_endpoints: z.number().int().min(1).max(100_000).default(4096),
     /** Session pins (x-session-id, and the body's `user` when session_from_user). */
-    session_ttl_s: z.number().positive().max(7 * 86400).default(1800),
+    session_ttl_s: z
+      .number()
+      .positive()
+      .max(7 * 86400)
+      .default(1800),
     session_from_user: z.boolean().default(false),
     session_capacity: z.number().int().min(1).max(10_000_000).default(100_000),
     /** CHWBL: an endpoint accepts a new key while load + 1 ≤ ceil(load_bound · (total + 1) / healthy endpoints). */

@@ -2,7 +2,7 @@
 // `auto` every model (or the x-kvfleet-models allow-list), default model first.
 // Capability filters (filters.ts) run here, before any scoring: a named model that
 // fails one is an error naming the reason; for `auto` the model is rejected.
-import { KvError } from '../errors.js';
+import { kvError } from '../errors.js';
 import type { Fleet, Model } from '../config/fleet.js';
 import { capabilityVerdict, type FilterVerdict } from './filters.js';
 import type { DecisionRequest, Rejection } from './types.js';
@@ -22,7 +22,7 @@ export function candidateModels(req: DecisionRequest, fleet: Fleet, promptTokens
   if (allow !== undefined) {
     for (const name of allow) {
       const m = fleet.byName.get(name);
-      if (m === undefined) throw new KvError('invalid_header', `header 'x-kvfleet-models' names an unknown model`, 'x-kvfleet-models');
+      if (m === undefined) throw kvError('invalid_header', { header: 'x-kvfleet-models', problem: 'names an unknown model' });
       allowed.add(m);
     }
   }
@@ -30,13 +30,13 @@ export function candidateModels(req: DecisionRequest, fleet: Fleet, promptTokens
   if (asked !== 'auto') {
     const model = fleet.byName.get(asked);
     if (model === undefined) {
-      throw new KvError('unknown_model', 'the requested model does not exist in this fleet; GET /v1/models lists them', 'model');
+      throw kvError('unknown_model', { param: 'model' });
     }
     if (allow !== undefined && !allowed.has(model)) {
-      throw new KvError('invalid_header', "the requested model is not in header 'x-kvfleet-models'", 'x-kvfleet-models');
+      throw kvError('invalid_header', { header: 'x-kvfleet-models', problem: 'does not list the requested model' });
     }
     const v = capabilityVerdict(model, req.input, promptTokens);
-    if (v !== undefined) throw new KvError('invalid_field', v.message, v.param);
+    if (v !== undefined) throw kvError('invalid_field', { param: v.param, model: model.name, cannot: v.cannot });
     return { models: [model], rejected: [], named: true, reasons: asked !== model.name ? ['alias'] : [] };
   }
 
@@ -56,7 +56,7 @@ export function candidateModels(req: DecisionRequest, fleet: Fleet, promptTokens
   }
   if (models.length === 0) {
     const why = [...new Set(rejected.map((r) => r.reason))].join(', ');
-    throw new KvError('invalid_field', `no model ${allow !== undefined ? "in 'x-kvfleet-models' " : ''}can serve this request (${why})`, first?.param ?? 'model');
+    throw kvError('invalid_field', { param: first?.param ?? 'model', allowList: allow !== undefined, why });
   }
   return { models, rejected, named: false, reasons: allow !== undefined ? ['alias:auto', 'allow-list'] : ['alias:auto'] };
 }

@@ -9,7 +9,7 @@
 //   → endpoint picker (endpoints/picker.ts, pickers/registry.ts)
 import { DEFAULT_STRATEGY } from '../config/names.js';
 import type { AffinityConfig } from '../config/routing-schema.js';
-import { KvError } from '../errors.js';
+import { kvError } from '../errors.js';
 import { candidateModels } from './candidates.js';
 import { classifyPrompt, type DomainGuess } from './domain-classifier.js';
 import { assessModel, estimateAt, listHas, minByTtft } from './endpoints/assess.js';
@@ -78,7 +78,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     });
     if (assessment.healthyCount === 0) {
       if (cm.named) {
-        throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
+        throw kvError('no_healthy_endpoint', { model: model.name }, 1);
       }
       rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
       continue;
@@ -91,7 +91,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     cands.push({ model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price });
   }
   if (cands.length === 0) {
-    throw new KvError('no_candidate', 'no candidate model has a healthy endpoint', 'model', 1);
+    throw kvError('no_candidate', {}, 1);
   }
 
   let guess: DomainGuess | undefined;
@@ -110,7 +110,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     rng: state.rng,
     maxFallbacks: MAX_FALLBACKS,
   });
-  if (pick === undefined) throw new KvError('no_healthy_endpoint', `no healthy endpoint for model '${model.name}'`, 'model', 1);
+  if (pick === undefined) throw kvError('no_healthy_endpoint', { model: model.name }, 1);
 
   const reasons = [...pick.reasons, ...cm.reasons, ...ranking.reasons];
   if (guess !== undefined && !reasons.some((r) => r.startsWith('domain:'))) reasons.push(`domain:${guess.domain}`);

@@ -35,7 +35,8 @@ export function explainDecision(d: Decision, decisionUs?: number): Record<string
     endpoint_count: d.endpointCount,
     endpoint_details: d.endpointDetails.map((e) => ({
       address: e.address,
-      role: d.endpoints[0] === e.address ? 'primary' : d.endpoints.includes(e.address) ? 'fallback' : !e.healthy ? 'unhealthy' : e.cooling ? 'cooling' : 'unused',
+      role:
+        d.endpoints[0] === e.address ? 'primary' : d.endpoints.includes(e.address) ? 'fallback' : !e.healthy ? 'unhealthy' : e.cooling ? 'cooling' : 'unused',
       healthy: e.healthy,
       cooling: e.cooling,
       stale: e.stale,

@@ -13,33 +13,34 @@ export interface FilterVerdict {
   readonly reason: string;
   /** The request field that asks for what the model cannot do (error `param`). */
   readonly param: string;
-  readonly message: string;
+  /** What the model cannot do, after "model '<name>' " (errors.ts invalid_field). */
+  readonly cannot: string;
 }
 
 export function capabilityVerdict(model: Model, input: RequestInput, promptTokens: number): FilterVerdict | undefined {
   const c = model.capabilities;
   if (input.api === 'embedding' && model.type !== 'embedding') {
-    return { reason: 'type:not-embedding', param: 'model', message: `model '${model.name}' is not an embedding model` };
+    return { reason: 'type:not-embedding', param: 'model', cannot: 'is not an embedding model' };
   }
   if (input.api !== 'embedding' && model.type === 'embedding') {
-    return { reason: 'type:embedding', param: 'model', message: `model '${model.name}' is an embedding model; use /v1/embeddings` };
+    return { reason: 'type:embedding', param: 'model', cannot: 'is an embedding model; use /v1/embeddings' };
   }
   if (input.api === 'chat' && model.type === 'completion') {
-    return { reason: 'type:completion', param: 'model', message: `model '${model.name}' serves /v1/completions only` };
+    return { reason: 'type:completion', param: 'model', cannot: 'serves /v1/completions only' };
   }
-  if (input.hasTools && !c.tools) return { reason: 'no-tools', param: 'tools', message: `model '${model.name}' does not support tools` };
+  if (input.hasTools && !c.tools) return { reason: 'no-tools', param: 'tools', cannot: 'does not support tools' };
   if (input.jsonMode && !c.json_mode) {
-    return { reason: 'no-json-mode', param: 'response_format', message: `model '${model.name}' does not support JSON mode` };
+    return { reason: 'no-json-mode', param: 'response_format', cannot: 'does not support JSON mode' };
   }
   if (input.hasImages && !c.vision) {
-    return { reason: 'no-vision', param: 'messages', message: `model '${model.name}' does not accept image input` };
+    return { reason: 'no-vision', param: 'messages', cannot: 'does not accept image input' };
   }
   const need = promptTokens + (input.maxOutputTokens ?? 0);
   if (need > c.context_length) {
     return {
       reason: 'context-length',
       param: input.maxOutputTokens !== undefined ? 'max_tokens' : input.api === 'chat' ? 'messages' : input.api === 'completion' ? 'prompt' : 'input',
-      message: `about ${need} tokens (prompt estimate plus max output) exceed the context length ${c.context_length} of model '${model.name}'`,
+      cannot: `has a context length of ${c.context_length} tokens; this request needs about ${need} (prompt estimate plus max output)`,
     };
   }
   return undefined;

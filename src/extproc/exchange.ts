@@ -8,7 +8,7 @@
 //          └──────────────────┴───────────────────┴──► done  (kvfleet answered itself, or failed)
 // Transitions happen in `to()` only; the dispatch is one switch over the message kind
 // with a compile-time completeness check.
-import { KvError, isKvError } from '../errors.js';
+import { isKvError, kvError, type KvError } from '../errors.js';
 import { BufferedBody } from './body/buffered-body.js';
 import { NO_ANSWER, type BodyReader } from './body/body-reader.js';
 import { isFullDuplex } from './body/body-mode.js';
@@ -107,7 +107,7 @@ export class Exchange {
         case 'response_trailers':
           return [{ response_trailers: {} }];
         case undefined:
-          throw new KvError('internal', 'empty ext_proc message', null);
+          throw new Error('empty ext_proc message');
         default:
           return unreachable(kind);
       }
@@ -125,7 +125,7 @@ export class Exchange {
   expire(): readonly ProcessingResponse[] {
     if (!this.collecting) return NO_ANSWER;
     const s = this.st.fleet.server.body_timeout_seconds;
-    return [this.fail(new KvError('body_timeout', `the request body did not arrive within ${s} s of its headers`, null))];
+    return [this.fail(kvError('body_timeout', { seconds: s }))];
   }
 
   /** The stream ended (completed, cancelled or broken): release what is held, report once. */
@@ -159,7 +159,14 @@ export class Exchange {
     const st = this.st;
     const route = (body: Buffer) => {
       const r = routeBody(
-        { router: this.env.router, requestId: st.requestId, api: st.api ?? 'chat', meta: st.meta as NonNullable<typeof st.meta>, maxBodyBytes: st.fleet.server.max_body_bytes, view: withSubset(this.env.router.live, st.subset) },
+        {
+          router: this.env.router,
+          requestId: st.requestId,
+          api: st.api ?? 'chat',
+          meta: st.meta as NonNullable<typeof st.meta>,
+          maxBodyBytes: st.fleet.server.max_body_bytes,
+          view: withSubset(this.env.router.live, st.subset),
+        },
         body,
       );
       st.routed = r.routed;
@@ -168,7 +175,12 @@ export class Exchange {
       return r;
     };
     if (!duplex) return new BufferedBody(route);
-    const reader = new DuplexBody(route, { maxBodyBytes: st.fleet.server.max_body_bytes, maxHeldBytes: st.fleet.server.max_held_body_bytes, held: this.env.heldBodies, strip: st.meta?.strip ?? [] });
+    const reader = new DuplexBody(route, {
+      maxBodyBytes: st.fleet.server.max_body_bytes,
+      maxHeldBytes: st.fleet.server.max_held_body_bytes,
+      held: this.env.heldBodies,
+      strip: st.meta?.strip ?? [],
+    });
     st.lease.hold(() => reader.release());
     return reader;
   }
@@ -214,12 +226,12 @@ export class Exchange {
   // ── ends ───────────────────────────────────────────────────────────────────
 
   private to(next: Phase): void {
-    if (!NEXT[this.st.phase].includes(next)) throw new KvError('internal', `ext_proc message out of order (${this.st.phase} → ${next})`, null);
+    if (!NEXT[this.st.phase].includes(next)) throw new Error(`ext_proc message out of order (${this.st.phase} → ${next})`);
     this.st.phase = next;
   }
 
   private fail(e: unknown): ProcessingResponse {
-    const err = isKvError(e) ? e : new KvError('internal', 'kvfleet failed to process the request', null);
+    const err = isKvError(e) ? e : kvError('internal', {});
     if (!isKvError(e)) this.env.onInternalError?.(e);
     if (this.st.requestId === '') this.st.requestId = this.env.newRequestId();
     this.end({ error: err });
@@ -251,5 +263,5 @@ export class Exchange {
 }
 
 function unreachable(x: never): never {
-  throw new KvError('internal', `unknown ext_proc message ${String(x)}`, null);
+  throw new Error(`unknown ext_proc message ${String(x)}`);
 }

@@ -12,11 +12,7 @@ export function affinityValue(d: Decision): string {
   return a.kind;
 }
 
-export function explanationHeaders(
-  d: Decision,
-  decisionUs: number,
-  servedEndpoint: string | undefined,
-): HeaderValueOption[] {
+export function explanationHeaders(d: Decision, decisionUs: number, servedEndpoint: string | undefined): HeaderValueOption[] {
   const out = [
     setHeader('x-kvfleet-request-id', d.requestId),
     setHeader('x-kvfleet-model', d.model.name),

@@ -1,12 +1,6 @@
 // Builders for ext_proc responses. Header values always travel in raw_value.
 import type { KvError } from '../errors.js';
-import type {
-  CommonResponse,
-  HeaderValueOption,
-  HttpHeaders,
-  ProcessingResponse,
-  ProtoStruct,
-} from './proto-types.js';
+import type { CommonResponse, HeaderValueOption, HttpHeaders, ProcessingResponse, ProtoStruct } from './proto-types.js';
 
 /** Envoy's header list → lowercase-keyed map (the last value wins for repeats). */
 export function headerMap(h: HttpHeaders | undefined): Map<string, string> {
@@ -41,7 +35,7 @@ export function streamedBody(kind: 'request_body' | 'response_body', body: Buffe
   return { [kind]: { response: { body_mutation: { streamed_response: { body, end_of_stream: endOfStream } } } } };
 }
 
-export const CONTINUE: CommonResponse = Object.freeze({ status: 'CONTINUE' }) as CommonResponse;
+export const CONTINUE: CommonResponse = Object.freeze({ status: 'CONTINUE' });
 
 export function immediateError(err: KvError, extra: readonly HeaderValueOption[] = []): ProcessingResponse {
   const set = [setHeader('content-type', 'application/json'), ...extra];

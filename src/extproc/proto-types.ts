@@ -41,13 +41,7 @@ export interface HttpBody {
   end_of_stream?: boolean;
 }
 
-export type RequestKind =
-  | 'request_headers'
-  | 'response_headers'
-  | 'request_body'
-  | 'response_body'
-  | 'request_trailers'
-  | 'response_trailers';
+export type RequestKind = 'request_headers' | 'response_headers' | 'request_body' | 'response_body' | 'request_trailers' | 'response_trailers';
 
 export type BodySendMode = 'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED' | 'GRPC';
 
@@ -73,11 +67,7 @@ export interface ProcessingRequest {
   protocol_config?: ProtocolConfiguration;
 }
 
-export type AppendAction =
-  | 'APPEND_IF_EXISTS_OR_ADD'
-  | 'ADD_IF_ABSENT'
-  | 'OVERWRITE_IF_EXISTS_OR_ADD'
-  | 'OVERWRITE_IF_EXISTS';
+export type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
 
 export interface HeaderValueOption {
   header: { key: string; raw_value: Buffer };

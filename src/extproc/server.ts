@@ -77,9 +77,7 @@ export async function startExtProcServer(
   server.addService(loadExtProcService(), { Process: onStream });
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    );
+    server.bindAsync(`${listen.host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
 
   return {

@@ -16,7 +16,12 @@ const MAX_SUBSET = 4096;
 export function readSubsetHint(md: ProcessingRequest['metadata_context']): readonly string[] | undefined {
   const v = md?.filter_metadata?.[SUBSET_NAMESPACE]?.fields?.[SUBSET_KEY];
   if (v === undefined) return undefined;
-  if (v.stringValue !== undefined) return v.stringValue.split(',').map((s) => s.trim()).filter((s) => s !== '').slice(0, MAX_SUBSET);
+  if (v.stringValue !== undefined)
+    return v.stringValue
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .slice(0, MAX_SUBSET);
   const values = v.listValue?.values ?? [];
   const out: string[] = [];
   for (const x of values) {

@@ -21,7 +21,16 @@ function headers(h: Record<string, string>): HttpHeaders {
 
 function body(type: keyof typeof PATHS, model: string, i: number): Buffer {
   const text = `warm-up prompt ${i % 7} `.repeat(60 + (i % 5) * 40);
-  if (type === 'chat') return Buffer.from(JSON.stringify({ model, messages: [{ role: 'system', content: text }, { role: 'user', content: `q${i}` }] }));
+  if (type === 'chat')
+    return Buffer.from(
+      JSON.stringify({
+        model,
+        messages: [
+          { role: 'system', content: text },
+          { role: 'user', content: `q${i}` },
+        ],
+      }),
+    );
   if (type === 'completion') return Buffer.from(JSON.stringify({ model, prompt: text }));
   return Buffer.from(JSON.stringify({ model, input: text }));
 }
@@ -40,7 +49,9 @@ export function warmUp(fleet: Fleet, rounds = 40): number {
       const served = out.request_body?.response.header_mutation?.set_headers?.find((h) => h.header.key === 'x-gateway-destination-endpoint');
       ex.handle({
         response_headers: headers({ ':status': '200' }),
-        attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: served?.header.raw_value.toString().split(',')[0] ?? '' } } } },
+        attributes: {
+          'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: served?.header.raw_value.toString().split(',')[0] ?? '' } } },
+        },
       });
       ex.close();
     }

@@ -109,7 +109,8 @@ export function startFleetState(initial: Fleet, live: LiveEndpoints, registry: R
             retarget();
           }
         } else {
-          if (lastPollError === undefined) log.warn({ envoy_admin: url, error: r.error }, 'Envoy admin poll failed; keeping the last known membership and health');
+          if (lastPollError === undefined)
+            log.warn({ envoy_admin: url, error: r.error }, 'Envoy admin poll failed; keeping the last known membership and health');
           lastPollError = r.error;
         }
       },
@@ -149,10 +150,21 @@ export function startFleetState(initial: Fleet, live: LiveEndpoints, registry: R
                 last_ok_ms_ago: lastPollOk !== undefined ? Math.round(performance.now() - lastPollOk) : undefined,
                 error: lastPollError,
               },
-        scrape: { enabled: fleet.file.scrape.enabled, targets: scraper.targets().map((t) => ({ address: t.address, engine: t.engine, url: t.url, interval_ms: t.intervalMs, stale_after_ms: t.staleAfterMs })) },
+        scrape: {
+          enabled: fleet.file.scrape.enabled,
+          targets: scraper
+            .targets()
+            .map((t) => ({ address: t.address, engine: t.engine, url: t.url, interval_ms: t.intervalMs, stale_after_ms: t.staleAfterMs })),
+        },
         models: fleet.models.map((m) => {
           const members = live.members(m.cluster);
-          return { name: m.name, cluster: m.cluster, engine: m.engine, source: members !== undefined ? 'envoy' : 'fleet_file', endpoints: endpointsOf(m, live) };
+          return {
+            name: m.name,
+            cluster: m.cluster,
+            engine: m.engine,
+            source: members !== undefined ? 'envoy' : 'fleet_file',
+            endpoints: endpointsOf(m, live),
+          };
         }),
         endpoints: live.snapshot(),
       };

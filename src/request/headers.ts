@@ -2,7 +2,7 @@
 // and lists every client-supplied header kvfleet owns, to be stripped before the
 // request goes upstream (x-kvfleet-*, x-gateway-destination-endpoint*).
 import { PRIORITIES, STRATEGY_NAMES, type Priority, type StrategyName } from '../config/names.js';
-import { KvError } from '../errors.js';
+import { kvError } from '../errors.js';
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
 const STRATEGY_SET: ReadonlySet<string> = new Set(STRATEGY_NAMES);
@@ -36,7 +36,7 @@ export function isOwnedHeader(name: string): boolean {
 function token(name: string, value: string): string {
   const v = value.trim();
   if (v.length === 0 || v.length > MAX_HEADER_VALUE || !TOKEN.test(v)) {
-    throw new KvError('invalid_header', `header '${name}' must be a short token of letters, digits and . _ : / @ -`, name);
+    throw kvError('invalid_header', { header: name, problem: 'must be a short token of letters, digits and . _ : / @ -' });
   }
   return v;
 }
@@ -51,7 +51,7 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
   const cl = headers.get('content-length');
   if (cl !== undefined) {
     const n = Number(cl);
-    if (!Number.isSafeInteger(n) || n < 0) throw new KvError('invalid_header', "header 'content-length' is not a valid length", 'content-length');
+    if (!Number.isSafeInteger(n) || n < 0) throw kvError('invalid_header', { header: 'content-length', problem: 'is not a valid length' });
     contentLength = n;
   }
 
@@ -65,14 +65,14 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
     if (name === 'x-kvfleet-strategy') {
       const s = token(name, value);
       if (!STRATEGY_SET.has(s)) {
-        throw new KvError('invalid_header', `header '${name}': unknown strategy; known: ${STRATEGY_NAMES.join(', ')}`, name);
+        throw kvError('invalid_header', { header: name, problem: `names an unknown strategy; known: ${STRATEGY_NAMES.join(', ')}` });
       }
       strategy = s as StrategyName;
     } else if (name === 'x-kvfleet-models') {
       models = value.split(',').map((m) => token(name, m));
     } else if (name === 'x-kvfleet-priority') {
       const p = value.trim().toLowerCase();
-      if (!PRIORITY_SET.has(p)) throw new KvError('invalid_header', `header '${name}' must be high, normal or low`, name);
+      if (!PRIORITY_SET.has(p)) throw kvError('invalid_header', { header: name, problem: 'must be high, normal or low' });
       priority = p as Priority;
     }
   }

@@ -2,7 +2,7 @@
 // hand-written (not a schema library) so each error names the precise field,
 // e.g. `messages[3].content`, and the hot path stays allocation-light.
 // Error messages name fields and types only: never a value from the prompt.
-import { KvError } from '../errors.js';
+import { kvError, type KvError } from '../errors.js';
 import type { ApiKind, PromptSegment, RequestInput } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -16,7 +16,7 @@ function typeName(v: unknown): string {
 }
 
 function wrongType(param: string, expected: string, got: unknown): KvError {
-  return new KvError('invalid_field', `'${param}' must be ${expected}, got ${typeName(got)}`, param);
+  return kvError('invalid_field', { param, must: `be ${expected}, got ${typeName(got)}` });
 }
 
 /** Image parts are represented by a short marker so huge data: URLs cost nothing. */
@@ -51,17 +51,17 @@ function contentText(content: unknown, param: string, acc: { hasImages: boolean 
 
 function chatSegments(body: Json, acc: { hasImages: boolean }): PromptSegment[] {
   const messages = body['messages'];
-  if (messages === undefined) throw new KvError('missing_field', "'messages' is required", 'messages');
+  if (messages === undefined) throw kvError('missing_field', { param: 'messages' });
   if (!Array.isArray(messages)) throw wrongType('messages', 'an array', messages);
-  if (messages.length === 0) throw new KvError('invalid_field', "'messages' must not be empty", 'messages');
-  const out: PromptSegment[] = new Array(messages.length);
+  if (messages.length === 0) throw kvError('invalid_field', { param: 'messages', must: 'not be empty' });
+  const out = new Array<PromptSegment>(messages.length);
   for (let i = 0; i < messages.length; i++) {
     const m: unknown = messages[i];
     const p = `messages[${i}]`;
     if (!isObject(m)) throw wrongType(p, 'an object', m);
     const role = m['role'];
     if (typeof role !== 'string') {
-      if (role === undefined) throw new KvError('missing_field', `'${p}.role' is required`, `${p}.role`);
+      if (role === undefined) throw kvError('missing_field', { param: `${p}.role` });
       throw wrongType(`${p}.role`, 'a string', role);
     }
     out[i] = { role, text: contentText(m['content'], `${p}.content`, acc) };
@@ -72,7 +72,7 @@ function chatSegments(body: Json, acc: { hasImages: boolean }): PromptSegment[] 
 function textOrTokens(v: unknown, param: string, role: string): PromptSegment[] {
   if (typeof v === 'string') return [{ role, text: v }];
   if (Array.isArray(v)) {
-    if (v.length === 0) throw new KvError('invalid_field', `'${param}' must not be empty`, param);
+    if (v.length === 0) throw kvError('invalid_field', { param, must: 'not be empty' });
     if (v.every((x) => typeof x === 'number')) return [{ role, text: v.join(' ') }];
     return v.map((x, i) => {
       if (typeof x === 'string') return { role, text: x };
@@ -80,7 +80,7 @@ function textOrTokens(v: unknown, param: string, role: string): PromptSegment[] 
       throw wrongType(`${param}[${i}]`, 'a string or an array of token ids', x);
     });
   }
-  if (v === undefined) throw new KvError('missing_field', `'${param}' is required`, param);
+  if (v === undefined) throw kvError('missing_field', { param });
   throw wrongType(param, 'a string or an array', v);
 }
 
@@ -96,12 +96,12 @@ export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
   try {
     body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
   } catch {
-    throw new KvError('invalid_json', 'request body is not valid JSON', null);
+    throw kvError('invalid_json', {});
   }
-  if (!isObject(body)) throw new KvError('invalid_json', `request body must be a JSON object, got ${typeName(body)}`, null);
+  if (!isObject(body)) throw kvError('invalid_json', { got: typeName(body) });
 
   const model = body['model'];
-  if (model === undefined) throw new KvError('missing_field', "'model' is required", 'model');
+  if (model === undefined) throw kvError('missing_field', { param: 'model' });
   if (typeof model !== 'string' || model.length === 0) throw wrongType('model', 'a non-empty string', model);
 
   const stream = body['stream'];

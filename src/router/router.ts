@@ -125,7 +125,16 @@ export class Router {
         ? undefined
         : applyOutcome(
             endpoints,
-            { status: r.status, served: r.served, attempts: r.attempts, offered: d.endpoints, ttfbMs: upstreamMs, headers: r.headers, now, wallNow: Date.now() },
+            {
+              status: r.status,
+              served: r.served,
+              attempts: r.attempts,
+              offered: d.endpoints,
+              ttfbMs: upstreamMs,
+              headers: r.headers,
+              now,
+              wallNow: Date.now(),
+            },
             routed.fleet.file.health,
           );
     learnOutcome(this.state, routed.fleet, this.deps.live, d, { status: r.status, servedEndpoint: r.served, latencyMs: upstreamMs }, now);

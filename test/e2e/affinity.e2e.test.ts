@@ -14,11 +14,11 @@ afterAll(async () => {
 
 /** A long system prompt (≈1,000 tokens): worth ~100 ms of prefill to a cold replica. */
 const systemPrompt = (topic: string) =>
-  `You are the support assistant for ${topic}. ` + Array.from({ length: 80 }, (_, i) => `Rule ${i}: answer about ${topic} precisely and cite section ${i}.`).join(' ');
+  `You are the support assistant for ${topic}. ` +
+  Array.from({ length: 80 }, (_, i) => `Rule ${i}: answer about ${topic} precisely and cite section ${i}.`).join(' ');
 
 const addr = (port: number) => `127.0.0.1:${port}`;
-const hitsByAddr = (s: Stack, which: 'llama' | 'qwen') =>
-  new Map(s[which].replicas.map((r) => [addr(r.port), r.stats().prefix_hits_tokens]));
+const hitsByAddr = (s: Stack, which: 'llama' | 'qwen') => new Map(s[which].replicas.map((r) => [addr(r.port), r.stats().prefix_hits_tokens]));
 
 describe('KV-cache affinity through Envoy', () => {
   it('sends requests sharing a system prompt to the same replica, whose cache then hits', async () => {
@@ -29,7 +29,10 @@ describe('KV-cache affinity through Envoy', () => {
     for (let i = 0; i < 5; i++) {
       const res = await postJson(stack.url, '/v1/chat/completions', {
         model: 'llama-3-8b',
-        messages: [{ role: 'system', content: sys }, { role: 'user', content: `Question number ${i}: why was I charged twice?` }],
+        messages: [
+          { role: 'system', content: sys },
+          { role: 'user', content: `Question number ${i}: why was I charged twice?` },
+        ],
       });
       expect(res.status, stack.logs()).toBe(200);
       await res.arrayBuffer();
@@ -52,7 +55,10 @@ describe('KV-cache affinity through Envoy', () => {
         model: 'llama-3-8b',
         stream: true,
         max_tokens: 150,
-        messages: [{ role: 'system', content: sys }, { role: 'user', content: `Where is parcel ${i}?` }],
+        messages: [
+          { role: 'system', content: sys },
+          { role: 'user', content: `Where is parcel ${i}?` },
+        ],
       });
     const first = await ask(-1);
     const warm = first.headers.get('x-kvfleet-endpoint') ?? '';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runLiveLocal } from '../../src/tools/bench/command.js';
 
 describe('kvfleet bench live-local', () => {
-  it('drives Envoy + kvfleet, reads the replicas\' metrics, and reports every request', async () => {
+  it("drives Envoy + kvfleet, reads the replicas' metrics, and reports every request", async () => {
     const r = await runLiveLocal({ strategies: ['hybrid_score'], replicas: 2, requests: 12, duration: 10, timeScale: 1, load: 0.3, seed: 1, virtual: true });
     expect(r.live).toHaveLength(1);
     const live = r.live[0]!;

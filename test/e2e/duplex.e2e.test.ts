@@ -27,11 +27,15 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface SimReply { kvfleet_sim: { received_model: string; port: number; prompt_tokens: number } }
+interface SimReply {
+  kvfleet_sim: { received_model: string; port: number; prompt_tokens: number };
+}
 const chat = (content: string) => ({ model: 'llama-3-8b', messages: [{ role: 'user', content }] });
 const llamaAddrs = () => stack.llama.replicas.map((r) => `127.0.0.1:${r.port}`);
 const endpoint = async (address: string) =>
-  ((await (await fetch(`${stack.kvfleet.adminUrl}/fleet`)).json()) as { endpoints: Array<{ address: string; inflight: number }> }).endpoints.find((e) => e.address === address);
+  ((await (await fetch(`${stack.kvfleet.adminUrl}/fleet`)).json()) as { endpoints: Array<{ address: string; inflight: number }> }).endpoints.find(
+    (e) => e.address === address,
+  );
 
 interface SlowPost {
   /** Before the first body byte, ms. */
@@ -124,7 +128,8 @@ describe('full-duplex request body through Envoy', () => {
     const before = [...stack.llama.replicas, ...stack.qwen.replicas].map((r) => r.stats().requests);
     const res = await postJson(stack.url, '/v1/chat/completions', body);
     expect(res.status, await res.clone().text()).toBe(status);
-    const err = (await res.json()) as { error: { code: string } }; expect(err.error.code, JSON.stringify(err)).toBe(code);
+    const err = (await res.json()) as { error: { code: string } };
+    expect(err.error.code, JSON.stringify(err)).toBe(code);
     expect([...stack.llama.replicas, ...stack.qwen.replicas].map((r) => r.stats().requests)).toEqual(before);
   });
 

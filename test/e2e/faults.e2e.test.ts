@@ -72,7 +72,10 @@ describe('faults through Envoy', () => {
         endpoints.add(res.headers.get('x-kvfleet-endpoint') ?? '');
         await res.arrayBuffer();
       }
-      expect(statuses.every((s) => s === 200), stack.logs()).toBe(true);
+      expect(
+        statuses.every((s) => s === 200),
+        stack.logs(),
+      ).toBe(true);
       expect(endpoints).toEqual(new Set([`127.0.0.1:${alive.port}`]));
     } finally {
       await dead.setFaults({ refuse: false });

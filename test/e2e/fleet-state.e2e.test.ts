@@ -35,7 +35,12 @@ afterAll(async () => {
 
 let n = 0;
 const ask = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-  postJson(s.url, '/v1/chat/completions', { model: 'llama-3-8b', messages: [{ role: 'user', content: `question ${++n} ${'w'.repeat(n % 7)}` }], ...extra }, headers);
+  postJson(
+    s.url,
+    '/v1/chat/completions',
+    { model: 'llama-3-8b', messages: [{ role: 'user', content: `question ${++n} ${'w'.repeat(n % 7)}` }], ...extra },
+    headers,
+  );
 
 const ep = async (address: string): Promise<EndpointJson | undefined> => (await s.fleet()).endpoints.find((e) => e.address === address);
 
@@ -63,7 +68,9 @@ describe('membership and health from Envoy admin', () => {
 
     await s.setLlamaEndpoints([A, B, C]);
     await until('Envoy to list the new endpoint', async () => {
-      const j = (await (await fetch(`${s.envoy.adminUrl}/clusters?format=json`)).json()) as { cluster_statuses: Array<{ name: string; host_statuses?: unknown[] }> };
+      const j = (await (await fetch(`${s.envoy.adminUrl}/clusters?format=json`)).json()) as {
+        cluster_statuses: Array<{ name: string; host_statuses?: unknown[] }>;
+      };
       return (j.cluster_statuses.find((c) => c.name === 'pool-llama-3-8b')?.host_statuses?.length ?? 0) === 3;
     });
     await until('kvfleet to list it', async () => (await s.fleet()).models.find((m) => m.name === 'llama-3-8b')?.endpoints.includes(C) === true);
@@ -100,7 +107,10 @@ describe('membership and health from Envoy admin', () => {
       expect((await ep(B))?.healthy).toBe(false);
       const sickBefore = requestsOf(1);
       const during = await tally(10);
-      expect(during.statuses.every((x) => x === 200), JSON.stringify(during.statuses)).toBe(true);
+      expect(
+        during.statuses.every((x) => x === 200),
+        JSON.stringify(during.statuses),
+      ).toBe(true);
       expect(during.by.has(B)).toBe(false);
       expect(requestsOf(1)).toBe(sickBefore); // not even as a first attempt
     } finally {

@@ -14,12 +14,14 @@ afterAll(async () => {
 
 const chat = (model: string, content = 'Say hello.', extra: Record<string, unknown> = {}) => ({
   model,
-  messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content }],
+  messages: [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content },
+  ],
   ...extra,
 });
 
-const served = (s: Stack) =>
-  [...s.llama.replicas, ...s.qwen.replicas].map((r) => ({ addr: `127.0.0.1:${r.port}`, ...r.stats() }));
+const served = (s: Stack) => [...s.llama.replicas, ...s.qwen.replicas].map((r) => ({ addr: `127.0.0.1:${r.port}`, ...r.stats() }));
 
 describe('routing through Envoy', () => {
   it('sends a request to a replica of the requested model, with the model_id rewritten and every explanation header', async () => {
@@ -62,7 +64,12 @@ describe('routing through Envoy', () => {
   it('spreads requests over both replicas of a model (least_loaded: equal loads take turns)', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) {
-      const r = await postJson(stack.url, '/v1/completions', { model: 'qwen-2.5-7b', prompt: `count ${i}`, max_tokens: 2 }, { 'x-kvfleet-strategy': 'least_loaded' });
+      const r = await postJson(
+        stack.url,
+        '/v1/completions',
+        { model: 'qwen-2.5-7b', prompt: `count ${i}`, max_tokens: 2 },
+        { 'x-kvfleet-strategy': 'least_loaded' },
+      );
       expect(r.headers.get('x-kvfleet-strategy')).toBe('least_loaded');
       expect(r.status).toBe(200);
       seen.add(r.headers.get('x-kvfleet-endpoint') ?? '');

@@ -89,7 +89,12 @@ function envoyBinary(): string {
   return bin;
 }
 
-export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string; extProcMode?: ExtProcMode; edit?: (config: unknown) => void }): Promise<EnvoyHandle> {
+export async function startEnvoy(opts: {
+  ports: EnvoyPorts;
+  configPath?: string;
+  extProcMode?: ExtProcMode;
+  edit?: (config: unknown) => void;
+}): Promise<EnvoyHandle> {
   const bin = envoyBinary();
   const source = opts.configPath ?? ENVOY_CONFIG;
   const config: unknown = parse(await readFile(source, 'utf8'));
@@ -109,7 +114,14 @@ export async function startEnvoy(opts: { ports: EnvoyPorts; configPath?: string;
   const adminUrl = `http://127.0.0.1:${opts.ports.admin}`;
   let proc: EnvoyProcess;
   try {
-    proc = await startEnvoyProcess({ binary: bin, configFile, adminUrl, readyTimeoutMs: READY_TIMEOUT_MS, stopGraceMs: STOP_GRACE_MS, keepBytes: LOG_KEEP_BYTES });
+    proc = await startEnvoyProcess({
+      binary: bin,
+      configFile,
+      adminUrl,
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      stopGraceMs: STOP_GRACE_MS,
+      keepBytes: LOG_KEEP_BYTES,
+    });
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;

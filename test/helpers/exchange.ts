@@ -42,7 +42,11 @@ export function setHeaders(list: HeaderValueOption[] | undefined): Record<string
   return Object.fromEntries((list ?? []).map((h) => [h.header.key, h.header.raw_value.toString('latin1')]));
 }
 
-export function immediate(r: ProcessingResponse): { status: number; body: { error: { code: string; param: string | null; message: string; type: string } }; headers: Record<string, string> } {
+export function immediate(r: ProcessingResponse): {
+  status: number;
+  body: { error: { code: string; param: string | null; message: string; type: string } };
+  headers: Record<string, string>;
+} {
   const ir = r.immediate_response;
   if (ir === undefined) throw new Error(`expected an immediate response, got ${JSON.stringify(Object.keys(r))}`);
   return { status: ir.status.code, body: JSON.parse(ir.body?.toString('utf8') ?? 'null'), headers: setHeaders(ir.headers?.set_headers) };

@@ -37,13 +37,10 @@ export async function startProxy(targetPort: number): Promise<ReplicaProxy> {
       res.on('close', () => stalled.delete(res));
       return;
     }
-    const up = request(
-      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
-      (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      },
-    );
+    const up = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
     up.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -130,7 +127,13 @@ export interface EnvoyBootstrap {
   static_resources: { listeners: Array<Record<string, unknown>>; clusters: Array<Record<string, unknown>> };
 }
 
-export async function edsVariant(outDir: string, watchDir: string, edsPath: string, edit?: (c: EnvoyBootstrap) => void, name = 'envoy-eds-variant.yaml'): Promise<string> {
+export async function edsVariant(
+  outDir: string,
+  watchDir: string,
+  edsPath: string,
+  edit?: (c: EnvoyBootstrap) => void,
+  name = 'envoy-eds-variant.yaml',
+): Promise<string> {
   const config = parse(await readFile(ENVOY_CONFIG, 'utf8')) as EnvoyBootstrap;
   config.node = { id: 'kvfleet-e2e', cluster: 'kvfleet-e2e' }; // xDS (even from a file) needs a node identity
   const cluster = config.static_resources.clusters.find((c) => c['name'] === LLAMA_CLUSTER);
@@ -185,7 +188,14 @@ export async function startFleetStateStack(opts: FleetStateStackOptions = {}): P
     };
     await setLlamaEndpoints((opts.initial ?? [0, 1]).map(addr));
 
-    const [grpcPort, adminPort, listener, envoyAdmin, dead1, dead2] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [grpcPort, adminPort, listener, envoyAdmin, dead1, dead2] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const fleet = parse(await readFile(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
     const models = fleet['models'] as Array<Record<string, unknown>>;
     for (const m of models) {

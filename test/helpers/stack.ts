@@ -141,7 +141,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
     opts.editFleet?.(fleet);
     const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
-    const envoy = await startEnvoy({ ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints }, extProcMode: opts.extProcMode, edit: opts.editEnvoy });
+    const envoy = await startEnvoy({
+      ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints },
+      extProcMode: opts.extProcMode,
+      edit: opts.editEnvoy,
+    });
     started.push(() => envoy.stop());
 
     return {

@@ -13,7 +13,16 @@ function listWorkload(reqs: BenchRequest[]): Workload {
   return { kind: 'random', next: () => reqs[i++] };
 }
 
-const tiny: ReplicaModel = { replicas: 1, blockTokens: 16, charsPerToken: 4, cacheBlocks: 100, prefillUsPerToken: 1000, decodeMsPerToken: 10, maxConcurrency: 1, maxWaiting: 10 };
+const tiny: ReplicaModel = {
+  replicas: 1,
+  blockTokens: 16,
+  charsPerToken: 4,
+  cacheBlocks: 100,
+  prefillUsPerToken: 1000,
+  decodeMsPerToken: 10,
+  maxConcurrency: 1,
+  maxWaiting: 10,
+};
 
 describe('event heap', () => {
   it('pops in (time, push order)', () => {
@@ -85,7 +94,15 @@ describe('virtual-time simulation', () => {
 
   it('closed loop keeps `concurrency` requests outstanding', () => {
     const spans = [{ src: SRC_SYSTEM + 2, tokens: 16, role: 'system' as const }];
-    const reqs: BenchRequest[] = Array.from({ length: 4 }, (_, i) => ({ id: i, arrivalMs: 0, spans, promptTokens: 16, outputTokens: 1, session: -1, group: 0 }));
+    const reqs: BenchRequest[] = Array.from({ length: 4 }, (_, i) => ({
+      id: i,
+      arrivalMs: 0,
+      spans,
+      promptTokens: 16,
+      outputTokens: 1,
+      session: -1,
+      group: 0,
+    }));
     // 1 slot, one client: strictly sequential; each: prefill 16 ms (first) then 15 ms (1 block cached? ⌊15/16⌋ = 0 → 16 ms)
     const r = runDes(roundRobin, listWorkload(reqs), { model: tiny, arrivals: { mode: 'closed', concurrency: 1 }, seed: 1 });
     expect(r.completed).toBe(4);

@@ -35,7 +35,10 @@ describe('bench bootstrap', () => {
   };
   it('keeps the shipped buffered mode unless asked, and switches to full duplex when asked', () => {
     expect(modeOf(benchBootstrap(source, 'kvfleet', ports, [9]))).toMatchObject({ request_body_mode: 'BUFFERED' });
-    expect(modeOf(benchBootstrap(source, 'kvfleet', ports, [9], 'full-duplex'))).toMatchObject({ request_body_mode: 'FULL_DUPLEX_STREAMED', response_trailer_mode: 'SEND' });
+    expect(modeOf(benchBootstrap(source, 'kvfleet', ports, [9], 'full-duplex'))).toMatchObject({
+      request_body_mode: 'FULL_DUPLEX_STREAMED',
+      response_trailer_mode: 'SEND',
+    });
     expect(modeOf(benchBootstrap(source, 'plain', ports, [9], 'full-duplex'))).toBeUndefined();
   });
 });

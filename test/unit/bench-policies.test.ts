@@ -65,7 +65,17 @@ describe('CHWBL baseline', () => {
   it('sends one prefix to one replica until the load bound, then spills', () => {
     const env = policyEnv(simModel({ replicas: 4 }), 1);
     const p = chwblFactory(1.25).create(env);
-    const view: FleetView = { n: 4, inflight: new Int32Array(4), running: new Int32Array(4), waiting: new Int32Array(4), kvBlocksInUse: new Int32Array(4), cacheBlocks: 100, blockTokens: 16, maxConcurrency: 8, addresses: addresses(4) };
+    const view: FleetView = {
+      n: 4,
+      inflight: new Int32Array(4),
+      running: new Int32Array(4),
+      waiting: new Int32Array(4),
+      kvBlocksInUse: new Int32Array(4),
+      cacheBlocks: 100,
+      blockTokens: 16,
+      maxConcurrency: 8,
+      addresses: addresses(4),
+    };
     const out = new Int32Array(4);
     const r = routed(0, 1, 1);
     p.pick(r, view, 0, out);

@@ -16,12 +16,15 @@ describe('kvfleet validate / init', () => {
   it('exits 1 and prints every problem with its path', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kvfleet-validate-'));
     const file = join(dir, 'broken.yaml');
-    await writeFile(file, `
+    await writeFile(
+      file,
+      `
 models:
   - { name: a, cluster: c, model_id: a, endpoints: [10.0.0.1:8000] }
   - { name: b, cluster: c, model_id: b, engine: vllm, endpoints: [10.0.0.1:8000, gpu-1:8000] }
   - { name: c, cluster: c, model_id: c, engine: llamacpp }
-`);
+`,
+    );
     const r = await cli(['validate', file]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('models[1].endpoints[1]');

@@ -26,7 +26,11 @@ function router(fleet: Fleet, seed = 7) {
   return { live, state, run, tick: (ms: number) => (now += ms), now: () => now };
 }
 
-const turn = (user: string) => chatInput([{ role: 'system', text: SYSTEM }, { role: 'user', text: user }]);
+const turn = (user: string) =>
+  chatInput([
+    { role: 'system', text: SYSTEM },
+    { role: 'user', text: user },
+  ]);
 
 describe('strategy registry', () => {
   it('implements every strategy the header and the fleet file accept', () => {
@@ -89,7 +93,10 @@ describe('prefix and session affinity', () => {
   it('turn n+1 of a conversation lands where turn n did, without a session id', () => {
     const fleet = oneModelFleet(8);
     const r = router(fleet);
-    const msgs = [{ role: 'system', text: SYSTEM }, { role: 'user', text: 'first question' }];
+    const msgs = [
+      { role: 'system', text: SYSTEM },
+      { role: 'user', text: 'first question' },
+    ];
     const d1 = r.run(request(chatInput(msgs)));
     msgs.push({ role: 'assistant', text: 'an answer '.repeat(20) }, { role: 'user', text: 'follow-up' });
     const d2 = r.run(request(chatInput(msgs)));
@@ -171,7 +178,7 @@ describe('adaptive load bound and large pools', () => {
     // Unique prompts: the reuse rate decays, the bound falls towards 1.
     const unique = router(fleet);
     for (let i = 0; i < 3000; i++) unique.run(request(chatInput([{ role: 'user', text: `${i} `.repeat(200) }])));
-    eps.forEach((e, i) => unique.live.set(e, { inflight: loads[i] as number }));
+    eps.forEach((e, i) => unique.live.set(e, { inflight: loads[i] }));
     const u = unique.run(request(chatInput([{ role: 'user', text: 'a prompt nobody sent before '.repeat(20) }])), false);
     expect(u.loadBound).toBeLessThan(1.01);
     const total = loads.reduce((a, b) => a + b, 0);
@@ -308,7 +315,12 @@ describe('model choice', () => {
     }
     const d = r.run(request({ ...img, model: 'auto' }));
     expect(d.model.name).toBe('mid');
-    expect(d.rejected).toEqual(expect.arrayContaining([{ model: 'small', reason: 'no-vision' }, { model: 'embed', reason: 'type:embedding' }]));
+    expect(d.rejected).toEqual(
+      expect.arrayContaining([
+        { model: 'small', reason: 'no-vision' },
+        { model: 'embed', reason: 'type:embedding' },
+      ]),
+    );
   });
 
   it('weighted: shares match the weights within tolerance over many draws', () => {
@@ -329,18 +341,24 @@ describe('model choice', () => {
 
   it('weighted shares hold for any weights (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 3, maxLength: 3 }).filter((w) => w.some((x) => x > 0)), fc.integer(), (w, seed) => {
-        const fleet = fleetFrom(MULTI.replace('model_weights: { small: 1, mid: 2, big: 1 }', `model_weights: { small: ${w[0]}, mid: ${w[1]}, big: ${w[2]} }`));
-        const r = router(fleet, seed);
-        const N = 3000;
-        const counts = [0, 0, 0];
-        for (let i = 0; i < N; i++) {
-          const name = r.run(request(chatInput([{ role: 'user', text: 'hi' }]), { strategy: 'weighted' }), false).model.name;
-          counts[['small', 'mid', 'big'].indexOf(name)]!++;
-        }
-        const sum = w.reduce((a, b) => a + b, 0);
-        w.forEach((x, i) => expect(Math.abs((counts[i] as number) / N - x / sum)).toBeLessThan(0.04));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 3, maxLength: 3 }).filter((w) => w.some((x) => x > 0)),
+        fc.integer(),
+        (w, seed) => {
+          const fleet = fleetFrom(
+            MULTI.replace('model_weights: { small: 1, mid: 2, big: 1 }', `model_weights: { small: ${w[0]}, mid: ${w[1]}, big: ${w[2]} }`),
+          );
+          const r = router(fleet, seed);
+          const N = 3000;
+          const counts = [0, 0, 0];
+          for (let i = 0; i < N; i++) {
+            const name = r.run(request(chatInput([{ role: 'user', text: 'hi' }]), { strategy: 'weighted' }), false).model.name;
+            counts[['small', 'mid', 'big'].indexOf(name)]!++;
+          }
+          const sum = w.reduce((a, b) => a + b, 0);
+          w.forEach((x, i) => expect(Math.abs((counts[i] as number) / N - x / sum)).toBeLessThan(0.04));
+        },
+      ),
       { numRuns: 15 },
     );
   });
@@ -387,7 +405,7 @@ describe('model choice', () => {
   });
 
   it.each(['epsilon_greedy', 'ucb1', 'thompson_sampling', 'exp3'] as const)('%s learns from outcomes fed back from the response phase', (strategy) => {
-    const fleet = fleetFrom(MULTI.replace("rules:", "bandit: { epsilon: 0.1, exp3_gamma: 0.1 }\n  rules:"));
+    const fleet = fleetFrom(MULTI.replace('rules:', 'bandit: { epsilon: 0.1, exp3_gamma: 0.1 }\n  rules:'));
     const r = router(fleet, 3);
     const good = 'mid';
     const picks: string[] = [];

@@ -16,7 +16,13 @@ beforeAll(async () => {
 });
 afterAll(() => admin.close());
 
-const body = (user: string) => ({ model: 'small', messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: user }] });
+const body = (user: string) => ({
+  model: 'small',
+  messages: [
+    { role: 'system', content: SYSTEM },
+    { role: 'user', content: user },
+  ],
+});
 
 function route(user: string, id: string): string[] {
   const ex = new Exchange(env);
@@ -31,7 +37,12 @@ describe('explain API and decision ring', () => {
     const explain = async (user: string) => {
       const r = await fetch(`${base}/v1/route/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body(user)) });
       expect(r.status).toBe(200);
-      return (await r.json()) as { endpoints: string[]; affinity: { kind: string }; candidates: Array<{ model: string; scores: Record<string, number> }>; endpoint_details: unknown[] };
+      return (await r.json()) as {
+        endpoints: string[];
+        affinity: { kind: string };
+        candidates: Array<{ model: string; scores: Record<string, number> }>;
+        endpoint_details: unknown[];
+      };
     };
     const before = await explain('one');
     const again = await explain('one');
@@ -50,7 +61,10 @@ describe('explain API and decision ring', () => {
     const bad = await fetch(`${base}/v1/route/explain`, { method: 'POST', headers: { 'x-kvfleet-strategy': 'magic' }, body: JSON.stringify(body('x')) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe('x-kvfleet-strategy');
-    const nope = await fetch(`${base}/v1/route/explain`, { method: 'POST', body: JSON.stringify({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] }) });
+    const nope = await fetch(`${base}/v1/route/explain`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] }),
+    });
     expect(nope.status).toBe(404);
   });
 

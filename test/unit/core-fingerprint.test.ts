@@ -5,7 +5,12 @@ import { oneModelFleet } from '../helpers/core.js';
 import type { PromptSegment } from '../../src/request/types.js';
 
 const A = { block_tokens: 16, chars_per_token: 4, max_blocks: 256 };
-const fp = (segs: PromptSegment[], a = A) => fingerprint(segs, segs.reduce((n, s) => n + s.text.length, 0), a);
+const fp = (segs: PromptSegment[], a = A) =>
+  fingerprint(
+    segs,
+    segs.reduce((n, s) => n + s.text.length, 0),
+    a,
+  );
 const segment = fc.record({ role: fc.constantFrom('system', 'user', 'assistant', 'tool'), text: fc.string({ maxLength: 400 }) });
 
 describe('prompt fingerprint', () => {
@@ -23,8 +28,14 @@ describe('prompt fingerprint', () => {
 
   it('differs from the first differing block on, and roles matter', () => {
     const base = 'x'.repeat(64 * 3);
-    const a = fp([{ role: 'system', text: base }, { role: 'user', text: 'hello'.repeat(30) }]);
-    const b = fp([{ role: 'system', text: base }, { role: 'user', text: 'howdy'.repeat(30) }]);
+    const a = fp([
+      { role: 'system', text: base },
+      { role: 'user', text: 'hello'.repeat(30) },
+    ]);
+    const b = fp([
+      { role: 'system', text: base },
+      { role: 'user', text: 'howdy'.repeat(30) },
+    ]);
     const shared = Math.floor(renderPrompt([{ role: 'system', text: base }]).length / blockChars(A));
     expect(Array.from(a.chain.slice(0, shared))).toEqual(Array.from(b.chain.slice(0, shared)));
     expect(a.chain[a.blocks - 1]).not.toBe(b.chain[b.blocks - 1]);

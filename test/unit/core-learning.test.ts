@@ -4,7 +4,15 @@ import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
 import { post, setHeaders, testEnv, headers } from '../helpers/exchange.js';
 
 const chat = (user: string) => ({
-  body: Buffer.from(JSON.stringify({ model: 'small', messages: [{ role: 'system', content: 'S'.repeat(1200) }, { role: 'user', content: user }] })),
+  body: Buffer.from(
+    JSON.stringify({
+      model: 'small',
+      messages: [
+        { role: 'system', content: 'S'.repeat(1200) },
+        { role: 'user', content: user },
+      ],
+    }),
+  ),
   end_of_stream: true,
 });
 

@@ -8,18 +8,23 @@ import { BanditStats } from '../../src/core/learned/bandit-stats.js';
 describe('prefix index', () => {
   it('stays within its capacity per endpoint under a stream of unique prompts (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 5 }), (cap, lens, eps) => {
-        const idx = new PrefixIndex(3);
-        let next = 1;
-        lens.forEach((len, i) => {
-          const keys = Float64Array.from({ length: len }, () => next++);
-          idx.record(`e${i % eps}`, keys, len, cap);
-          for (let e = 0; e < eps; e++) expect(idx.size(`e${e}`)).toBeLessThanOrEqual(cap);
-        });
-        const s = idx.stats();
-        expect(s.endpoints).toBeLessThanOrEqual(3);
-        expect(s.blocks).toBeLessThanOrEqual(cap * 3);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 5 }),
+        (cap, lens, eps) => {
+          const idx = new PrefixIndex(3);
+          let next = 1;
+          lens.forEach((len, i) => {
+            const keys = Float64Array.from({ length: len }, () => next++);
+            idx.record(`e${i % eps}`, keys, len, cap);
+            for (let e = 0; e < eps; e++) expect(idx.size(`e${e}`)).toBeLessThanOrEqual(cap);
+          });
+          const s = idx.stats();
+          expect(s.endpoints).toBeLessThanOrEqual(3);
+          expect(s.blocks).toBeLessThanOrEqual(cap * 3);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -36,7 +41,10 @@ describe('prefix index', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 2, max: 60 }),
-        fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 30, maxLength: 30 }), fc.integer({ min: 1, max: 30 })), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 30, maxLength: 30 }), fc.integer({ min: 1, max: 30 })), {
+          minLength: 1,
+          maxLength: 60,
+        }),
         (cap, prompts) => {
           const idx = new PrefixIndex(4);
           for (const [tree, len] of prompts) {
@@ -63,7 +71,10 @@ describe('prefix index', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.boolean()), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 120,
+        }),
         (cap, ops) => {
           const idx = new PrefixIndex(3);
           const chain = (root: number, len: number) => Array.from({ length: len }, (_, i) => root * 100 + i);

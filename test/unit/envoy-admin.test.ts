@@ -118,14 +118,24 @@ describe('fleet file: discovery makes endpoints optional', () => {
     const r = parseFleet('discovery: { envoy_admin: "http://127.0.0.1:9901/stats" }\nmodels: [{ name: a, cluster: c, model_id: a }]\n');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems[0]).toMatch(/^discovery\.envoy_admin: .*clusters/);
-    const ok = parseFleet('discovery: { envoy_admin: "http://127.0.0.1:9901/clusters?format=json", interval_ms: 200 }\nmodels: [{ name: a, cluster: c, model_id: a }]\n');
+    const ok = parseFleet(
+      'discovery: { envoy_admin: "http://127.0.0.1:9901/clusters?format=json", interval_ms: 200 }\nmodels: [{ name: a, cluster: c, model_id: a }]\n',
+    );
     expect(ok.ok).toBe(true);
   });
 });
 
 let servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.closeAllConnections();
+          s.close(() => r());
+        }),
+    ),
+  );
   servers = [];
 });
 

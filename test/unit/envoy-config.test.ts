@@ -132,11 +132,7 @@ function endpointsOf(cluster: Obj): Array<{ address: string; port: number }> {
 describe('envoy/ inventory', () => {
   it('holds the expected bootstraps, manifests and fleet file', () => {
     expect(bootstraps.map((f) => f.name).sort()).toEqual(['envoy.docker.yaml', 'envoy.yaml']);
-    expect(manifests.map((f) => f.name).sort()).toEqual([
-      'envoy-gateway-extension-policy.yaml',
-      'inferencepool.yaml',
-      'istio-envoyfilter.yaml',
-    ]);
+    expect(manifests.map((f) => f.name).sort()).toEqual(['envoy-gateway-extension-policy.yaml', 'inferencepool.yaml', 'istio-envoyfilter.yaml']);
     expect(fleets.map((f) => f.name)).toEqual(['fleet.docker.yaml']);
   });
 });
@@ -169,10 +165,19 @@ describe('envoy --mode validate (real Envoy binary)', () => {
 
   it('the Envoy fragments of istio-envoyfilter.yaml validate when spliced into envoy.yaml', () => {
     const docs = parseAllDocuments(readFileSync(join(ENVOY_DIR, 'istio-envoyfilter.yaml'), 'utf8')).map((d) => obj(d.toJS(), 'doc'));
-    const ef = obj(docs.find((d) => d['kind'] === 'EnvoyFilter'), 'EnvoyFilter');
+    const ef = obj(
+      docs.find((d) => d['kind'] === 'EnvoyFilter'),
+      'EnvoyFilter',
+    );
     const patches = arr(obj(ef['spec'], 'spec')['configPatches'], 'configPatches').map((p) => obj(p, 'patch'));
-    const filterPatch = obj(patches.find((p) => p['applyTo'] === 'HTTP_FILTER'), 'HTTP_FILTER patch');
-    const clusterPatch = obj(patches.find((p) => p['applyTo'] === 'CLUSTER'), 'CLUSTER patch');
+    const filterPatch = obj(
+      patches.find((p) => p['applyTo'] === 'HTTP_FILTER'),
+      'HTTP_FILTER patch',
+    );
+    const clusterPatch = obj(
+      patches.find((p) => p['applyTo'] === 'CLUSTER'),
+      'CLUSTER patch',
+    );
     const filter = structuredClone(obj(obj(filterPatch['patch'], 'patch')['value'], 'filter'));
     // Istio's cluster name does not exist in the bootstrap: point it at `kvfleet`.
     obj(obj(obj(filter['typed_config'], 'tc')['grpc_service'], 'gs')['envoy_grpc'], 'eg')['cluster_name'] = 'kvfleet';
@@ -278,9 +283,7 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
       const oh = obj(tec['typed_config'], 'override host');
       // Metadata only: kvfleet sets header and metadata alike, and override_host
       // concatenates the lists of all its sources (retries would revisit hosts).
-      expect(oh['override_host_sources'], n).toEqual([
-        { metadata: { key: 'envoy.lb', path: [{ key: 'x-gateway-destination-endpoint' }] } },
-      ]);
+      expect(oh['override_host_sources'], n).toEqual([{ metadata: { key: 'envoy.lb', path: [{ key: 'x-gateway-destination-endpoint' }] } }]);
       const fb = obj(arr(obj(oh['fallback_policy'], 'fallback')['policies'], 'fb policies')[0], 'fb');
       expect(obj(fb['typed_extension_config'], 'fb tec')['name'], n).toBe('envoy.load_balancing_policies.round_robin');
 
@@ -326,15 +329,15 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
     const boot = loadBootstrap('envoy.yaml');
     const addrs = withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa'));
     expect(addrs.every((a) => a['address'] === '127.0.0.1')).toBe(true);
-    expect(addrs.map((a) => a['port_value']).sort()).toEqual(
-      [CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort(),
-    );
+    expect(addrs.map((a) => a['port_value']).sort()).toEqual([CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort());
     const endpoints = Object.fromEntries(MODEL_PORTS.map((port, i) => [String(port), 40001 + i]));
     const seen = remapPorts(boot, portMap({ listener: 30000, admin: 30001, kvfleet: 30002, endpoints }));
     expect(seen).toHaveLength(addrs.length);
-    expect(withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa')['port_value']).sort()).toEqual(
-      [30000, 30001, 30002, 40001, 40002, 40003, 40004],
-    );
+    expect(
+      withKey(boot, 'socket_address')
+        .map((o) => obj(o['socket_address'], 'sa')['port_value'])
+        .sort(),
+    ).toEqual([30000, 30001, 30002, 40001, 40002, 40003, 40004]);
   });
 
   it('are the same config apart from addresses and DNS discovery', () => {
@@ -402,7 +405,9 @@ describe('fleet files agree with the Envoy configs', () => {
     const p = parts(loadBootstrap('envoy.docker.yaml'));
     for (const m of fleet.file.models) {
       const c = obj(p.clusters.get(m.cluster), `cluster ${m.cluster}`);
-      const named = endpointsOf(c).map((e) => `${e.address}:${e.port}`).sort();
+      const named = endpointsOf(c)
+        .map((e) => `${e.address}:${e.port}`)
+        .sort();
       const viaCompose = m.endpoints
         .map((ep) => {
           const [ip, port] = ep.split(':');
@@ -443,7 +448,10 @@ describe('Kubernetes manifests', () => {
     ]);
     const ef = docs('istio-envoyfilter.yaml')[0] as Obj;
     const patches = arr(obj(ef['spec'], 'spec')['configPatches'], 'patches').map((x) => obj(x, 'patch'));
-    const fp = obj(patches.find((x) => x['applyTo'] === 'HTTP_FILTER'), 'filter patch');
+    const fp = obj(
+      patches.find((x) => x['applyTo'] === 'HTTP_FILTER'),
+      'filter patch',
+    );
     expect(obj(fp['patch'], 'patch')['operation']).toBe('INSERT_BEFORE');
     expect(JSON.stringify(fp['match'])).toContain('envoy.filters.http.router');
     const tc = obj(obj(obj(fp['patch'], 'patch')['value'], 'value')['typed_config'], 'tc');
@@ -468,11 +476,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('inferencepool.yaml: v1 InferencePool whose endpoint picker is kvfleet:9002, plus an HTTPRoute', () => {
-    expect(kinds('inferencepool.yaml')).toEqual([
-      'inference.networking.k8s.io/v1/InferencePool',
-      'v1/Service',
-      'gateway.networking.k8s.io/v1/HTTPRoute',
-    ]);
+    expect(kinds('inferencepool.yaml')).toEqual(['inference.networking.k8s.io/v1/InferencePool', 'v1/Service', 'gateway.networking.k8s.io/v1/HTTPRoute']);
     const [pool, svc, route] = docs('inferencepool.yaml') as [Obj, Obj, Obj];
     const ref = obj(obj(pool['spec'], 'spec')['endpointPickerRef'], 'endpointPickerRef');
     expect(ref).toMatchObject({ kind: 'Service', name: 'kvfleet', port: { number: 9002 }, failureMode: 'FailClose' });

@@ -99,7 +99,10 @@ describe('full-duplex request body', () => {
 
   it('hands a full-duplex response body back chunk by chunk, unchanged', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    ex.respond({ request_headers: post('/v1/chat/completions'), protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED', response_body_mode: 'FULL_DUPLEX_STREAMED' } });
+    ex.respond({
+      request_headers: post('/v1/chat/completions'),
+      protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED', response_body_mode: 'FULL_DUPLEX_STREAMED' },
+    });
     ex.respond(chunk(chatBytes('big'), true));
     ex.respond({ response_headers: headers({ ':status': '200' }) });
     const parts = ['data: {"a":1}\n\n', 'data: [DONE]\n\n'];
@@ -182,7 +185,10 @@ describe('full-duplex request body', () => {
   });
 
   it('sends a large body back in chunks of at most 64 KiB, end_of_stream on the last only', () => {
-    const yaml = TWO_MODEL_YAML.replace('server: { max_body_bytes: 2048 }', 'server: { max_body_bytes: 1048576 }').replace('host: api.example.com', 'host: api.example.com\n    capabilities: { context_length: 100000 }');
+    const yaml = TWO_MODEL_YAML.replace('server: { max_body_bytes: 2048 }', 'server: { max_body_bytes: 1048576 }').replace(
+      'host: api.example.com',
+      'host: api.example.com\n    capabilities: { context_length: 100000 }',
+    );
     const env = testEnv(fleetFrom(yaml));
     const ex = new Exchange(env);
     ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });

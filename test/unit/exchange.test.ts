@@ -3,14 +3,22 @@ import { Exchange } from '../../src/extproc/exchange.js';
 import { fleetFrom } from '../helpers/fleet.js';
 import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
-const chat = (model: string, extra: Record<string, unknown> = {}) =>
-  ({ body: Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra })), end_of_stream: true });
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+  body: Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra })),
+  end_of_stream: true,
+});
 
 describe('ext_proc exchange (no socket)', () => {
   it('routes a chat request: cluster header, endpoint list in header and envoy.lb metadata, rewritten model', () => {
     const env = testEnv(fleetFrom());
     const ex = new Exchange(env);
-    const h = ex.handle({ request_headers: post('/v1/chat/completions', { 'x-request-id': 'rid-1', 'x-kvfleet-cluster': 'pool-big', 'x-gateway-destination-endpoint': '6.6.6.6:1' }) });
+    const h = ex.handle({
+      request_headers: post('/v1/chat/completions', {
+        'x-request-id': 'rid-1',
+        'x-kvfleet-cluster': 'pool-big',
+        'x-gateway-destination-endpoint': '6.6.6.6:1',
+      }),
+    });
     expect(h.request_headers?.response.header_mutation?.remove_headers?.sort()).toEqual(['x-gateway-destination-endpoint', 'x-kvfleet-cluster']);
     expect(h.request_headers?.response.clear_route_cache).toBe(true);
 
@@ -98,7 +106,14 @@ describe('ext_proc exchange (no socket)', () => {
     ['body over the limit', post('/v1/chat/completions'), { body: Buffer.alloc(4096, 32), end_of_stream: true }, 413, 'body_too_large', null],
     ['bad priority header', post('/v1/chat/completions', { 'x-kvfleet-priority': 'urgent' }), undefined, 400, 'invalid_header', 'x-kvfleet-priority'],
     ['unknown strategy header', post('/v1/chat/completions', { 'x-kvfleet-strategy': 'magic' }), undefined, 400, 'invalid_header', 'x-kvfleet-strategy'],
-    ['unknown model in allow-list', post('/v1/chat/completions', { 'x-kvfleet-models': 'small,nope' }), chat('small'), 400, 'invalid_header', 'x-kvfleet-models'],
+    [
+      'unknown model in allow-list',
+      post('/v1/chat/completions', { 'x-kvfleet-models': 'small,nope' }),
+      chat('small'),
+      400,
+      'invalid_header',
+      'x-kvfleet-models',
+    ],
     ['content-length over the limit', post('/v1/chat/completions', { 'content-length': '999999' }), undefined, 413, 'body_too_large', null],
     ['GET on a POST endpoint', headers({ ':method': 'GET', ':path': '/v1/chat/completions' }, true), undefined, 405, 'method_not_allowed', null],
     ['POST without a body', headers({ ':method': 'POST', ':path': '/v1/completions' }, true), undefined, 400, 'body_required', null],

@@ -200,7 +200,11 @@ describe('endpoint-picker protocol: subset hint', () => {
   });
 
   it('503 when the subset is empty, holds no ip:port, or shares no endpoint with the discovered members', () => {
-    for (const [subset, members] of [[[], undefined], [['gpu-1:8000'], undefined], [['10.9.9.9:1'], ['10.0.0.1:8000', '10.0.0.2:8000']]] as const) {
+    for (const [subset, members] of [
+      [[], undefined],
+      [['gpu-1:8000'], undefined],
+      [['10.9.9.9:1'], ['10.0.0.1:8000', '10.0.0.2:8000']],
+    ] as const) {
       const { r } = route([...subset], members === undefined ? undefined : [...members]);
       expect(immediate(r).status).toBe(503);
     }
@@ -219,7 +223,12 @@ describe('endpoint-picker protocol: subset hint', () => {
     for (let i = 0; i < 12; i++) {
       const ex = new Exchange(env);
       ex.handle({ request_headers: post('/v1/chat/completions') });
-      const r = ex.handle({ request_body: { body: Buffer.from(JSON.stringify({ model: 'small', messages: [{ role: 'user', content: `q ${i} ${'z'.repeat(i * 50)}` }] })), end_of_stream: true } });
+      const r = ex.handle({
+        request_body: {
+          body: Buffer.from(JSON.stringify({ model: 'small', messages: [{ role: 'user', content: `q ${i} ${'z'.repeat(i * 50)}` }] })),
+          end_of_stream: true,
+        },
+      });
       seen.add(setHeaders(r.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0] ?? '');
       ex.close();
     }

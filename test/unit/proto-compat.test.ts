@@ -12,9 +12,23 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { EXT_PROC_PROTO, EXT_PROC_SERVICE, UPSTREAM_EXT_PROC_PROTO, protoIncludeDirs, upstreamProtoDirs } from '../../src/extproc/proto.js';
 
-interface FieldDesc { name: string; number: number; type: string; label: string; typeName: string }
-interface EnumDesc { name: string; value: { name: string; number: number }[] }
-interface MessageDesc { name: string; field: FieldDesc[]; enumType: EnumDesc[]; nestedType: MessageDesc[] }
+interface FieldDesc {
+  name: string;
+  number: number;
+  type: string;
+  label: string;
+  typeName: string;
+}
+interface EnumDesc {
+  name: string;
+  value: { name: string; number: number }[];
+}
+interface MessageDesc {
+  name: string;
+  field: FieldDesc[];
+  enumType: EnumDesc[];
+  nestedType: MessageDesc[];
+}
 
 const PACKAGES = ['envoy.service.ext_proc.v3.', 'envoy.extensions.filters.http.ext_proc.v3.'];
 

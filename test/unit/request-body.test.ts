@@ -16,14 +16,27 @@ function failure(api: 'chat' | 'completion' | 'embedding', body: unknown): KvErr
 
 describe('OpenAI body parsing', () => {
   it('reads a chat request', () => {
-    const r = parseRequestBody('chat', enc({
-      model: 'm', stream: true, user: 'u1', max_tokens: 12,
-      tools: [{ type: 'function' }], response_format: { type: 'json_object' },
-      messages: [
-        { role: 'system', content: 'You are terse.' },
-        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
-      ],
-    }));
+    const r = parseRequestBody(
+      'chat',
+      enc({
+        model: 'm',
+        stream: true,
+        user: 'u1',
+        max_tokens: 12,
+        tools: [{ type: 'function' }],
+        response_format: { type: 'json_object' },
+        messages: [
+          { role: 'system', content: 'You are terse.' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'look' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            ],
+          },
+        ],
+      }),
+    );
     expect(r).toMatchObject({ api: 'chat', model: 'm', stream: true, user: 'u1', maxOutputTokens: 12, hasTools: true, jsonMode: true, hasImages: true });
     expect(r.segments.map((s) => s.role)).toEqual(['system', 'user']);
     expect(r.segments[0]?.text).toBe('You are terse.');
@@ -45,7 +58,18 @@ describe('OpenAI body parsing', () => {
     ['messages not an array', { model: 'm', messages: 'hi' }, 'invalid_field', 'messages'],
     ['empty messages', { model: 'm', messages: [] }, 'invalid_field', 'messages'],
     ['a message without role', { model: 'm', messages: [{ content: 'x' }] }, 'missing_field', 'messages[0].role'],
-    ['content of the wrong type', { model: 'm', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 5 }] }, 'invalid_field', 'messages[1].content'],
+    [
+      'content of the wrong type',
+      {
+        model: 'm',
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'user', content: 5 },
+        ],
+      },
+      'invalid_field',
+      'messages[1].content',
+    ],
     ['a content part without text', { model: 'm', messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 'invalid_field', 'messages[0].content[0].text'],
     ['stream not a boolean', { model: 'm', stream: 'yes', messages: [{ role: 'user', content: 'a' }] }, 'invalid_field', 'stream'],
     ['max_tokens negative', { model: 'm', max_tokens: -1, messages: [{ role: 'user', content: 'a' }] }, 'invalid_field', 'max_tokens'],
@@ -58,9 +82,17 @@ describe('OpenAI body parsing', () => {
 
   it('never echoes prompt text in an error', () => {
     const secret = 'my-secret-prompt-4242';
-    const e = failure('chat', { model: 'm', messages: [{ role: 'user', content: secret }, { role: 7, content: secret }] });
+    const e = failure('chat', {
+      model: 'm',
+      messages: [
+        { role: 'user', content: secret },
+        { role: 7, content: secret },
+      ],
+    });
     expect(e.toBody()).not.toContain(secret);
-    expect(JSON.parse(e.toBody())).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_field', param: 'messages[1].role' } });
+    expect(JSON.parse(e.toBody())).toEqual({
+      error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_field', param: 'messages[1].role' },
+    });
   });
 
   it('rewrites only the model name', () => {

@@ -1,7 +1,7 @@
 // Engine metric scraping: the Prometheus text parser, the per-engine extractors
 // (vLLM incl. deprecated names, SGLang, TGI, Triton/TRT-LLM), the scraper loop
 // (timeouts, size cap, bounded concurrency) and the staleness rule.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXTRACTORS } from '../../src/fleet/scrapers/engines.js';
@@ -48,7 +48,10 @@ describe('Prometheus text parser', () => {
   });
 
   it('handles CRLF line ends', () => {
-    expect(parsePromText('m 1\r\nn 2\r\n').samples.map((s) => [s.name, s.value])).toEqual([['m', 1], ['n', 2]]);
+    expect(parsePromText('m 1\r\nn 2\r\n').samples.map((s) => [s.name, s.value])).toEqual([
+      ['m', 1],
+      ['n', 2],
+    ]);
   });
 });
 
@@ -143,11 +146,19 @@ describe('staleness rule (LiveEndpoints)', () => {
 
 let servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.closeAllConnections();
+          s.close(() => r());
+        }),
+    ),
+  );
   servers = [];
 });
 
-async function serveMetrics(handler: (path: string, res: import('node:http').ServerResponse) => void): Promise<number> {
+async function serveMetrics(handler: (path: string, res: ServerResponse) => void): Promise<number> {
   const s = createServer((req, res) => handler(req.url ?? '/', res));
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -226,7 +237,7 @@ describe('scraper', () => {
     for (const t of targets) expect(live.endpoint(t.address)?.engine?.waiting).toBe(2);
   });
 
-  it('setTargets forgets removed endpoints (they stop being watched)', async () => {
+  it('setTargets forgets removed endpoints (they stop being watched)', () => {
     const live = new LiveEndpoints();
     const sc = new Scraper(live, { concurrency: 1, maxBytes: 1024 });
     sc.setTargets([target(1, { address: '10.0.0.1:1' }), target(2, { address: '10.0.0.2:2' })]);

@@ -80,7 +80,14 @@ function metricValue(text: string, name: string): number | undefined {
 }
 
 function chatBody(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { model: 'sim-model', messages: [{ role: 'system', content: 'sys' }, { role: 'user', content }], ...extra };
+  return {
+    model: 'sim-model',
+    messages: [
+      { role: 'system', content: 'sys' },
+      { role: 'user', content },
+    ],
+    ...extra,
+  };
 }
 
 const open: SimHandle[] = [];

@@ -7,7 +7,7 @@ export class DecisionRing<T> {
   private next = 0;
 
   constructor(readonly capacity: number) {
-    this.slots = new Array(Math.max(1, capacity)).fill(undefined);
+    this.slots = Array.from({ length: Math.max(1, capacity) }, () => undefined);
   }
 
   put(id: string, value: T): void {

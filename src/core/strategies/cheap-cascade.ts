@@ -13,9 +13,7 @@ export const cheapCascade: Strategy = {
       const k = explicit.indexOf(c.model);
       return k >= 0 ? k : explicit.length;
     };
-    const order = [...i.cands].sort(
-      (a, b) => pos(a) - pos(b) || a.priceUsd - b.priceUsd || a.model.priors.quality - b.model.priors.quality,
-    );
+    const order = [...i.cands].sort((a, b) => pos(a) - pos(b) || a.priceUsd - b.priceUsd || a.model.priors.quality - b.model.priors.quality);
     return { order, scores: order.map((_, k) => 1 - k / order.length), reasons: ['cascade'] };
   },
 };

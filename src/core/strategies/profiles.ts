@@ -24,9 +24,17 @@ export const hybridScore = profile('affinity', (c) => c.total);
 
 export const PROFILES = {
   hybrid_score: hybridScore,
-  cost_first: profile('affinity', (c) => c.scores.cost + c.scores.quality * 1e-6, (c) => c.scores.cost),
+  cost_first: profile(
+    'affinity',
+    (c) => c.scores.cost + c.scores.quality * 1e-6,
+    (c) => c.scores.cost,
+  ),
   latency_first: profile('affinity', (c) => c.scores.latency),
-  quality_first: profile('affinity', (c) => c.scores.quality + c.total * 1e-6, (c) => c.scores.quality),
+  quality_first: profile(
+    'affinity',
+    (c) => c.scores.quality + c.total * 1e-6,
+    (c) => c.scores.quality,
+  ),
   least_loaded: profile('least_loaded', (c) => c.scores.load),
   prefix_affinity: profile('prefix_only', (c) => c.scores.cache),
 } as const satisfies Record<string, Strategy>;

@@ -8,7 +8,12 @@ import { rankBy, type Strategy } from './strategy.js';
 
 export function modelDomains(m: Model): string[] {
   const t = m.tags['domain'] ?? m.tags['domains'];
-  return t === undefined ? [] : t.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  return t === undefined
+    ? []
+    : t
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== '');
 }
 
 export const semanticStrategy: Strategy = {

@@ -12,7 +12,7 @@
 //      processors to keep to.
 // A body still incomplete server.body_timeout_seconds after the headers gets a 408
 // (server.ts arms the timer; Envoy runs no message timer in this mode).
-import { KvError } from '../../errors.js';
+import { kvError } from '../../errors.js';
 import { streamedBody } from '../mutations.js';
 import type { HttpBody, ProcessingResponse } from '../proto-types.js';
 import { checkBodySize } from '../phases/request-body.js';
@@ -54,7 +54,7 @@ export class DuplexBody implements BodyReader {
       this.bytes += c.length;
       checkBodySize(this.limits.maxBodyBytes, this.bytes);
       if (this.limits.held.bytes + c.length > this.limits.maxHeldBytes) {
-        throw new KvError('overloaded', 'kvfleet is holding too many request bodies right now; retry shortly', null, 1);
+        throw kvError('overloaded', { what: 'holding too many request bodies' }, 1);
       }
       this.limits.held.bytes += c.length;
       this.heldBytes += c.length;

@@ -4,7 +4,7 @@
 // metadata), :authority for hosted providers, and the rewritten model name with a
 // matching content-length.
 import type { ApiKind } from '../../config/names.js';
-import { KvError } from '../../errors.js';
+import { kvError } from '../../errors.js';
 import type { RequestMeta } from '../../request/headers.js';
 import { parseRequestBody, rewriteModel } from '../../request/parse-body.js';
 import type { Router, Routed } from '../../router/router.js';
@@ -27,7 +27,7 @@ export interface BodyRoute {
 }
 
 export function checkBodySize(limit: number, bytes: number): void {
-  if (bytes > limit) throw new KvError('body_too_large', `request body is ${bytes} bytes; the limit is ${limit}`, null);
+  if (bytes > limit) throw kvError('body_too_large', { bytes, limit });
 }
 
 export interface BodyContext {
@@ -42,7 +42,7 @@ export interface BodyContext {
 
 export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
   checkBodySize(c.maxBodyBytes, body.length);
-  if (body.length === 0) throw new KvError('body_required', 'this endpoint needs a JSON request body', null);
+  if (body.length === 0) throw kvError('body_required', {});
   const input = parseRequestBody(c.api, body);
   const routed = c.router.route(c.requestId, input, c.meta, { view: c.view });
   const d = routed.decision;

@@ -3,7 +3,7 @@
 // kvfleet owns (GET /v1/models), refuse everything else deliberately.
 import type { ApiKind } from '../../config/names.js';
 import type { Fleet } from '../../config/fleet.js';
-import { KvError } from '../../errors.js';
+import { kvError } from '../../errors.js';
 import { parseRequestHeaders, type RequestMeta } from '../../request/headers.js';
 import { API_PATHS } from '../../request/types.js';
 import { modelList, modelObject } from '../models-endpoint.js';
@@ -23,13 +23,13 @@ export function onRequestHeaders(fleet: Fleet, headers: ReadonlyMap<string, stri
 
   const api = API_PATHS[meta.path];
   if (api !== undefined) {
-    if (meta.method !== 'POST') throw new KvError('method_not_allowed', `${meta.path} accepts POST only`, null);
+    if (meta.method !== 'POST') throw kvError('method_not_allowed', { path: meta.path, allowed: 'POST' });
     if (endOfStream || meta.contentLength === 0) {
-      throw new KvError('body_required', 'this endpoint needs a JSON request body', null);
+      throw kvError('body_required', {});
     }
     const limit = fleet.server.max_body_bytes;
     if (meta.contentLength !== undefined && meta.contentLength > limit) {
-      throw new KvError('body_too_large', `request body is ${meta.contentLength} bytes; the limit is ${limit}`, null);
+      throw kvError('body_too_large', { bytes: meta.contentLength, limit });
     }
     // Envoy picked a route before this phase; after removing a forged routing header
     // the cached route must be dropped too.
@@ -43,8 +43,12 @@ export function onRequestHeaders(fleet: Fleet, headers: ReadonlyMap<string, stri
   if (meta.method === 'GET' && meta.path.startsWith('/v1/models/')) {
     const name = decodeURIComponent(meta.path.slice('/v1/models/'.length));
     const model = fleet.byName.get(name);
-    if (model === undefined) throw new KvError('unknown_model', 'the requested model does not exist in this fleet', 'model');
+    if (model === undefined) throw kvError('unknown_model', { param: 'model' });
     return { kind: 'answered', requestId, answer: immediateJson(200, modelObject(model), idHeader) };
   }
-  throw new KvError('unknown_route', `no route for ${meta.method} ${meta.path.slice(0, 64)}; kvfleet serves /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models`, null);
+  throw kvError('unknown_route', {
+    method: meta.method,
+    path: meta.path,
+    serves: 'kvfleet serves /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models',
+  });
 }

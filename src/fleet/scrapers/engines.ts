@@ -37,8 +37,7 @@ function byName(samples: readonly Sample[]): Map<string, Sample[]> {
   return m;
 }
 
-const sum = (xs: readonly Sample[] | undefined): number | undefined =>
-  xs === undefined || xs.length === 0 ? undefined : xs.reduce((a, s) => a + s.value, 0);
+const sum = (xs: readonly Sample[] | undefined): number | undefined => (xs === undefined || xs.length === 0 ? undefined : xs.reduce((a, s) => a + s.value, 0));
 
 const mean = (xs: readonly Sample[] | undefined): number | undefined => {
   const t = sum(xs);
@@ -52,17 +51,10 @@ const labelled = (xs: readonly Sample[] | undefined, label: string, value: strin
 
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 const count = (x: number): number => Math.max(0, Math.round(x));
-const positiveInt = (x: number | undefined): number | undefined =>
-  x !== undefined && Number.isFinite(x) && x >= 1 ? Math.floor(x) : undefined;
+const positiveInt = (x: number | undefined): number | undefined => (x !== undefined && Number.isFinite(x) && x >= 1 ? Math.floor(x) : undefined);
 
 const VLLM: Extractor = {
-  names: new Set([
-    'vllm:num_requests_running',
-    'vllm:num_requests_waiting',
-    'vllm:kv_cache_usage_perc',
-    'vllm:gpu_cache_usage_perc',
-    'vllm:cache_config_info',
-  ]),
+  names: new Set(['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc', 'vllm:cache_config_info']),
   extract(samples) {
     const m = byName(samples);
     const running = sum(m.get('vllm:num_requests_running'));

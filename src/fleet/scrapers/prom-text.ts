@@ -134,7 +134,10 @@ function parseLine(line: string, want: (name: string) => boolean): Sample | unde
       return undefined;
     }
   }
-  const rest = line.slice(i).trim().split(/[ \t]+/);
+  const rest = line
+    .slice(i)
+    .trim()
+    .split(/[ \t]+/);
   if (rest.length < 1 || rest.length > 2 || rest[0] === '') return undefined;
   const value = parseValue(rest[0] as string);
   if (value === undefined) return undefined;

@@ -28,16 +28,22 @@ function num(min: number, max: number) {
     return n;
   };
 }
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 
 function extProcModes(v: string): ExtProcMode[] {
   const modes = list(v);
-  for (const m of modes) if (!(EXT_PROC_MODES as readonly string[]).includes(m)) throw new InvalidArgumentError(`unknown ext_proc mode '${m}' (${EXT_PROC_MODES.join(', ')})`);
+  for (const m of modes)
+    if (!(EXT_PROC_MODES as readonly string[]).includes(m)) throw new InvalidArgumentError(`unknown ext_proc mode '${m}' (${EXT_PROC_MODES.join(', ')})`);
   return modes as ExtProcMode[];
 }
 
 function scenarioNames(v: string[]): ScenarioName[] {
-  for (const n of v) if (!(SCENARIO_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown scenario '${n}' (${SCENARIO_NAMES.join(', ')})`);
+  for (const n of v)
+    if (!(SCENARIO_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown scenario '${n}' (${SCENARIO_NAMES.join(', ')})`);
   return v as ScenarioName[];
 }
 
@@ -64,8 +70,17 @@ export function virtualMarkdown(run: VirtualRun): string {
     markdownTable(VIRTUAL_HEAD, virtualRows(run)),
   ];
   if (targets.length > 0) {
-    const head = s.name === 'shared-prefix' || s.spec.kind === 'random' ? 'target (issue 5)' : 'issue 5 target (set for the 8-replica shared-prefix scenario; for reference)';
-    lines.push('', markdownTable([head, 'measured', 'met'], targets.map((t) => [t.target, t.value, t.met ? 'yes' : '**no**'])));
+    const head =
+      s.name === 'shared-prefix' || s.spec.kind === 'random'
+        ? 'target (issue 5)'
+        : 'issue 5 target (set for the 8-replica shared-prefix scenario; for reference)';
+    lines.push(
+      '',
+      markdownTable(
+        [head, 'measured', 'met'],
+        targets.map((t) => [t.target, t.value, t.met ? 'yes' : '**no**']),
+      ),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -85,14 +100,28 @@ function virtualChart(run: VirtualRun): string {
   );
 }
 
-async function cmdVirtual(o: { scenario: string[]; requests?: number; replicas?: number; load?: number; seed: number; policies?: string[]; out?: string }): Promise<void> {
+async function cmdVirtual(o: {
+  scenario: string[];
+  requests?: number;
+  replicas?: number;
+  load?: number;
+  seed: number;
+  policies?: string[];
+  out?: string;
+}): Promise<void> {
   for (const name of scenarioNames(o.scenario)) {
     const s = scenario(name, { requests: o.requests, replicas: o.replicas, load: o.load, seed: o.seed });
     const policies = o.policies !== undefined ? policiesByName(o.policies) : defaultPolicies();
     const run = runVirtual(s, policies, say);
-    process.stdout.write(`\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`);
+    process.stdout.write(
+      `\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`,
+    );
     for (const t of checkTargets(run)) process.stdout.write(`  target ${t.met ? 'MET ' : 'MISS'} ${t.target}: ${t.value}\n`);
-    await writeOut(o.out, `virtual-${name}.json`, `${JSON.stringify({ machine: machine(), scenario: s, rate: run.rate, coldCapacity: run.coldCapacity, ceiling: run.ceiling, results: run.results, targets: checkTargets(run) }, null, 1)}\n`);
+    await writeOut(
+      o.out,
+      `virtual-${name}.json`,
+      `${JSON.stringify({ machine: machine(), scenario: s, rate: run.rate, coldCapacity: run.coldCapacity, ceiling: run.ceiling, results: run.results, targets: checkTargets(run) }, null, 1)}\n`,
+    );
     await writeOut(o.out, `virtual-${name}.md`, virtualMarkdown(run));
     await writeOut(o.out, `virtual-${name}.svg`, virtualChart(run));
   }
@@ -100,18 +129,49 @@ async function cmdVirtual(o: { scenario: string[]; requests?: number; replicas?:
 
 // ── live ─────────────────────────────────────────────────────────────────────────────────
 
-export const LIVE_HEAD = ['run', 'requests', 'ok', 'errors', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'E2E p50 ms', 'E2E p99 ms', 'req/s', 'hit rate', 'max/mean in-flight'] as const;
+export const LIVE_HEAD = [
+  'run',
+  'requests',
+  'ok',
+  'errors',
+  'TTFT p50 ms',
+  'TTFT p90 ms',
+  'TTFT p99 ms',
+  'E2E p50 ms',
+  'E2E p99 ms',
+  'req/s',
+  'hit rate',
+  'max/mean in-flight',
+] as const;
 
 export function liveRow(r: LiveResult): Cell[] {
-  return [r.label, r.requests, r.ok, r.errors, fmt(r.ttftMs.p50), fmt(r.ttftMs.p90), fmt(r.ttftMs.p99), fmt(r.e2eMs.p50), fmt(r.e2eMs.p99), fmt(r.throughput), r.hitRate !== undefined ? pct(r.hitRate) : '–', r.imbalance !== undefined ? fmt(r.imbalance, 2) : '–'];
+  return [
+    r.label,
+    r.requests,
+    r.ok,
+    r.errors,
+    fmt(r.ttftMs.p50),
+    fmt(r.ttftMs.p90),
+    fmt(r.ttftMs.p99),
+    fmt(r.e2eMs.p50),
+    fmt(r.e2eMs.p99),
+    fmt(r.throughput),
+    r.hitRate !== undefined ? pct(r.hitRate) : '–',
+    r.imbalance !== undefined ? fmt(r.imbalance, 2) : '–',
+  ];
 }
 
 function liveChart(title: string, rs: readonly LiveResult[]): string {
-  return barChartSvg(title, '', rs.map((r) => r.label), [
-    { label: 'TTFT p50 ms', values: rs.map((r) => r.ttftMs.p50) },
-    { label: 'TTFT p90 ms', values: rs.map((r) => r.ttftMs.p90) },
-    { label: 'hit rate %', values: rs.map((r) => (r.hitRate ?? Number.NaN) * 100) },
-  ]);
+  return barChartSvg(
+    title,
+    '',
+    rs.map((r) => r.label),
+    [
+      { label: 'TTFT p50 ms', values: rs.map((r) => r.ttftMs.p50) },
+      { label: 'TTFT p90 ms', values: rs.map((r) => r.ttftMs.p90) },
+      { label: 'hit rate %', values: rs.map((r) => (r.hitRate ?? Number.NaN) * 100) },
+    ],
+  );
 }
 
 interface LiveCli {
@@ -174,7 +234,11 @@ interface LiveLocalCli {
  * Do two runs rank the same labels the same way? Pairs whose values differ by more than `tol`
  * in BOTH runs must be ordered alike; closer pairs count as ties. Lower is better.
  */
-export function rankAgreement(live: ReadonlyMap<string, number>, virt: ReadonlyMap<string, number>, tol: (a: number, b: number) => number): { concordant: number; discordant: number; ties: number } {
+export function rankAgreement(
+  live: ReadonlyMap<string, number>,
+  virt: ReadonlyMap<string, number>,
+  tol: (a: number, b: number) => number,
+): { concordant: number; discordant: number; ties: number } {
   const labels = [...live.keys()].filter((l) => virt.has(l));
   let concordant = 0;
   let discordant = 0;
@@ -193,14 +257,21 @@ export function rankAgreement(live: ReadonlyMap<string, number>, virt: ReadonlyM
 }
 
 function order(m: ReadonlyMap<string, number>): string {
-  return [...m.entries()].sort((x, y) => x[1] - y[1]).map(([k]) => k).join(' ≤ ');
+  return [...m.entries()]
+    .sort((x, y) => x[1] - y[1])
+    .map(([k]) => k)
+    .join(' ≤ ');
 }
 
 export async function runLiveLocal(o: LiveLocalCli): Promise<{ live: LiveResult[]; virtual: VirtualRun | undefined; markdown: string; scenario: Scenario }> {
   const base = scenario('shared-prefix', { requests: o.requests, replicas: o.replicas, load: o.load, seed: o.seed });
   const k = o.timeScale;
   const model = simModel({ ...base.model, prefillUsPerToken: base.model.prefillUsPerToken * k, decodeMsPerToken: base.model.decodeMsPerToken * k });
-  const s: Scenario = { ...base, model, description: `${base.description}; replica timing ×${k} (prefill ${model.prefillUsPerToken} µs/token, decode ${model.decodeMsPerToken} ms/token)` };
+  const s: Scenario = {
+    ...base,
+    model,
+    description: `${base.description}; replica timing ×${k} (prefill ${model.prefillUsPerToken} µs/token, decode ${model.decodeMsPerToken} ms/token)`,
+  };
   const stream = streamOf(s);
   say(`live-local: ${s.model.replicas} replicas, ${stream.rate.toFixed(1)} req/s, ≤ ${o.requests} requests / ${o.duration} s per strategy`);
   const stack = await startLocalStack({
@@ -260,13 +331,17 @@ export async function runLiveLocal(o: LiveLocalCli): Promise<{ live: LiveResult[
     const vt = new Map(virtual.results.map((r) => [r.policy, r.ttftMs.p50]));
     const hit = rankAgreement(lh, vh, () => 0.02);
     const ttft = rankAgreement(lt, vt, (a, b) => 0.1 * Math.max(Math.abs(a), Math.abs(b)));
-    const cell = (x: { concordant: number; discordant: number; ties: number }) => `${x.discordant === 0 ? 'yes' : '**no**'} (${x.concordant} pairs concordant, ${x.discordant} discordant, ${x.ties} within tolerance)`;
+    const cell = (x: { concordant: number; discordant: number; ties: number }) =>
+      `${x.discordant === 0 ? 'yes' : '**no**'} (${x.concordant} pairs concordant, ${x.discordant} discordant, ${x.ties} within tolerance)`;
     md.push(
       '',
-      markdownTable(['ranking (best first)', 'live', 'virtual', 'agree'], [
-        ['hit rate (ties: within 2 points)', order(lh).replaceAll('≤', '≥'), order(vh).replaceAll('≤', '≥'), cell(hit)],
-        ['TTFT p50 (ties: within 10 %)', order(lt), order(vt), cell(ttft)],
-      ]),
+      markdownTable(
+        ['ranking (best first)', 'live', 'virtual', 'agree'],
+        [
+          ['hit rate (ties: within 2 points)', order(lh).replaceAll('≤', '≥'), order(vh).replaceAll('≤', '≥'), cell(hit)],
+          ['TTFT p50 (ties: within 10 %)', order(lt), order(vt), cell(ttft)],
+        ],
+      ),
     );
   }
   return { live, virtual, markdown: `${md.join('\n')}\n`, scenario: s };
@@ -276,14 +351,34 @@ async function cmdLiveLocal(o: LiveLocalCli): Promise<void> {
   const r = await runLiveLocal(o);
   process.stdout.write(`${textTable(LIVE_HEAD, r.live.map(liveRow))}\n`);
   if (r.virtual !== undefined) process.stdout.write(`virtual:\n${textTable(VIRTUAL_HEAD, virtualRows(r.virtual))}\n`);
-  await writeOut(o.out, 'live-local.json', `${JSON.stringify({ machine: machine(), options: o, scenario: r.scenario, live: r.live, virtual: r.virtual?.results }, null, 1)}\n`);
+  await writeOut(
+    o.out,
+    'live-local.json',
+    `${JSON.stringify({ machine: machine(), options: o, scenario: r.scenario, live: r.live, virtual: r.virtual?.results }, null, 1)}\n`,
+  );
   await writeOut(o.out, 'live-local.md', r.markdown);
   await writeOut(o.out, 'live-local.svg', liveChart(`live-local: shared-prefix through Envoy + kvfleet (${r.scenario.model.replicas} sim replicas)`, r.live));
 }
 
 // ── overhead ─────────────────────────────────────────────────────────────────────────────
 
-export const OVERHEAD_HEAD = ['prompt', 'processor', 'rate req/s', 'E2E p50 plain ms', 'E2E p50 via processor ms', 'added p50 ms', 'E2E p99 plain ms', 'E2E p99 via processor ms', 'added p99 ms', 'p99 ratio', 'max rate plain', 'max rate via processor', 'rate ratio', 'CPU s / 1000 requests', 'decision µs p50 / p99'] as const;
+export const OVERHEAD_HEAD = [
+  'prompt',
+  'processor',
+  'rate req/s',
+  'E2E p50 plain ms',
+  'E2E p50 via processor ms',
+  'added p50 ms',
+  'E2E p99 plain ms',
+  'E2E p99 via processor ms',
+  'added p99 ms',
+  'p99 ratio',
+  'max rate plain',
+  'max rate via processor',
+  'rate ratio',
+  'CPU s / 1000 requests',
+  'decision µs p50 / p99',
+] as const;
 
 export function overheadRows(rs: readonly OverheadSize[]): Cell[][] {
   return rs.map((r) => [
@@ -320,10 +415,28 @@ interface OverheadCli {
 }
 
 async function cmdOverhead(o: OverheadCli): Promise<void> {
-  const stack = await startLocalStack({ replicas: o.replicas, prefillUsPerToken: 0, decodeMsPerToken: 0, defaultMaxTokens: 1, maxConcurrency: 4096, maxWaiting: 100000 });
+  const stack = await startLocalStack({
+    replicas: o.replicas,
+    prefillUsPerToken: 0,
+    decodeMsPerToken: 0,
+    defaultMaxTokens: 1,
+    maxConcurrency: 4096,
+    maxWaiting: 100000,
+  });
   let rs: OverheadSize[];
   try {
-    rs = await runOverhead(stack, { sizesKb: o.sizes.map(Number), modes: o.modes, floor: o.floor, rate: o.rate, seconds: o.seconds, rateLarge: o.rateLarge, rampRates: o.ramp.map(Number), stepSeconds: o.step, seed: o.seed, progress: say });
+    rs = await runOverhead(stack, {
+      sizesKb: o.sizes.map(Number),
+      modes: o.modes,
+      floor: o.floor,
+      rate: o.rate,
+      seconds: o.seconds,
+      rateLarge: o.rateLarge,
+      rampRates: o.ramp.map(Number),
+      stepSeconds: o.step,
+      seed: o.seed,
+      progress: say,
+    });
   } finally {
     await stack.close();
   }
@@ -333,20 +446,30 @@ async function cmdOverhead(o: OverheadCli): Promise<void> {
     '',
     markdownTable(OVERHEAD_HEAD, overheadRows(rs)),
     '',
-    markdownTable(['target (issue 5)', 'processor', 'measured (4 KB)', 'met'], rs.filter((r) => r.sizeKb === 4).flatMap((r4) => [
-      [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
-      [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
-    ])),
+    markdownTable(
+      ['target (issue 5)', 'processor', 'measured (4 KB)', 'met'],
+      rs
+        .filter((r) => r.sizeKb === 4)
+        .flatMap((r4) => [
+          [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
+          [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
+        ]),
+    ),
   ].join('\n');
   await writeOut(o.out, 'overhead.json', `${JSON.stringify({ machine: machine(), options: o, results: rs }, null, 1)}\n`);
   await writeOut(o.out, 'overhead.md', `${md}\n`);
   await writeOut(
     o.out,
     'overhead.svg',
-    barChartSvg('Envoy alone vs Envoy + ext_proc processor: end-to-end ms', ' ms', rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB ${r.variant}`]), [
-      { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.routed.p50]) },
-      { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.routed.p99]) },
-    ]),
+    barChartSvg(
+      'Envoy alone vs Envoy + ext_proc processor: end-to-end ms',
+      ' ms',
+      rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB ${r.variant}`]),
+      [
+        { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.routed.p50]) },
+        { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.routed.p99]) },
+      ],
+    ),
   );
 }
 
@@ -397,11 +520,11 @@ export function registerBenchCommand(program: Command): void {
     .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
     .option('--policies <list>', 'policies (round_robin, random, least_loaded, chwbl, sglang_cache_aware, kvfleet, kvfleet:<strategy>)', list)
     .option('--out <dir>', 'write JSON, markdown and SVG here')
-    .action((o) => cmdVirtual(o));
+    .action((o: Parameters<typeof cmdVirtual>[0]) => cmdVirtual(o));
 
   bench
     .command('live')
-    .description('drive a running Envoy with a workload; read the replicas\' /metrics')
+    .description("drive a running Envoy with a workload; read the replicas' /metrics")
     .requiredOption('--target <url>', 'Envoy listener, e.g. http://127.0.0.1:10000')
     .option('--metrics <urls>', 'comma list of replica /metrics URLs', list, [])
     .option('--scenario <name>', 'workload (shared-prefix, multi-turn, no-sharing)', 'shared-prefix')
@@ -414,7 +537,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--timeout <s>', 'per-request timeout', num(1, 3600), 60)
     .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
     .option('--out <dir>', 'write JSON, markdown and SVG here')
-    .action((o) => cmdLive(o));
+    .action((o: LiveCli) => cmdLive(o));
 
   bench
     .command('live-local')
@@ -428,11 +551,13 @@ export function registerBenchCommand(program: Command): void {
     .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
     .option('--no-virtual', 'skip the virtual-time run of the same setup')
     .option('--out <dir>', 'write JSON, markdown and SVG here')
-    .action((o) => cmdLiveLocal(o));
+    .action((o: LiveLocalCli) => cmdLiveLocal(o));
 
   bench
     .command('overhead')
-    .description('Envoy alone vs Envoy + kvfleet (each body mode) and + a do-nothing processor on the same replicas: added latency, sustainable rate, CPU per request')
+    .description(
+      'Envoy alone vs Envoy + kvfleet (each body mode) and + a do-nothing processor on the same replicas: added latency, sustainable rate, CPU per request',
+    )
     .option('--sizes <list>', 'prompt sizes in KB', list, ['4', '64'])
     .option('--modes <list>', `ext_proc request-body modes of the kvfleet variant (${EXT_PROC_MODES.join(', ')})`, extProcModes, [...EXT_PROC_MODES])
     .option('--no-floor', 'skip the floor processor (same gRPC stack, constant answers)')
@@ -444,7 +569,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--replicas <n>', 'simulated replicas', num(1, 64), 4)
     .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
     .option('--out <dir>', 'write JSON, markdown and SVG here')
-    .action((o) => cmdOverhead(o));
+    .action((o: OverheadCli) => cmdOverhead(o));
 
   bench
     .command('report')
@@ -452,7 +577,5 @@ export function registerBenchCommand(program: Command): void {
     .option('--results <dir>', 'directory the runs wrote to', 'docs/charts')
     .option('--commands <file>', 'markdown with the exact commands (inserted verbatim)', 'docs/charts/commands.md')
     .option('--write <file>', 'page to write', 'docs/benchmarks.md')
-    .action((o) => cmdReport(o));
+    .action((o: Parameters<typeof cmdReport>[0]) => cmdReport(o));
 }
-
-

@@ -12,7 +12,7 @@ import type { EndpointView, LiveView } from '../../core/types.js';
 import type { PromptSegment, RequestInput } from '../../request/types.js';
 import { Router, type RouteMeta } from '../../router/router.js';
 
-const ENDPOINTS = Number(process.env["KVFLEET_BENCH_ENDPOINTS"] ?? 16);
+const ENDPOINTS = Number(process.env['KVFLEET_BENCH_ENDPOINTS'] ?? 16);
 const WARMUP = 2_000;
 const SAMPLES = 20_000;
 

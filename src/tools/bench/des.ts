@@ -69,7 +69,7 @@ const FIRST_TOKEN = 1;
 const COMPLETE = 2;
 
 export function addresses(n: number): string[] {
-  const out: string[] = new Array(n);
+  const out = new Array<string>(n);
   for (let r = 0; r < n; r++) out[r] = `10.${(r >> 16) & 255}.${(r >> 8) & 255}.${r & 255}:8000`;
   return out;
 }
@@ -222,7 +222,7 @@ export function runDes(policyFactory: PolicyFactory, workload: Workload, opts: D
       if ((running[r] as number) < m.maxConcurrency && (waiting[r] as number) === 0) {
         touch(r);
         inflight[r] = (inflight[r] as number) + 1;
-        if ((inflight[r] as number) > (peak[r] as number)) peak[r] = inflight[r] as number;
+        if (inflight[r] > (peak[r] as number)) peak[r] = inflight[r];
         admit(id, r);
       } else if ((waiting[r] as number) >= m.maxWaiting) {
         rejected++;
@@ -236,7 +236,7 @@ export function runDes(policyFactory: PolicyFactory, workload: Workload, opts: D
       } else {
         touch(r);
         inflight[r] = (inflight[r] as number) + 1;
-        if ((inflight[r] as number) > (peak[r] as number)) peak[r] = inflight[r] as number;
+        if (inflight[r] > (peak[r] as number)) peak[r] = inflight[r];
         waiting[r] = (waiting[r] as number) + 1;
         nextInQ[id] = -1;
         if ((qTail[r] as number) >= 0) nextInQ[qTail[r] as number] = id;

@@ -42,9 +42,16 @@ function setPort(addr: unknown, port: number): void {
 
 export const BENCH_CLUSTER = 'pool-bench';
 
-export function benchBootstrap(source: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[], mode: ExtProcMode = 'buffered'): string {
+export function benchBootstrap(
+  source: string,
+  variant: 'kvfleet' | 'plain',
+  ports: BootstrapPorts,
+  replicas: readonly number[],
+  mode: ExtProcMode = 'buffered',
+): string {
   const doc: unknown = parse(source);
-  if (variant === 'kvfleet' && mode !== 'buffered' && setExtProcMode(doc, mode) === 0) throw new Error(`envoy bootstrap: no ext_proc processing_mode to set to ${mode}`);
+  if (variant === 'kvfleet' && mode !== 'buffered' && setExtProcMode(doc, mode) === 0)
+    throw new Error(`envoy bootstrap: no ext_proc processing_mode to set to ${mode}`);
   setPort(get(doc, 'admin', 'address'), ports.admin);
   const listeners = get(doc, 'static_resources', 'listeners');
   const clusters = get(doc, 'static_resources', 'clusters');
@@ -91,6 +98,12 @@ export function benchBootstrap(source: string, variant: 'kvfleet' | 'plain', por
   return stringify(doc);
 }
 
-export async function benchBootstrapFromFile(path: string, variant: 'kvfleet' | 'plain', ports: BootstrapPorts, replicas: readonly number[], mode: ExtProcMode = 'buffered'): Promise<string> {
+export async function benchBootstrapFromFile(
+  path: string,
+  variant: 'kvfleet' | 'plain',
+  ports: BootstrapPorts,
+  replicas: readonly number[],
+  mode: ExtProcMode = 'buffered',
+): Promise<string> {
   return benchBootstrap(await readFile(path, 'utf8'), variant, ports, replicas, mode);
 }

@@ -128,7 +128,7 @@ export async function runLive(o: LiveOptions, label = 'live'): Promise<{ result:
       if (at > deadline) break;
       const wait = at - performance.now();
       if (wait > 1) await sleep(wait);
-      launch(req);
+      void launch(req);
       report();
     }
   } else {

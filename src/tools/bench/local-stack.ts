@@ -151,7 +151,9 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     },
     async startFloor() {
       const port = await freePort();
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const stopChild = async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -96,10 +96,10 @@ async function procCpu(pid: number | undefined): Promise<number | undefined> {
 async function startProcessor(stack: LocalStack, variant: OverheadVariant, seed: number): Promise<Processor> {
   if (variant === 'floor') {
     const f = await stack.startFloor();
-    return { url: f.url, cpuSeconds: () => procCpu(f.pid), stop: f.stop };
+    return { url: f.url, cpuSeconds: () => procCpu(f.pid), stop: () => f.stop() };
   }
   const r = await stack.startRouted('hybrid_score', seed, variant === 'kvfleet full-duplex' ? 'full-duplex' : 'buffered');
-  return { url: r.url, cpuSeconds: () => kvfleetCpu(r.kvfleet.adminUrl), stop: r.stop };
+  return { url: r.url, cpuSeconds: () => kvfleetCpu(r.kvfleet.adminUrl), stop: () => r.stop() };
 }
 
 function bodies(sizeKb: number, seed: number, model: string): string[] {
@@ -110,10 +110,29 @@ function bodies(sizeKb: number, seed: number, model: string): string[] {
   return out;
 }
 
-async function phase(url: string, sizeKb: number, rate: number, seconds: number, pool: string[], seed: number, label: string, progress?: (l: string) => void): Promise<{ result: LiveResult; e2e: number[]; decisionUs: number[] }> {
+async function phase(
+  url: string,
+  sizeKb: number,
+  rate: number,
+  seconds: number,
+  pool: string[],
+  seed: number,
+  label: string,
+  progress?: (l: string) => void,
+): Promise<{ result: LiveResult; e2e: number[]; decisionUs: number[] }> {
   const w = createWorkload({ kind: 'random', promptTokens: 1, outputTokens: 1 }, { seed, requests: Math.ceil(rate * seconds) + 1, rate });
   const { result, records } = await runLive(
-    { target: url, metrics: [], workload: w, mode: { kind: 'open' }, model: 'bench-model', durationMs: seconds * 1000, timeoutMs: 10_000, body: (r) => pool[r.id % pool.length] as string, progress },
+    {
+      target: url,
+      metrics: [],
+      workload: w,
+      mode: { kind: 'open' },
+      model: 'bench-model',
+      durationMs: seconds * 1000,
+      timeoutMs: 10_000,
+      body: (r) => pool[r.id % pool.length] as string,
+      progress,
+    },
     `${label} ${sizeKb}KB @${rate}/s`,
   );
   const ok = records.filter((r) => r.status === 200);
@@ -210,4 +229,3 @@ async function runVariant(stack: LocalStack, plain: { url: string }, variant: Ov
   }
   return out;
 }
-

@@ -57,7 +57,9 @@ export function barChartSvg(title: string, unit: string, categories: readonly st
   for (const s of series) for (const v of s.values) if (Number.isFinite(v) && v > max) max = v;
   if (max <= 0) max = 1;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escXml(title)}</text>`);
   series.forEach((s, k) => {
@@ -73,7 +75,9 @@ export function barChartSvg(title: string, unit: string, categories: readonly st
       const w = Number.isFinite(v) ? Math.max(1, (v / max) * plotW) : 0;
       const y = y0 + k * barH;
       parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[k % COLORS.length]}"/>`);
-      parts.push(`<text x="${left + w + 4}" y="${y + barH - 4}" font-size="10">${escXml(Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2)) : '–')}${escXml(unit)}</text>`);
+      parts.push(
+        `<text x="${left + w + 4}" y="${y + barH - 4}" font-size="10">${escXml(Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2)) : '–')}${escXml(unit)}</text>`,
+      );
     });
   });
   parts.push(`<line x1="${left}" y1="${top - 4}" x2="${left}" y2="${height - 30}" stroke="#888"/>`);

@@ -19,7 +19,7 @@ function generate(src: number, tokens: number, charsPerToken: number): string {
   const lo = src >>> 0;
   const hi = Math.floor(src / 4294967296);
   const seed = mix(lo, hi);
-  const parts: string[] = new Array(tokens);
+  const parts = new Array<string>(tokens);
   for (let j = 0; j < tokens; j++) {
     let h = mix(seed, j);
     let t = '';

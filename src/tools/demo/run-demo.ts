@@ -43,8 +43,15 @@ function rowFrom(label: string, res: Response, note: string): Row {
 
 function printTable(rows: Row[]): void {
   const cols: Array<[keyof Row, string]> = [
-    ['label', 'request'], ['status', 'status'], ['model', 'x-kvfleet-model'], ['endpoint', 'endpoint'],
-    ['strategy', 'strategy'], ['affinity', 'affinity'], ['reason', 'reason'], ['us', 'decision µs'], ['note', 'what came back'],
+    ['label', 'request'],
+    ['status', 'status'],
+    ['model', 'x-kvfleet-model'],
+    ['endpoint', 'endpoint'],
+    ['strategy', 'strategy'],
+    ['affinity', 'affinity'],
+    ['reason', 'reason'],
+    ['us', 'decision µs'],
+    ['note', 'what came back'],
   ];
   const width = cols.map(([k, t]) => Math.max(t.length, ...rows.map((r) => String(r[k]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i] ?? 0)).join('  ');
@@ -66,7 +73,10 @@ export async function runDemo(): Promise<number> {
   const say = (s: string) => process.stdout.write(`${s}\n`);
   try {
     const sims: SimHandle[] = [];
-    for (const [model, basePort] of [['meta-llama/Meta-Llama-3-8B-Instruct', 18001], ['Qwen/Qwen2.5-7B-Instruct', 18011]] as const) {
+    for (const [model, basePort] of [
+      ['meta-llama/Meta-Llama-3-8B-Instruct', 18001],
+      ['Qwen/Qwen2.5-7B-Instruct', 18011],
+    ] as const) {
       const sim = await startSim({ replicas: 2, basePort, model, decodeMsPerToken: 5, defaultMaxTokens: 8 });
       cleanups.push(() => sim.close());
       sims.push(sim);
@@ -89,7 +99,11 @@ export async function runDemo(): Promise<number> {
     rows.push(rowFrom('chat llama-3-8b', res, `replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
     const answer = j.choices?.[0]?.message?.content ?? '';
 
-    res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [...turn1, { role: 'assistant', content: answer }, { role: 'user', content: 'And prefix caching?' }] }, { 'x-request-id': 'demo-1b' });
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'llama-3-8b', messages: [...turn1, { role: 'assistant', content: answer }, { role: 'user', content: 'And prefix caching?' }] },
+      { 'x-request-id': 'demo-1b' },
+    );
     j = (await res.json()) as typeof j;
     rows.push(rowFrom('same chat, turn 2', res, `replica reused ${j.kvfleet_sim?.cached_tokens ?? 0} cached prompt tokens`));
 
@@ -97,7 +111,11 @@ export async function runDemo(): Promise<number> {
     j = (await res.json()) as typeof j;
     rows.push(rowFrom('chat auto', res, `strategy chose; replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
 
-    res = await post('/v1/chat/completions', { model: 'qwen', stream: true, messages: [system, { role: 'user', content: 'Stream a short answer.' }] }, { 'x-request-id': 'demo-3' });
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'qwen', stream: true, messages: [system, { role: 'user', content: 'Stream a short answer.' }] },
+      { 'x-request-id': 'demo-3' },
+    );
     const sse = await res.text();
     const chunks = sse.split('\n\n').filter((e) => e.startsWith('data: '));
     rows.push(rowFrom('stream qwen (SSE)', res, `${chunks.length - 1} chunks, ends with ${chunks.at(-1) ?? '?'}`));
@@ -117,7 +135,11 @@ export async function runDemo(): Promise<number> {
     const err = (await res.json()) as { error?: { code?: string; param?: string } };
     rows.push(rowFrom('unknown model', res, `error code=${err.error?.code ?? '?'} param=${err.error?.param ?? '?'}`));
 
-    res = await post('/v1/chat/completions', { model: 'llama-3-8b', messages: [system, { role: 'user', content: 'forged' }] }, { 'x-kvfleet-cluster': 'pool-qwen-2.5-7b', 'x-request-id': 'demo-6' });
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'llama-3-8b', messages: [system, { role: 'user', content: 'forged' }] },
+      { 'x-kvfleet-cluster': 'pool-qwen-2.5-7b', 'x-request-id': 'demo-6' },
+    );
     j = (await res.json()) as typeof j;
     rows.push(rowFrom('forged cluster header', res, `ignored; replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
 

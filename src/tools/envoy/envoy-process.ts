@@ -34,15 +34,20 @@ export async function startEnvoyProcess(o: EnvoyProcessOptions): Promise<EnvoyPr
   const child = spawn(
     o.binary,
     [
-      '-c', o.configFile,
-      '-l', o.logLevel ?? 'warn',
-      '--concurrency', '1',
+      '-c',
+      o.configFile,
+      '-l',
+      o.logLevel ?? 'warn',
+      '--concurrency',
+      '1',
       // No hot-restart shared memory or domain socket: several Envoys (tests, demo,
       // benchmarks) can run side by side without picking base ids.
       '--disable-hot-restart',
-      '--drain-time-s', '0',
+      '--drain-time-s',
+      '0',
       // The stdout access log is flushed like a file (every 10 s by default).
-      '--file-flush-interval-msec', '100',
+      '--file-flush-interval-msec',
+      '100',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -15,7 +15,12 @@ async function route(replicas: readonly Replica[], req: IncomingMessage, res: Se
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const method = req.method ?? 'GET';
   if (path === '/health' && method === 'GET') return sendJson(res, 200, { status: 'ok' });
-  if (path === '/replicas' && method === 'GET') return sendJson(res, 200, replicas.map((r) => r.stats()));
+  if (path === '/replicas' && method === 'GET')
+    return sendJson(
+      res,
+      200,
+      replicas.map((r) => r.stats()),
+    );
   const m = REPLICA_PATH.exec(path);
   if (m === null) return sendJson(res, 404, { detail: 'Not Found' });
   const replica = replicas[Number(m[1])];

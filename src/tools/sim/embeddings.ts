@@ -41,12 +41,7 @@ function inputTexts(input: unknown, charsPerToken: number): string[] | undefined
   return texts;
 }
 
-export async function serveEmbeddings(
-  state: ReplicaState,
-  body: Record<string, unknown>,
-  res: ServerResponse,
-  signal: AbortSignal,
-): Promise<void> {
+export async function serveEmbeddings(state: ReplicaState, body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const texts = inputTexts(body.input, state.opts.charsPerToken);
   if (texts === undefined) {
     return sendJson(res, 400, openAiError(400, `input must be a string, an array of strings or token ids (at most ${MAX_INPUTS} items)`, 'input'));

@@ -128,7 +128,10 @@ export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions
 
 /** Model ids from the `model` option (comma list, blanks dropped). */
 export function modelIds(model: string): string[] {
-  return model.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return model
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** Model id served by replica `index`. */

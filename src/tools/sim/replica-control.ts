@@ -19,12 +19,7 @@ export interface ReplicaControl {
  * Apply a fault patch from a JSON body. With `deferRefuse` (the replica's own port) the answer is
  * sent first and `refuse` is applied once it has been written, since closing the port is the point.
  */
-export async function handleFaultsRequest(
-  control: ReplicaControl,
-  body: unknown,
-  res: ServerResponse,
-  deferRefuse: boolean,
-): Promise<void> {
+export async function handleFaultsRequest(control: ReplicaControl, body: unknown, res: ServerResponse, deferRefuse: boolean): Promise<void> {
   const parsed = parseFaultPatch(body);
   if (!parsed.ok) return sendJson(res, 400, openAiError(400, parsed.message, 'faults'));
   const { refuse, ...rest } = parsed.patch;

@@ -4,7 +4,6 @@
 // Listen/close transitions are serialised so concurrent fault changes cannot interleave.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import type { FaultPatch } from './fault-patch.js';
 import type { FaultSettings, SimOptions } from './options.js';
 import { ReplicaState, type ReplicaStats } from './replica-state.js';
@@ -126,7 +125,7 @@ export class Replica implements ReplicaHandle, ReplicaControl {
       });
     });
     const addr = server.address();
-    if (addr !== null && typeof addr === 'object') this.state.port = (addr as AddressInfo).port;
+    if (addr !== null && typeof addr === 'object') this.state.port = addr.port;
     this.servers.add(server);
     server.once('close', () => this.servers.delete(server));
     this.server = server;

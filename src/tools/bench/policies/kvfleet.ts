@@ -36,7 +36,19 @@ export interface KvfleetPolicyOptions {
 }
 
 /** The fleet file the virtual benchmark gives kvfleet (also written by live-local). */
-export function benchFleetFile(endpoints: readonly string[], o: { strategy: string; seed: number; prefillUsPerToken: number; affinity?: Record<string, unknown> | undefined; grpcPort?: number; adminPort?: number; modelId?: string; cluster?: string }): Record<string, unknown> {
+export function benchFleetFile(
+  endpoints: readonly string[],
+  o: {
+    strategy: string;
+    seed: number;
+    prefillUsPerToken: number;
+    affinity?: Record<string, unknown> | undefined;
+    grpcPort?: number;
+    adminPort?: number;
+    modelId?: string;
+    cluster?: string;
+  },
+): Record<string, unknown> {
   return {
     version: 1,
     server: { grpc: { host: '127.0.0.1', port: o.grpcPort ?? 0 }, admin: { host: '127.0.0.1', port: o.adminPort ?? 0 }, max_body_bytes: 64 * 1024 * 1024 },
@@ -72,7 +84,12 @@ export function buildBenchFleet(endpoints: readonly string[], o: Parameters<type
 class SimLive implements LiveView {
   view: FleetView | undefined;
   private readonly engine = { running: 0, waiting: 0, kvUsage: 0, capacityBlocks: 0 as number | undefined, blockTokens: 0 as number | undefined };
-  private readonly out: { inflight: number; healthy: true; stale: false; engine: EngineLoad | undefined } = { inflight: 0, healthy: true, stale: false, engine: undefined };
+  private readonly out: { inflight: number; healthy: true; stale: false; engine: EngineLoad | undefined } = {
+    inflight: 0,
+    healthy: true,
+    stale: false,
+    engine: undefined,
+  };
 
   constructor(
     private readonly replicaOf: ReadonlyMap<string, number>,

@@ -97,7 +97,13 @@ export interface SglangChoice {
 }
 
 /** The selection rule alone (no tree update), for tests. */
-export function sglangSelect(tree: ApproxTree, r: RoutedRequest, load: Int32Array, n: number, o: Required<Pick<SglangOptions, 'cacheThreshold' | 'balanceRelThreshold'>> & { abs: number; blockTokens: number }): SglangChoice {
+export function sglangSelect(
+  tree: ApproxTree,
+  r: RoutedRequest,
+  load: Int32Array,
+  n: number,
+  o: Required<Pick<SglangOptions, 'cacheThreshold' | 'balanceRelThreshold'>> & { abs: number; blockTokens: number },
+): SglangChoice {
   let max = -Infinity;
   let min = Infinity;
   for (let i = 0; i < n; i++) {
@@ -133,7 +139,12 @@ export function sglangFactory(opts: Partial<SglangOptions> = {}): PolicyFactory 
       return {
         name: 'sglang_cache_aware',
         pick(r: RoutedRequest, fleet: FleetView, _now, out) {
-          const c = sglangSelect(tree, r, fleet.inflight, fleet.n, { cacheThreshold: o.cacheThreshold, balanceRelThreshold: o.balanceRelThreshold, abs, blockTokens: fleet.blockTokens });
+          const c = sglangSelect(tree, r, fleet.inflight, fleet.n, {
+            cacheThreshold: o.cacheThreshold,
+            balanceRelThreshold: o.balanceRelThreshold,
+            abs,
+            blockTokens: fleet.blockTokens,
+          });
           tree.insert(r.keys, c.worker);
           out[0] = c.worker;
           return 1;

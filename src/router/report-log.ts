@@ -1,8 +1,8 @@
 // Renders an ExchangeReport once: one pino line and the matching metrics.
 // Fields are identifiers, numbers and reason codes; never prompt text.
-import type { RequestReport } from '../router/report.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { RequestReport } from './report.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
 
 export function reportExchange(log: Logger, metrics: Metrics, r: RequestReport): void {
   const d = r.decision;
