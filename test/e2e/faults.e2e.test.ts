@@ -88,9 +88,11 @@ describe('faults through Envoy', () => {
     const before = totalRequests(stack);
     for (let i = 0; i < 3; i++) {
       const res = await postJson(stack.url, '/v1/chat/completions', ok);
-      expect(res.status).toBeGreaterThanOrEqual(500);
-      const err = (await res.json()) as { error: { type: string } };
-      expect(err.error.type).toBeTruthy();
+      // Envoy's own answer (local_reply_config): 503, retry-after, OpenAI-shaped.
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      const err = (await res.json()) as { error: { type: string; code: string } };
+      expect(err.error).toMatchObject({ type: 'service_unavailable_error', code: 'router_unavailable' });
     }
     expect(totalRequests(stack)).toBe(before);
 

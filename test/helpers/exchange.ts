@@ -16,13 +16,16 @@ export interface TestEnv extends ExchangeEnv {
   readonly fleet: Fleet;
 }
 
-/** An exchange environment on a Router with its own live state, a fake clock (ms) and captured reports. */
-export function testEnv(fleet: Fleet): TestEnv {
+/**
+ * An exchange environment on a Router with its own live state, a fake clock (ms) and captured
+ * reports. `routerNow` replaces the Router's clock (e.g. a scripted sequence of readings).
+ */
+export function testEnv(fleet: Fleet, o: { routerNow?: () => number } = {}): TestEnv {
   const reports: RequestReport[] = [];
   const clock = { t: 1000 };
   let id = 0;
   const live = new LiveEndpoints({ now: () => clock.t });
-  const router = new Router({ fleet: () => fleet, live, endpoints: live, state: createLearnedState(fleet, seededRng(1)), now: () => clock.t });
+  const router = new Router({ fleet: () => fleet, live, endpoints: live, state: createLearnedState(fleet, seededRng(1)), now: o.routerNow ?? (() => clock.t) });
   const env = exchangeEnv(router, { newRequestId: () => `gen-${++id}`, report: (r) => reports.push(r) });
   return { ...env, reports, clock, live, fleet };
 }

@@ -10,7 +10,9 @@ const chat = (model: string, extra: Record<string, unknown> = {}) => ({
 
 describe('ext_proc exchange (no socket)', () => {
   it('routes a chat request: cluster header, endpoint list in header and envoy.lb metadata, rewritten model', () => {
-    const env = testEnv(fleetFrom());
+    // The Router's clock: the decision starts at 1000 ms and ends 250 µs later; the response arrives 42 ms after it.
+    const readings = [1000, 1000.25, 1042.25];
+    const env = testEnv(fleetFrom(), { routerNow: () => readings.shift() ?? Number.NaN });
     const ex = new Exchange(env);
     const h = ex.handle({
       request_headers: post('/v1/chat/completions', {
@@ -53,11 +55,11 @@ describe('ext_proc exchange (no socket)', () => {
     });
     expect(out['x-kvfleet-reason']).toContain('alias');
     expect(Number(out['x-kvfleet-score'])).toBeGreaterThan(0);
-    expect(Number(out['x-kvfleet-decision-us'])).toBeGreaterThanOrEqual(0);
+    expect(out['x-kvfleet-decision-us']).toBe('250');
     ex.close();
     expect(env.live.endpoint(eps?.[0] ?? '')?.inflight).toBe(0);
     expect(env.reports).toHaveLength(1);
-    expect(env.reports[0]).toMatchObject({ requestId: 'rid-1', status: 200, servedEndpoint: eps?.[1], upstreamMs: 42 });
+    expect(env.reports[0]).toMatchObject({ requestId: 'rid-1', status: 200, servedEndpoint: eps?.[1], upstreamMs: 42, decisionUs: 250 });
   });
 
   it('leaves the body alone when the model name is already the model_id, and sets :authority for hosted models', () => {
@@ -128,7 +130,7 @@ describe('ext_proc exchange (no socket)', () => {
     expect(out.body.error.code).toBe(code);
     expect(out.body.error.param).toBe(param);
     expect(out.headers['content-type']).toBe('application/json');
-    expect(out.headers['x-kvfleet-request-id']).toBeTruthy();
+    expect(out.headers['x-kvfleet-request-id']).toBe('gen-1'); // no x-request-id: kvfleet made one
     ex.close();
     expect(env.reports).toHaveLength(1);
     expect(env.live.snapshot().every((e) => e.inflight === 0)).toBe(true);
