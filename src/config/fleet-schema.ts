@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { affinitySchema, checkRoutingRefs, routingSchema } from './routing-schema.js';
 import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, scrapeSchema } from './live-state-schema.js';
 import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
+import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
 
 const listen = (defaultPort: number) =>
@@ -29,8 +30,17 @@ const modelSchema = z.strictObject({
   engine: z.enum(ENGINES).default('vllm'),
   type: z.enum(MODEL_TYPES).default('chat'),
   endpoints: z.array(endpointAddress).default([]),
-  /** Upstream host for hosted providers (hybrid fleets); sets :authority. */
+  /**
+   * Upstream host for hosted providers (hybrid fleets): kvfleet sets :authority to it and sends
+   * no endpoint list (the cluster's own load balancer picks among the provider's addresses).
+   */
   host: z.string().min(1).optional(),
+  /** Who runs it, for policy rules and tenants' blocked_providers (default: `self` without host, else the host). */
+  provider: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._:-]+$/)
+    .optional(),
   capabilities: z
     .strictObject({
       tools: z.boolean().default(true),
@@ -48,8 +58,10 @@ const modelSchema = z.strictObject({
     })
     .prefault({}),
   tags: z.record(z.string(), z.string()).default({}),
-  region: z.string().optional(),
-  data_classes: z.array(z.string().min(1)).default(['public', 'internal', 'confidential', 'restricted']),
+  /** Where it runs, for residency rules and tenants' regions. */
+  region: z.string().min(1).optional(),
+  /** Data classes it may receive (policy.data_classes names); unset: every class. */
+  data_classes: z.array(z.string().min(1)).min(1).optional(),
   /** Engine metric scraping overrides for this model's endpoints (fleet-state-schema.ts). */
   scrape: modelScrapeSchema,
 });
@@ -98,6 +110,12 @@ export const fleetSchema = z
     discovery: discoverySchema,
     scrape: scrapeSchema,
     health: healthSchema,
+    /** Data classes, PII detection, rules (policy-schema.ts). */
+    policy: policySchema,
+    /** Where a request's tenant comes from (policy-schema.ts). */
+    identity: identitySchema,
+    /** Per-tenant models, classes, regions, providers, priority, strategy (policy-schema.ts). */
+    tenants: tenantsSchema,
   })
   .superRefine((fleet, ctx) => {
     const seen = new Map<string, string>();
@@ -130,6 +148,7 @@ export const fleetSchema = z
       });
     }
     checkRoutingRefs(fleet.routing, new Set(seen.keys()), ctx);
+    checkPolicyRefs(fleet, new Set(seen.keys()), ctx);
     checkFleetStateRefs(fleet, ctx);
   });
 

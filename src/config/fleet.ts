@@ -1,12 +1,22 @@
 // The validated fleet, frozen. The core reads only this shape.
 import type { AffinityConfig, RoutingConfig } from './routing-schema.js';
 import type { FleetFile, ModelFile } from './fleet-schema.js';
+import { modelClassMask, resolvePolicy, type FleetPolicy, type Tenant } from './policy.js';
 
-export type Model = Readonly<ModelFile> & {
+export type Model = Readonly<Omit<ModelFile, 'data_classes' | 'provider'>> & {
   readonly aliases: readonly string[];
   readonly endpoints: readonly string[];
+  /** The classes it may receive (every class when the file does not say). */
   readonly data_classes: readonly string[];
+  /** models[].provider, else `self` (no host) or the host. */
+  readonly provider: string;
+  /** Bit i set: requests of data class i may go here. */
+  readonly classMask: number;
+  /** A hosted provider (`host` set): no endpoint list is sent; the cluster's own LB picks. */
+  readonly hosted: boolean;
 };
+
+export type FleetTenant = Tenant<Model>;
 
 export interface Fleet {
   readonly server: Readonly<FleetFile['server']>;
@@ -18,6 +28,8 @@ export interface Fleet {
   readonly routing: Readonly<RoutingConfig>;
   /** `affinity:` with defaults applied (fingerprint, prefix index, sessions, load bound). */
   readonly affinity: Readonly<AffinityConfig>;
+  /** Data classes, PII detection, rules, tenants, identity, API keys, fallback order — resolved. */
+  readonly policy: FleetPolicy<Model>;
   /** The file as validated, for `kvfleet validate --print` and the explain API. */
   readonly file: Readonly<FleetFile>;
 }
@@ -30,21 +42,41 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function buildFleet(file: FleetFile): Fleet {
+/** `extraKeys`: tenant → API key hashes from identity.keys_file. */
+export function buildFleet(file: FleetFile, extraKeys?: Readonly<Record<string, readonly string[]>>): Fleet {
   const frozen = deepFreeze(structuredClone(file));
+  const classes = frozen.policy.data_classes;
+  const models: Model[] = frozen.models.map((m) =>
+    Object.freeze({
+      ...m,
+      data_classes: m.data_classes ?? classes,
+      provider: m.provider ?? (m.host === undefined ? 'self' : m.host),
+      classMask: modelClassMask(m.data_classes, frozen.policy),
+      hosted: m.host !== undefined,
+    }),
+  );
   const byName = new Map<string, Model>();
-  for (const m of frozen.models) {
+  for (const m of models) {
     byName.set(m.name, m);
     for (const a of m.aliases) byName.set(a, m);
   }
   const defaultModel = frozen.default_model !== undefined ? byName.get(frozen.default_model) : undefined;
+  const policy = resolvePolicy({
+    policy: frozen.policy,
+    identity: frozen.identity,
+    tenants: frozen.tenants,
+    fallback: frozen.routing.fallback,
+    byName,
+    extraKeys,
+  });
   return Object.freeze({
     server: frozen.server,
-    models: frozen.models,
+    models: Object.freeze(models),
     byName,
     defaultModel,
     routing: frozen.routing,
     affinity: frozen.affinity,
+    policy,
     file: frozen,
   });
 }

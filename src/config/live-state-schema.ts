@@ -80,15 +80,18 @@ export type ScrapeConfig = z.infer<typeof scrapeSchema>;
 export type ModelScrapeConfig = NonNullable<z.infer<typeof modelScrapeSchema>>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 
-/** A model needs endpoints unless discovery can supply them. */
-export function checkFleetStateRefs(fleet: { discovery?: unknown; models: ReadonlyArray<{ endpoints: readonly string[] }> }, ctx: z.core.$RefinementCtx): void {
+/** A model needs endpoints unless discovery can supply them or it is hosted (a `host`: the cluster's own LB picks). */
+export function checkFleetStateRefs(
+  fleet: { discovery?: unknown; models: ReadonlyArray<{ endpoints: readonly string[]; host?: string | undefined }> },
+  ctx: z.core.$RefinementCtx,
+): void {
   if (fleet.discovery !== undefined) return;
   fleet.models.forEach((m, i) => {
-    if (m.endpoints.length === 0) {
+    if (m.endpoints.length === 0 && m.host === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['models', i, 'endpoints'],
-        message: 'list at least one ip:port, or set discovery.envoy_admin so kvfleet learns the cluster members from Envoy',
+        message: 'list at least one ip:port, set discovery.envoy_admin so kvfleet learns the cluster members from Envoy, or set host for a hosted provider',
       });
     }
   });

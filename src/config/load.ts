@@ -1,9 +1,14 @@
 // Fleet file → frozen, typed Fleet. Every problem is reported with its path
 // (`models[2].endpoints[0]: …`); an invalid file never produces a Fleet.
+// identity.keys_file (tenant → API key hashes) is read here too, relative to the
+// fleet file, and checked the same way: a reload with a bad keys file keeps the old fleet.
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
 import { fleetSchema, type FleetFile } from './fleet-schema.js';
 import { buildFleet, type Fleet } from './fleet.js';
+import { keyHash } from './policy-schema.js';
 
 export class FleetFileError extends Error {
   readonly problems: readonly string[];
@@ -26,28 +31,50 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 
 export type ParseResult = { ok: true; fleet: Fleet; file: FleetFile } | { ok: false; problems: string[] };
 
-/** Parse and validate fleet YAML text. Pure: no I/O. */
-export function parseFleet(text: string): ParseResult {
+function yamlOf(text: string): { ok: true; value: unknown } | { ok: false; problems: string[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return { ok: false, problems: doc.errors.map((e) => `yaml: ${e.message.split('\n')[0] ?? e.message}`) };
-  }
-  const raw: unknown = doc.toJS();
-  const res = fleetSchema.safeParse(raw ?? {});
-  if (!res.success) {
-    return { ok: false, problems: res.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-  }
-  return { ok: true, fleet: buildFleet(res.data), file: res.data };
+  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => `yaml: ${e.message.split('\n')[0] ?? e.message}`) };
+  return { ok: true, value: doc.toJS() };
 }
 
-export async function loadFleetFile(path: string): Promise<Fleet> {
-  let text: string;
+/** Parse and validate fleet YAML text (without its keys file). Pure: no I/O. */
+export function parseFleet(text: string, extraKeys?: Readonly<Record<string, readonly string[]>>): ParseResult {
+  const y = yamlOf(text);
+  if (!y.ok) return y;
+  const res = fleetSchema.safeParse(y.value ?? {});
+  if (!res.success) return { ok: false, problems: res.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+  return { ok: true, fleet: buildFleet(res.data, extraKeys), file: res.data };
+}
+
+const keysFileSchema = z.record(z.string(), z.array(keyHash));
+
+/** identity.keys_file: `tenant: [sha256:…]`, every tenant declared in the fleet file. */
+export function parseKeysFile(text: string, tenants: ReadonlySet<string>): { ok: true; keys: Record<string, string[]> } | { ok: false; problems: string[] } {
+  const y = yamlOf(text);
+  if (!y.ok) return y;
+  const res = keysFileSchema.safeParse(y.value ?? {});
+  if (!res.success) return { ok: false, problems: res.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+  const problems = Object.keys(res.data)
+    .filter((t) => !tenants.has(t))
+    .map((t) => `${t}: not a tenant in the fleet file's tenants:`);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, keys: res.data };
+}
+
+async function readText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     throw new FleetFileError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  const res = parseFleet(text);
+}
+
+export async function loadFleetFile(path: string): Promise<Fleet> {
+  const res = parseFleet(await readText(path));
   if (!res.ok) throw new FleetFileError(path, res.problems);
-  return res.fleet;
+  const keysFile = res.file.identity?.keys_file;
+  if (keysFile === undefined) return res.fleet;
+  const keysPath = resolve(dirname(path), keysFile);
+  const keys = parseKeysFile(await readText(keysPath), new Set(Object.keys(res.file.tenants ?? {})));
+  if (!keys.ok) throw new FleetFileError(keysPath, keys.problems);
+  return buildFleet(res.file, keys.keys);
 }

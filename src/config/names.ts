@@ -59,3 +59,17 @@ export const MODEL_TYPES = ['chat', 'completion', 'embedding'] as const;
 
 /** ext_proc request-body modes kvfleet serves (server.body_mode). */
 export const BODY_MODES = ['auto', 'buffered', 'full-duplex'] as const;
+
+/** Default data classes, lowest first (policy.data_classes overrides). */
+export const DEFAULT_DATA_CLASSES = ['public', 'internal', 'confidential', 'restricted'] as const;
+
+/** PII and secret detectors of the policy layer (core/policy/pii/). */
+export const PII_DETECTORS = ['email', 'phone', 'payment_card', 'iban', 'us_ssn', 'ip_address', 'secret'] as const;
+export type PiiDetector = (typeof PII_DETECTORS)[number];
+
+/** What a detector's finding does: raise the request's class, replace the values, or refuse. */
+export const PII_ACTIONS = ['route_private', 'redact', 'block'] as const;
+export type PiiAction = (typeof PII_ACTIONS)[number];
+
+/** Where a request's tenant comes from (identity.sources). */
+export const IDENTITY_SOURCES = ['api_key', 'jwt', 'header'] as const;

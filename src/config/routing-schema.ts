@@ -63,6 +63,12 @@ export const routingSchema = z
     static_model: z.string().min(1).optional(),
     /** `weighted`: relative traffic share per model name (missing models get 1). */
     model_weights: z.record(z.string(), nonNeg).default({}),
+    /**
+     * Model fallback order: when the chosen model has no usable endpoint (all unhealthy or
+     * cooling), the decision moves to the next model in this list that passes the capability
+     * filters and policy; none → 503 no_compliant_endpoint.
+     */
+    fallback: z.array(z.string().min(1)).optional(),
     /** `cheap_cascade`: explicit escalation order (default: by price, then quality). */
     cascade: z.array(z.string().min(1)).optional(),
     /** `rules`: first matching rule whose model passed the filters wins. */
@@ -142,6 +148,7 @@ export function checkRoutingRefs(routing: RoutingConfig, names: ReadonlySet<stri
   if (routing.static_model !== undefined) check(routing.static_model, ['static_model']);
   for (const k of Object.keys(routing.model_weights)) check(k, ['model_weights', k]);
   routing.cascade?.forEach((n, i) => check(n, ['cascade', i]));
+  routing.fallback?.forEach((n, i) => check(n, ['fallback', i]));
   routing.rules.forEach((r, i) => check(r.model, ['rules', i, 'model']));
   for (const [d, n] of Object.entries(routing.domains)) if (n !== undefined) check(n, ['domains', d]);
 }
