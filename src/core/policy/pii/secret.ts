@@ -76,14 +76,17 @@ function atB(text: string, from: number): readonly [number, number] | undefined 
   return digit || (upper && lower) ? [start, end] : undefined;
 }
 
+/** Where the next "-----END " at or after the last lookup is: -1 none, -2 not looked up yet (per scan). */
+let nextEnd = -2;
+
 function privateKey(text: string, from: number): number {
   const head = stick(PEM_BEGIN, text, from);
   if (head < 0) return -1;
-  let endLine = text.indexOf('-----END ', head);
-  while (endLine !== -1 && endLine - head <= PEM_MAX) {
-    const end = stick(PEM_END, text, endLine);
+  if (nextEnd !== -1 && nextEnd < head) nextEnd = text.indexOf('-----END ', head);
+  while (nextEnd !== -1 && nextEnd - head <= PEM_MAX) {
+    const end = stick(PEM_END, text, nextEnd);
     if (end >= 0) return end;
-    endLine = text.indexOf('-----END ', endLine + 1);
+    nextEnd = text.indexOf('-----END ', nextEnd + 1);
   }
   return stick(PEM_BODY, text, head);
 }
@@ -96,7 +99,7 @@ function clearBefore(text: string, from: number): boolean {
 
 function openai(text: string, from: number): number {
   const end = stick(OPENAI, text, from);
-  return end < 0 || isWord(at(text, end)) || !hasAlnumRun(text, from + 3, end, 16) ? -1 : end;
+  return end < 0 || !hasAlnumRun(text, from + 3, end, 16) ? -1 : end;
 }
 
 /** Secret around the '-' at i (sk-…, xox?-…, -----BEGIN …): [start, end] or undefined. */
@@ -150,6 +153,7 @@ function atA(text: string, i: number): readonly [number, number] | undefined {
 }
 
 export function findSecrets(text: string, out: Collector): void {
+  nextEnd = -2;
   eachAnchor(text, '-', atDash, out);
   eachAnchor(text, '_', atUnderscore, out);
   eachAnchor(text, 'J', atJ, out);
