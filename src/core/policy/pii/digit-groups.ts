@@ -85,12 +85,12 @@ function split(text: string, from: number, to: number, g: DigitGroups): void {
 const groups = new DigitGroups();
 
 /** Calls `visit` once per digit cluster of `text`, with the cluster's groups (reused between calls). */
-export function forEachDigitCluster(text: string, visit: (text: string, g: DigitGroups) => void): void {
+export function forEachDigitCluster<T>(text: string, ctx: T, visit: (text: string, g: DigitGroups, ctx: T) => void): void {
   CLUSTER.lastIndex = 0;
   let m: RegExpExecArray | null;
   while ((m = CLUSTER.exec(text)) !== null) {
     split(text, m.index, m.index + m[0].length, groups);
-    visit(text, groups);
+    visit(text, groups, ctx);
   }
 }
 

@@ -50,10 +50,7 @@ import { findSsns } from './us-ssn.js';
 export { PII_DETECTORS, type PiiDetector, type PiiFinding } from './types.js';
 export { PII_PLACEHOLDERS, redactPii } from './redact.js';
 
-let numberSink: Collector | undefined;
-function visitNumbers(text: string, g: DigitGroups): void {
-  const out = numberSink;
-  if (out === undefined) return;
+function visitNumbers(text: string, g: DigitGroups, out: Collector): void {
   if (out.wants('payment_card')) findCards(text, g, out);
   if (out.wants('us_ssn')) findSsns(text, g, out);
   if (out.wants('ip_address')) findIpv4(text, g, out);
@@ -62,12 +59,7 @@ function visitNumbers(text: string, g: DigitGroups): void {
 
 function collect(text: string, out: Collector): void {
   if (out.wants('payment_card') || out.wants('us_ssn') || out.wants('ip_address') || out.wants('phone')) {
-    numberSink = out;
-    try {
-      forEachDigitCluster(text, visitNumbers);
-    } finally {
-      numberSink = undefined;
-    }
+    forEachDigitCluster(text, out, visitNumbers);
   }
   if (out.wants('email')) findEmails(text, out);
   if (out.wants('iban')) findIbans(text, out);

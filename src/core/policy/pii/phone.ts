@@ -14,10 +14,11 @@
 //    is not all zeros, then groups of 2–8 digits, 9–12 digits in all (up to 17 when it starts
 //    with the international prefix 00), never the SSN shape 3-2-4 (020 7946 0958,
 //    06 12 34 56 78, 030 1234567, 06-12345678, 0044 20 7946 0958).
-// Never: digit runs without '+' or separators (IDs, 5551234567 — documented miss), years,
+// Never: digit runs without '+' or separators (IDs; 5551234567 is a documented miss), years,
 // prices, dates (2024-05-01, 01.02.2024, 05/06/2024), times, version strings, IPv4, SSNs
-// (3-2-4), card groupings (4-4-4-4), numbers glued to words or to longer dashed/dotted numbers,
-// and '/' as a separator (030/1234567 is a documented miss).
+// (3-2-4), card groupings (4-4-4-4), numbers glued to words or to longer dashed/dotted numbers.
+// Documented misses: 7-digit local numbers without an area code (555-1234) and '/' as a
+// separator (030/1234567).
 import type { Collector } from './types.js';
 import { at, clearRight, isWord } from './chars.js';
 import { closesAt, opensAt, SEP_CLOSE, SEP_DASH, SEP_DOT, SEP_OPEN, SEP_OTHER, SEP_SPACE, type DigitGroups } from './digit-groups.js';
