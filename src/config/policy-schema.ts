@@ -58,7 +58,11 @@ const ruleSchema = z.strictObject({
 export const policySchema = z
   .strictObject({
     /** Data classes, lowest first. A request's class is the highest that applies to it. */
-    data_classes: z.array(name).min(1).max(30).default([...DEFAULT_DATA_CLASSES]),
+    data_classes: z
+      .array(name)
+      .min(1)
+      .max(30)
+      .default([...DEFAULT_DATA_CLASSES]),
     /** Class of a request nothing else classifies (default: the lowest). */
     default_class: name.optional(),
     pii: piiSchema,
@@ -80,7 +84,12 @@ const identitySource = z.union([
       })
       .prefault({}),
   }),
-  z.strictObject({ header: z.string().min(1).regex(/^[a-z0-9-]+$/, 'a lowercase header name') }),
+  z.strictObject({
+    header: z
+      .string()
+      .min(1)
+      .regex(/^[a-z0-9-]+$/, 'a lowercase header name'),
+  }),
 ]);
 
 export const identitySchema = z
@@ -136,9 +145,11 @@ interface PolicyRefsInput {
 /** Class names must be declared, model names must exist, the anonymous tenant must be a tenant. */
 export function checkPolicyRefs(f: PolicyRefsInput, modelNames: ReadonlySet<string>, ctx: RefContext): void {
   const classes = new Set(f.policy.data_classes);
-  if (classes.size !== f.policy.data_classes.length) ctx.addIssue({ code: 'custom', path: ['policy', 'data_classes'], message: 'class names must be distinct' });
+  if (classes.size !== f.policy.data_classes.length)
+    ctx.addIssue({ code: 'custom', path: ['policy', 'data_classes'], message: 'class names must be distinct' });
   const cls = (c: string | undefined, path: (string | number)[]) => {
-    if (c !== undefined && !classes.has(c)) ctx.addIssue({ code: 'custom', path, message: `"${c}" is not a class in policy.data_classes (${[...classes].join(', ')})` });
+    if (c !== undefined && !classes.has(c))
+      ctx.addIssue({ code: 'custom', path, message: `"${c}" is not a class in policy.data_classes (${[...classes].join(', ')})` });
   };
   const model = (m: string, path: (string | number)[]) => {
     if (!modelNames.has(m)) ctx.addIssue({ code: 'custom', path, message: `"${m}" is not a model name or alias in models[]` });
@@ -147,12 +158,14 @@ export function checkPolicyRefs(f: PolicyRefsInput, modelNames: ReadonlySet<stri
   for (const [d, c] of Object.entries(f.policy.pii.classes)) cls(c, ['policy', 'pii', 'classes', d]);
   const detectors = new Set<string>(PII_DETECTORS);
   for (const k of Object.keys(f.policy.pii.actions)) {
-    if (!detectors.has(k) && !classes.has(k)) ctx.addIssue({ code: 'custom', path: ['policy', 'pii', 'actions', k], message: `"${k}" is neither a PII detector nor a data class` });
+    if (!detectors.has(k) && !classes.has(k))
+      ctx.addIssue({ code: 'custom', path: ['policy', 'pii', 'actions', k], message: `"${k}" is neither a PII detector nor a data class` });
   }
   f.policy.rules.forEach((r, i) => {
     r.when.classes?.forEach((c, j) => cls(c, ['policy', 'rules', i, 'when', 'classes', j]));
     r.when.tenants?.forEach((t, j) => {
-      if (f.tenants?.[t] === undefined) ctx.addIssue({ code: 'custom', path: ['policy', 'rules', i, 'when', 'tenants', j], message: `"${t}" is not a tenant in tenants:` });
+      if (f.tenants?.[t] === undefined)
+        ctx.addIssue({ code: 'custom', path: ['policy', 'rules', i, 'when', 'tenants', j], message: `"${t}" is not a tenant in tenants:` });
     });
     r.allowed_models?.forEach((m, j) => model(m, ['policy', 'rules', i, 'allowed_models', j]));
     r.blocked_models?.forEach((m, j) => model(m, ['policy', 'rules', i, 'blocked_models', j]));
@@ -174,7 +187,8 @@ export function checkPolicyRefs(f: PolicyRefsInput, modelNames: ReadonlySet<stri
   for (const [id, t] of Object.entries(f.tenants ?? {})) {
     t.api_keys.forEach((h, j) => {
       const prev = owner.get(h);
-      if (prev !== undefined && prev !== id) ctx.addIssue({ code: 'custom', path: ['tenants', id, 'api_keys', j], message: `this key hash already belongs to tenant "${prev}"` });
+      if (prev !== undefined && prev !== id)
+        ctx.addIssue({ code: 'custom', path: ['tenants', id, 'api_keys', j], message: `this key hash already belongs to tenant "${prev}"` });
       owner.set(h, id);
     });
   }
