@@ -49,9 +49,7 @@ const crdFileSchema = z.object({
   group: z.string(),
   kind: z.string(),
   scope: z.string(),
-  versions: z.array(
-    z.object({ name: z.string(), served: z.boolean(), deprecated: z.boolean().optional(), schema: z.record(z.string(), z.unknown()) }),
-  ),
+  versions: z.array(z.object({ name: z.string(), served: z.boolean(), deprecated: z.boolean().optional(), schema: z.record(z.string(), z.unknown()) })),
 });
 
 function readJson(file: string): unknown {
@@ -127,7 +125,7 @@ function ajvMessage(e: ErrorObject): { path: string; message: string } {
 }
 
 // ── Go durations (CEL's duration()) ──────────────────────────────────────────────
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds (a float: precision is ample for comparisons). */
 export function parseGoDuration(s: string): number | undefined {

@@ -57,8 +57,7 @@ export function loadYaml(rel: string): YamlDoc[] {
 }
 
 /** A Kubernetes object: a document with a string apiVersion and kind. */
-export const isK8sObject = (body: unknown): body is Obj =>
-  isObj(body) && typeof body['apiVersion'] === 'string' && typeof body['kind'] === 'string';
+export const isK8sObject = (body: unknown): body is Obj => isObj(body) && typeof body['apiVersion'] === 'string' && typeof body['kind'] === 'string';
 
 /** Every YAML file under MANIFEST_DIRS, relative to the repository root. */
 export function shippedYamlFiles(): string[] {

@@ -150,12 +150,15 @@ const KNOWN: Record<string, Partial<Record<Setting, Known>>> = {
     mutation_rules: {
       cannotExpress: true,
       reason:
-        'EnvoyExtensionPolicy has no mutation-rules field; Envoy Gateway keeps Envoy\'s default, which drops :authority/host mutations, so hosted-provider host rewrites go on the route instead',
+        "EnvoyExtensionPolicy has no mutation-rules field; Envoy Gateway keeps Envoy's default, which drops :authority/host mutations, so hosted-provider host rewrites go on the route instead",
     },
   },
   'envoy/inferencepool.yaml': {
     // The body-mode keys src/envoy/processing-mode.ts changes: full duplex by design.
-    'processing_mode.request_body_mode': { reason: 'the Endpoint Picker Protocol streams bodies (full duplex); kvfleet follows the announced mode', expect: 'FULL_DUPLEX_STREAMED' },
+    'processing_mode.request_body_mode': {
+      reason: 'the Endpoint Picker Protocol streams bodies (full duplex); kvfleet follows the announced mode',
+      expect: 'FULL_DUPLEX_STREAMED',
+    },
     'processing_mode.request_trailer_mode': { reason: 'Envoy refuses FULL_DUPLEX_STREAMED without request trailers', expect: 'SEND' },
     'processing_mode.response_trailer_mode': {
       cannotExpress: true,
@@ -168,7 +171,10 @@ const KNOWN: Record<string, Partial<Record<Setting, Known>>> = {
       reason: `${GATEWAY_CHOOSES}; the protocol's envoy.lb is what kvfleet writes (its own namespace is reserved, unused today)`,
     },
     request_attributes: { cannotExpress: true, reason: GATEWAY_CHOOSES },
-    response_attributes: { cannotExpress: true, reason: `${GATEWAY_CHOOSES}; the served endpoint arrives as envoy.lb/x-gateway-destination-endpoint-served instead` },
+    response_attributes: {
+      cannotExpress: true,
+      reason: `${GATEWAY_CHOOSES}; the served endpoint arrives as envoy.lb/x-gateway-destination-endpoint-served instead`,
+    },
     allow_mode_override: { cannotExpress: true, reason: GATEWAY_CHOOSES },
     mutation_rules: { cannotExpress: true, reason: `${GATEWAY_CHOOSES}; kvfleet sets no :authority behind an InferencePool (it only picks endpoints)` },
   },
@@ -265,17 +271,18 @@ describe('ext_proc settings: every variant renders what envoy/envoy.yaml runs', 
     for (const [s, k] of byDesign) expect(k && 'expect' in k ? k.expect : undefined, s).toEqual(duplex[s as Setting]);
     // …and the processing-mode keys processing-mode.ts leaves alone are compared, not excused.
     const changed = SETTINGS.filter((s) => s.startsWith('processing_mode.') && duplex[s] !== ref[s]);
-    expect(changed.sort()).toEqual([
-      'processing_mode.request_body_mode',
-      'processing_mode.request_trailer_mode',
-      'processing_mode.response_trailer_mode',
-    ]);
+    expect(changed.sort()).toEqual(['processing_mode.request_body_mode', 'processing_mode.request_trailer_mode', 'processing_mode.response_trailer_mode']);
   });
 });
 
 describe('the renderers (so a comparison can fail)', () => {
   it('Envoy: defaults for absent fields, durations in ms, namespace order ignored', () => {
-    expect(renderEnvoy({})).toMatchObject({ message_timeout: 200, failure_mode_allow: false, 'processing_mode.request_header_mode': 'SEND', allow_mode_override: false });
+    expect(renderEnvoy({})).toMatchObject({
+      message_timeout: 200,
+      failure_mode_allow: false,
+      'processing_mode.request_header_mode': 'SEND',
+      allow_mode_override: false,
+    });
     expect(renderEnvoy({ message_timeout: '1.5s', metadata_options: { receiving_namespaces: { untyped: ['b', 'a'] } } })).toMatchObject({
       message_timeout: 1500,
       'metadata_options.receiving_namespaces': ['a', 'b'],
@@ -290,12 +297,7 @@ describe('the renderers (so a comparison can fail)', () => {
     delete obj(ep['processingMode'], 'pm')['response'];
     const r = renderEnvoyGateway(ep);
     const drifted = SETTINGS.filter((s) => s !== 'mutation_rules' && JSON.stringify(r[s]) !== JSON.stringify(ref[s]));
-    expect(drifted).toEqual([
-      'processing_mode.response_header_mode',
-      'message_timeout',
-      'metadata_options.forwarding_namespaces',
-      'response_attributes',
-    ]);
+    expect(drifted).toEqual(['processing_mode.response_header_mode', 'message_timeout', 'metadata_options.forwarding_namespaces', 'response_attributes']);
   });
 
   it('InferencePool: FailOpen renders failure_mode_allow: true', () => {

@@ -12,20 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../helpers/envoy.js';
 import { dottedPath, evalDurationRule, formatProblem, ManifestValidator, parseGoDuration, type Problem } from '../helpers/k8s-schemas.js';
-import {
-  arr,
-  COMPOSE_FILE,
-  findObject,
-  isK8sObject,
-  isObj,
-  k8sDocuments,
-  loadYaml,
-  num,
-  obj,
-  type Obj,
-  shippedYamlFiles,
-  str,
-} from '../helpers/manifests.js';
+import { arr, COMPOSE_FILE, findObject, isK8sObject, isObj, k8sDocuments, loadYaml, num, obj, type Obj, shippedYamlFiles, str } from '../helpers/manifests.js';
 
 const validator = new ManifestValidator();
 const where = { file: 'test.yaml', doc: 0 };
@@ -89,9 +76,7 @@ describe('every manifest validates against ../shared/schemas (strict)', () => {
   });
 
   it("Istio's duration fields were checked by the CEL duration rule (timeouts included)", () => {
-    const checked = loadYaml('envoy/istio-envoyfilter.yaml').flatMap(
-      (d) => validator.validateDocument(d.body, { file: d.file, doc: d.index }).celEvaluated,
-    );
+    const checked = loadYaml('envoy/istio-envoyfilter.yaml').flatMap((d) => validator.validateDocument(d.body, { file: d.file, doc: d.index }).celEvaluated);
     const paths = checked.map((c) => `${c.object} ${c.path}`);
     expect(paths).toEqual(expect.arrayContaining(['VirtualService/kvfleet-llm spec.http[0].timeout', 'VirtualService/kvfleet-llm spec.http[1].timeout']));
     expect(paths).toEqual(expect.arrayContaining(['DestinationRule/vllm-llama-3-8b spec.trafficPolicy.outlierDetection.interval']));
@@ -113,15 +98,27 @@ describe('the schema check rejects what kubectl apply would', () => {
     const ps = problemsOf(vs);
     expect(ps).toHaveLength(1);
     expect(ps[0]).toMatchObject({ object: 'VirtualService/kvfleet-llm', path: 'spec.http[0].timeout' });
-    expect(formatProblem(ps[0] as Problem)).toMatch(/^test\.yaml \[document 0\] VirtualService\/kvfleet-llm: spec\.http\[0\]\.timeout: must be a valid duration greater than 1ms/);
+    expect(formatProblem(ps[0] as Problem)).toMatch(
+      /^test\.yaml \[document 0\] VirtualService\/kvfleet-llm: spec\.http\[0\]\.timeout: must be a valid duration greater than 1ms/,
+    );
   });
 
   it('rejects sub-millisecond and malformed durations, accepts 1ms and 3600s', () => {
-    for (const [value, ok] of [['500us', false], ['0.5ms', false], ['forever', false], ['1ms', true], ['1h', true], ['3600s', true]] as const) {
+    for (const [value, ok] of [
+      ['500us', false],
+      ['0.5ms', false],
+      ['forever', false],
+      ['1ms', true],
+      ['1h', true],
+      ['3600s', true],
+    ] as const) {
       const vs = virtualService();
       // A copy: both routes share one `retries` object (a YAML alias).
       route0(vs)['retries'] = { ...obj(route0(vs)['retries'], 'retries'), perTryTimeout: value };
-      expect(problemsOf(vs).map((p) => p.path), value).toEqual(ok ? [] : ['spec.http[0].retries.perTryTimeout']);
+      expect(
+        problemsOf(vs).map((p) => p.path),
+        value,
+      ).toEqual(ok ? [] : ['spec.http[0].retries.perTryTimeout']);
     }
   });
 
@@ -216,7 +213,7 @@ describe('helpers of the schema check', () => {
     expect(evalDurationRule("duration(self) >= duration('1ms')", '1ms')?.ok).toBe(true);
     expect(evalDurationRule("duration(self) > duration('0s')", '0s')?.ok).toBe(false);
     expect(evalDurationRule("duration(self) >= duration('1ms')", 5)?.ok).toBe(false);
-    expect(evalDurationRule("self.size() == 0", 'x')).toBeUndefined();
+    expect(evalDurationRule('self.size() == 0', 'x')).toBeUndefined();
   });
 
   it('renders JSON pointers as dotted paths', () => {
