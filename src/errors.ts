@@ -50,6 +50,42 @@ export const ERRORS = {
     (d: { readonly header: string; readonly problem: string }) => `header '${d.header}' ${d.problem}`,
     (d) => d.header,
   ),
+  invalid_api_key: entry(401, 'authentication_error', (d: { readonly problem: 'missing' | 'unknown' | 'no_tenant' }) =>
+    d.problem === 'missing'
+      ? 'this fleet needs an API key: send Authorization: Bearer <key>'
+      : d.problem === 'unknown'
+        ? 'the API key is not valid for this fleet'
+        : 'the request carries no identity this fleet knows',
+  ),
+  model_not_allowed: entry(
+    403,
+    'permission_error',
+    (d: { readonly tenant: string; readonly model: string }) => `tenant '${d.tenant}' may not use model '${d.model}'`,
+    () => 'model',
+  ),
+  policy_denied: entry(
+    403,
+    'permission_error',
+    (
+      d:
+        | { readonly why: 'detector'; readonly detector: string }
+        | { readonly why: 'class'; readonly dataClass: string; readonly tenant?: string }
+        | { readonly why: 'rule'; readonly rule: string }
+        | { readonly why: 'tenant'; readonly tenant: string; readonly what: string }
+        | { readonly why: 'model'; readonly model: string; readonly dataClass: string },
+    ) =>
+      d.why === 'detector'
+        ? `the request contains data the policy refuses (${d.detector})`
+        : d.why === 'class'
+          ? d.tenant !== undefined
+            ? `tenant '${d.tenant}' may not send data of class '${d.dataClass}'`
+            : `no model of this fleet may receive data of class '${d.dataClass}'`
+          : d.why === 'rule'
+            ? `the request is refused by policy rule '${d.rule}'`
+            : d.why === 'tenant'
+              ? `no model that can serve this request is within tenant '${d.tenant}''s allowed ${d.what === 'region' ? 'regions' : 'providers'}`
+              : `model '${d.model}' may not receive this request (data class '${d.dataClass}') and no fallback model may`,
+  ),
   unknown_model: entry(
     404,
     'not_found_error',
@@ -83,6 +119,12 @@ export const ERRORS = {
     503,
     UNAVAILABLE,
     (d: { readonly model: string }) => `no healthy endpoint for model '${d.model}'`,
+    () => 'model',
+  ),
+  no_compliant_endpoint: entry(
+    503,
+    UNAVAILABLE,
+    (d: { readonly model: string }) => `no model the policy allows for this request has a usable endpoint (chosen: '${d.model}')`,
     () => 'model',
   ),
   overloaded: entry(503, UNAVAILABLE, (d: { readonly what: string }) => `kvfleet is ${d.what} right now; retry shortly`),

@@ -7,7 +7,8 @@
 //                                       Body: an OpenAI request (chat `messages`,
 //                                       completion `prompt` or embedding `input`; `model`
 //                                       defaults to "auto"); headers x-kvfleet-strategy,
-//                                       x-kvfleet-models, x-kvfleet-priority, x-session-id.
+//                                       x-kvfleet-models, x-kvfleet-priority, x-kvfleet-data-class,
+//                                       x-session-id; `?tenant=<id>` explains as that tenant.
 import type { IncomingMessage } from 'node:http';
 import { explainDecision } from '../core/explain.js';
 import { isKvError, kvError } from '../errors.js';
@@ -28,7 +29,13 @@ export function apiOf(body: Record<string, unknown>, query: string | null): ApiK
 }
 
 /** Explain a request body (bytes) with request headers, without side effects. */
-export function explainRequest(router: Router, raw: Buffer, headers: ReadonlyMap<string, string>, apiQuery: string | null): Record<string, unknown> {
+export function explainRequest(
+  router: Router,
+  raw: Buffer,
+  headers: ReadonlyMap<string, string>,
+  apiQuery: string | null,
+  tenantId: string | null = null,
+): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
@@ -43,7 +50,9 @@ export function explainRequest(router: Router, raw: Buffer, headers: ReadonlyMap
   const withModel = body['model'] === undefined ? { ...body, model: 'auto' } : body;
   const input = parseRequestBody(api, Buffer.from(JSON.stringify(withModel)));
   const meta = parseRequestHeaders(headers);
-  const { decision, decisionUs } = router.explain(meta.requestId ?? 'explain', input, meta);
+  const tenant = tenantId !== null ? router.fleet().policy.tenants.get(tenantId) : undefined;
+  if (tenantId !== null && tenant === undefined) throw kvError('invalid_field', { param: 'tenant', must: 'name a tenant of the fleet file' });
+  const { decision, decisionUs } = router.explain(meta.requestId ?? 'explain', input, { ...meta, tenant });
   return explainDecision(decision, decisionUs);
 }
 
@@ -95,7 +104,7 @@ export function decisionRoutes(router: Router): AdminRoute[] {
       const h = headerMapOf(req);
       h.set(':method', 'POST');
       h.set(':path', url.pathname);
-      sendJson(res, 200, explainRequest(router, raw, h, url.searchParams.get('api')));
+      sendJson(res, 200, explainRequest(router, raw, h, url.searchParams.get('api'), url.searchParams.get('tenant')));
     } catch (e) {
       if (!isKvError(e)) throw e;
       sendError(res, e);

@@ -21,6 +21,8 @@ interface ExplainOptions {
   models?: string;
   priority?: string;
   session?: string;
+  tenant?: string;
+  dataClass?: string;
   maxTokens?: number;
   json?: boolean;
 }
@@ -44,6 +46,11 @@ function render(x: Record<string, unknown>): string {
   const a = x['affinity'] as { kind: string; score: number };
   lines.push(`affinity:  ${a.kind}${a.kind === 'prefix' ? `:${a.score.toFixed(2)}` : ''}`);
   lines.push(`reasons:   ${(x['reasons'] as string[]).join(', ')}`);
+  const p = x['policy'] as { tenant: string | null; data_class: string; pii: string[]; actions: string[]; rules: string[] };
+  const pii = p.pii.length > 0 ? `, pii ${p.pii.join(',')} → ${p.actions.join(',')}` : '';
+  lines.push(
+    `policy:    class ${p.data_class}${p.tenant !== null ? `, tenant ${p.tenant}` : ''}${pii}${p.rules.length > 0 ? `, rules ${p.rules.join(',')}` : ''}`,
+  );
   if (typeof x['domain'] === 'string') lines.push(`domain:    ${x['domain']}`);
   lines.push('candidates:');
   for (const k of c) {
@@ -70,6 +77,8 @@ export function registerExplainCommand(program: Command): void {
     .option('--models <list>', 'allow-list, as x-kvfleet-models')
     .option('--priority <p>', 'high | normal | low, as x-kvfleet-priority')
     .option('--session <id>', 'as x-session-id')
+    .option('--tenant <id>', 'explain as this tenant of the fleet file')
+    .option('--data-class <class>', 'as x-kvfleet-data-class')
     .option('--max-tokens <n>', 'max output tokens', positiveInt)
     .option('--json', 'print the full explanation as JSON');
   cmd.action(async (file: string) => {
@@ -98,6 +107,7 @@ export function registerExplainCommand(program: Command): void {
     if (o.models !== undefined) headers.set('x-kvfleet-models', o.models);
     if (o.priority !== undefined) headers.set('x-kvfleet-priority', o.priority);
     if (o.session !== undefined) headers.set('x-session-id', o.session);
+    if (o.dataClass !== undefined) headers.set('x-kvfleet-data-class', o.dataClass);
     const idle: LiveView = { endpoint: () => undefined };
     try {
       const fleet = res.fleet;
@@ -107,7 +117,7 @@ export function registerExplainCommand(program: Command): void {
         state: createLearnedState(fleet, seededRng(fleet.routing.seed ?? 1)),
         now: () => performance.now(),
       });
-      const x = explainRequest(router, Buffer.from(JSON.stringify(body)), headers, o.api);
+      const x = explainRequest(router, Buffer.from(JSON.stringify(body)), headers, o.api, o.tenant ?? null);
       process.stdout.write(o.json === true ? `${JSON.stringify(x, null, 2)}\n` : render(x));
     } catch (e) {
       if (!isKvError(e)) throw e;

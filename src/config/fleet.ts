@@ -12,8 +12,14 @@ export type Model = Readonly<Omit<ModelFile, 'data_classes' | 'provider'>> & {
   readonly provider: string;
   /** Bit i set: requests of data class i may go here. */
   readonly classMask: number;
-  /** A hosted provider (`host` set): no endpoint list is sent; the cluster's own LB picks. */
+  /** A hosted provider (`host` set). */
   readonly hosted: boolean;
+  /**
+   * A hosted provider without listed endpoints: `endpoints` is `[host]`, one virtual endpoint
+   * that carries its health, cooldowns and in-flight count; no endpoint list is sent to Envoy
+   * (override_host matches only resolved ip:port; the cluster's own load balancer picks).
+   */
+  readonly virtualEndpoint: boolean;
 };
 
 export type FleetTenant = Tenant<Model>;
@@ -49,6 +55,8 @@ export function buildFleet(file: FleetFile, extraKeys?: Readonly<Record<string, 
   const models: Model[] = frozen.models.map((m) =>
     Object.freeze({
       ...m,
+      endpoints: m.host !== undefined && m.endpoints.length === 0 ? [m.host] : m.endpoints,
+      virtualEndpoint: m.host !== undefined && m.endpoints.length === 0,
       data_classes: m.data_classes ?? classes,
       provider: m.provider ?? (m.host === undefined ? 'self' : m.host),
       classMask: modelClassMask(m.data_classes, frozen.policy),

@@ -7,7 +7,8 @@
 //   filters (candidates.ts, filters.ts) → scorers (scorers/registry.ts, each 0..1)
 //   → weights (scorers/registry.ts, priority.ts) → strategy (strategies/registry.ts)
 //   → endpoint picker (endpoints/picker.ts, pickers/registry.ts)
-import { DEFAULT_STRATEGY } from '../config/names.js';
+import type { Fleet, Model } from '../config/fleet.js';
+import { DEFAULT_STRATEGY, type PiiAction } from '../config/names.js';
 import type { AffinityConfig } from '../config/routing-schema.js';
 import { kvError } from '../errors.js';
 import { candidateModels } from './candidates.js';
@@ -18,12 +19,12 @@ import { pickEndpoints } from './endpoints/picker.js';
 import { PICKERS } from './endpoints/pickers/registry.js';
 import { fingerprint, modelSalt, saltedKeys } from './fingerprint.js';
 import { hashKey, salted } from './hash.js';
-import { PRIORITY_EFFECTS, priorityWeights } from './priority.js';
+import { effectivePriority, PRIORITY_EFFECTS, priorityWeights } from './priority.js';
 import { priceUsd } from './scorers/price.js';
 import { scoreAll, weightedSum } from './scorers/registry.js';
 import { STRATEGIES } from './strategies/registry.js';
-import type { Candidate } from './strategies/strategy.js';
-import type { CandidateScore, DecideContext, Decision, DecisionRequest, Rejection } from './types.js';
+import type { Candidate, Ranking } from './strategies/strategy.js';
+import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySummary, Rejection } from './types.js';
 
 /** Fallbacks offered after the primary (Envoy retries walk this list). */
 export const MAX_FALLBACKS = 3;
@@ -40,13 +41,31 @@ export function effectiveLoadBound(a: Pick<AffinityConfig, 'load_bound' | 'adapt
   return a.adaptive_bound ? 1 + (a.load_bound - 1) * Math.min(1, Math.max(0, reuse)) : a.load_bound;
 }
 
+function policySummary(req: DecisionRequest, fleet: Fleet): PolicySummary {
+  const p = req.policy;
+  const cls = p?.dataClass ?? fleet.policy.defaultClass;
+  const detected = p?.detected ?? [];
+  const actions = new Set<PiiAction>();
+  for (const d of detected) actions.add(fleet.policy.pii.actionOf[d]);
+  return {
+    tenant: p?.tenant?.id,
+    dataClass: fleet.policy.classes[cls] ?? String(cls),
+    detected,
+    actions: [...actions],
+    rules: (p?.rules ?? []).map((r) => r.name),
+  };
+}
+
+/** Whether a candidate has an endpoint it can use now (healthy and not cooling). */
+const usableNow = (c: Candidate): boolean => c.assessment.usable.length > 0;
+
 export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const { fleet, state, now } = ctx;
   const a = fleet.affinity;
   const routing = fleet.routing;
-  const strategyName = req.overrides.strategy ?? routing.strategy ?? DEFAULT_STRATEGY;
+  const strategyName = req.overrides.strategy ?? req.policy?.tenant?.strategy ?? routing.strategy ?? DEFAULT_STRATEGY;
   const strategy = STRATEGIES[strategyName];
-  const priority = req.overrides.priority;
+  const { priority, capped } = effectivePriority(req);
   const effect = PRIORITY_EFFECTS[priority];
 
   // Hash once per request; every candidate model reuses the chain with its salt.
@@ -60,8 +79,11 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const weights = priorityWeights(routing.weights, effect);
   const loadBound = effectiveLoadBound(a, state.reuse.rate);
 
-  const cands: Candidate[] = [];
-  for (const model of cm.models) {
+  const assessed = new Map<Model, Candidate>();
+  /** The model's candidate entry (assessed and scored once), or undefined when it has no healthy endpoint. */
+  const candidate = (model: Model): Candidate | undefined => {
+    const known = assessed.get(model);
+    if (known !== undefined) return known;
     const salt = modelSalt(model);
     const assessment = assessModel({
       model,
@@ -76,28 +98,54 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
       affinity: a,
       now,
     });
-    if (assessment.healthyCount === 0) {
-      if (cm.named) {
-        throw kvError('no_healthy_endpoint', { model: model.name }, 1);
-      }
-      rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
-      continue;
-    }
+    if (assessment.healthyCount === 0) return undefined;
     const as = assessment;
     const bestAt = as.pin !== -1 && listHas(as.usable, as.pin) ? as.pin : as.usable.length > 0 ? minByTtft(as, as.usable) : minByTtft(as, as.coolingIdx);
     const best = bestAt !== -1 ? estimateAt(as, bestAt) : undefined;
     const price = priceUsd(model, fp.promptTokens, req.input.maxOutputTokens);
     const scores = scoreAll({ model, assessment, best, promptBlocks: fp.blocks, priceUsd: price, routing, bandit: state.bandit });
-    cands.push({ model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price });
-  }
-  if (cands.length === 0) {
-    throw kvError('no_candidate', {}, 1);
+    const c: Candidate = { model, assessment, best, scores, total: weightedSum(scores, weights), priceUsd: price };
+    assessed.set(model, c);
+    return c;
+  };
+
+  const cands: Candidate[] = [];
+  for (const model of cm.models) {
+    const c = candidate(model);
+    if (c !== undefined) cands.push(c);
+    else rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
   }
 
   let guess: DomainGuess | undefined;
   const domain = () => (guess ??= classifyPrompt(req.input.segments));
-  const ranking = strategy.rank({ cands, req, fleet, routing, state, domain, promptTokens: fp.promptTokens });
-  const chosen = ranking.order[0] as Candidate;
+  const ranking: Ranking =
+    cands.length > 0 ? strategy.rank({ cands, req, fleet, routing, state, domain, promptTokens: fp.promptTokens }) : { order: [], scores: [], reasons: [] };
+  let chosen = ranking.order[0];
+  const extra: string[] = [];
+  // Model fallback (routing.fallback): the chosen model has no usable endpoint (none healthy,
+  // or all cooling), or the named model failed policy: the next model of the order that
+  // passes every filter and has one.
+  if ((chosen === undefined || !usableNow(chosen)) && fleet.policy.fallback !== undefined) {
+    const from = chosen?.model ?? cm.named;
+    const order = cm.fallback;
+    const start = from !== undefined && order.includes(from) ? order.indexOf(from) + 1 : 0;
+    let next: Candidate | undefined;
+    for (let k = 0; k < order.length && next === undefined; k++) {
+      const c = candidate(order[(start + k) % order.length] as Model);
+      if (c !== undefined && c.model !== from && usableNow(c)) next = c;
+    }
+    if (next !== undefined) {
+      extra.push(`fallback-model:${from?.name ?? '-'}`);
+      chosen = next;
+    } else if (chosen === undefined || cm.policyExcluded || cm.models.length === 0) {
+      throw kvError('no_compliant_endpoint', { model: from?.name ?? 'auto' }, 1);
+    }
+  }
+  if (chosen === undefined) {
+    if (cm.named !== undefined) throw kvError('no_healthy_endpoint', { model: cm.named.name }, 1);
+    if (cm.policyExcluded) throw kvError('no_compliant_endpoint', { model: 'auto' }, 1);
+    throw kvError('no_candidate', {}, 1);
+  }
   const model = chosen.model;
 
   const epKey = `ep:${model.name}`;
@@ -112,16 +160,18 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   });
   if (pick === undefined) throw kvError('no_healthy_endpoint', { model: model.name }, 1);
 
-  const reasons = [...pick.reasons, ...cm.reasons, ...ranking.reasons];
+  const reasons = [...pick.reasons, ...cm.reasons, ...extra, ...ranking.reasons];
   if (guess !== undefined && !reasons.some((r) => r.startsWith('domain:'))) reasons.push(`domain:${guess.domain}`);
   if (rejected.length > 0) reasons.push(`filtered:${rejected.length}`);
   if (priority !== 'normal') reasons.push(`priority:${priority}`);
+  if (capped) reasons.push('priority-capped');
 
-  const candidates: CandidateScore[] = ranking.order.map((c, k) => ({
+  const order = ranking.order.includes(chosen) ? ranking.order : [chosen, ...ranking.order];
+  const candidates: CandidateScore[] = order.map((c) => ({
     model: c.model.name,
     scores: c.scores,
     total: c.total,
-    strategyScore: ranking.scores[k] ?? 0,
+    strategyScore: ranking.scores[ranking.order.indexOf(c)] ?? 0,
     priceUsd: c.priceUsd,
     endpoint: c.best?.address,
     ttftMs: c.best?.ttftMs,
@@ -134,14 +184,15 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     model,
     endpoints: pick.endpoints,
     strategy: strategyName,
-    score: ranking.scores[0] ?? 0,
+    score: ranking.order[0] === chosen ? (ranking.scores[0] ?? 0) : chosen.total,
     affinity: pick.affinity,
     reasons,
     rejected,
     priority,
+    policy: policySummary(req, fleet),
     domain: guess?.domain,
     candidates,
-    fallbackModels: ranking.order.slice(1).map((c) => c.model.name),
+    fallbackModels: order.filter((c) => c !== chosen).map((c) => c.model.name),
     endpointDetails: endpointDetails(chosen.assessment, pick.endpoints),
     endpointCount: chosen.assessment.addrs.length,
     session:

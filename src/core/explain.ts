@@ -15,6 +15,13 @@ export function explainDecision(d: Decision, decisionUs?: number): Record<string
     strategy: d.strategy,
     score: r3(d.score),
     priority: d.priority,
+    policy: {
+      tenant: d.policy.tenant ?? null,
+      data_class: d.policy.dataClass,
+      pii: d.policy.detected,
+      actions: d.policy.actions,
+      rules: d.policy.rules,
+    },
     affinity: { kind: d.affinity.kind, score: r3(d.affinity.score), matched_blocks: d.affinity.matchedBlocks },
     session: d.session ?? null,
     domain: d.domain ?? null,

@@ -4,8 +4,12 @@
 //   high    wait ×1.5 (spill off busy warm replicas sooner); latency, load ×2; cost ×0.5
 //   normal  as configured
 //   low     wait ×0.5 (stay on warm replicas, tolerate queueing); cost ×2; latency, load ×0.5
+// A request's priority: x-kvfleet-priority, else its tenant's default_priority, else normal;
+// never above the tenant's max_priority.
 import { SCORE_DIMENSIONS, type Priority, type ScoreDimension } from '../config/names.js';
+import { PRIORITY_RANK } from '../config/policy.js';
 import type { ScoreWeights } from '../config/routing-schema.js';
+import type { DecisionRequest } from './types.js';
 
 export interface PriorityEffect {
   readonly waitScale: number;
@@ -23,4 +27,12 @@ export function priorityWeights(w: Readonly<ScoreWeights>, effect: PriorityEffec
   const out = { ...w };
   for (const d of SCORE_DIMENSIONS) out[d] = w[d] * (effect.weights[d] ?? 1);
   return out;
+}
+
+/** The request's priority: the header, else the tenant's default, capped at the tenant's maximum. */
+export function effectivePriority(req: DecisionRequest): { priority: Priority; capped: boolean } {
+  const t = req.policy?.tenant;
+  const asked = req.overrides.priority ?? t?.defaultPriority ?? 'normal';
+  if (t !== undefined && PRIORITY_RANK[asked] > PRIORITY_RANK[t.maxPriority]) return { priority: t.maxPriority, capped: true };
+  return { priority: asked, capped: false };
 }

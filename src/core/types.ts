@@ -1,6 +1,7 @@
 // Plain data the decision core reads and returns. No I/O, no clocks, no sockets.
-import type { Fleet, Model } from '../config/fleet.js';
-import type { Domain, Priority, ScoreDimension } from '../config/names.js';
+import type { Fleet, FleetTenant, Model } from '../config/fleet.js';
+import type { Domain, PiiAction, PiiDetector, Priority, ScoreDimension } from '../config/names.js';
+import type { ResolvedRule } from '../config/policy.js';
 import type { Overrides } from '../request/headers.js';
 import type { RequestInput } from '../request/types.js';
 import type { LearnedState } from './learned/learned-state.js';
@@ -41,11 +42,35 @@ export interface LiveView {
   members?(cluster: string): readonly string[] | undefined;
 }
 
+/** Who is asking and what the prompt is (core/policy/classify.ts), as the decision needs it. */
+export interface RequestPolicy {
+  readonly tenant: FleetTenant | undefined;
+  /** Index into fleet.policy.classes. */
+  readonly dataClass: number;
+  /** Policy rules that apply to this request. */
+  readonly rules: readonly ResolvedRule<Model>[];
+  /** Detectors that fired, and the ones whose values were redacted (names only, never values). */
+  readonly detected: readonly PiiDetector[];
+  readonly redacted: readonly PiiDetector[];
+}
+
 export interface DecisionRequest {
   readonly requestId: string;
   readonly sessionId: string | undefined;
   readonly overrides: Overrides;
   readonly input: RequestInput;
+  /** Tenant, data class and rules; undefined: no tenant, the default class, no rules. */
+  readonly policy?: RequestPolicy | undefined;
+}
+
+/** The policy side of a decision, for x-kvfleet-policy / x-kvfleet-tenant and the explain API. */
+export interface PolicySummary {
+  readonly tenant: string | undefined;
+  readonly dataClass: string;
+  readonly detected: readonly PiiDetector[];
+  /** The actions the detections took (route_private, redact), in detector order, distinct. */
+  readonly actions: readonly PiiAction[];
+  readonly rules: readonly string[];
 }
 
 export type AffinityKind = 'prefix' | 'session' | 'none';
@@ -137,6 +162,7 @@ export interface Decision {
   readonly reasons: readonly string[];
   readonly rejected: readonly Rejection[];
   readonly priority: Priority;
+  readonly policy: PolicySummary;
   /** Classified domain, when the strategy (semantic, domain, rules) needed it. */
   readonly domain: Domain | undefined;
   /** Candidates that passed the filters, best first. */

@@ -1,11 +1,11 @@
 // What one exchange (one HTTP request, one ext_proc stream) carries between phases,
 // and the environment the phases run in.
-import type { Fleet } from '../config/fleet.js';
+import type { Fleet, FleetTenant } from '../config/fleet.js';
 import type { ApiKind } from '../config/names.js';
 import type { OutcomeEffects } from '../fleet/outcomes.js';
 import type { RequestMeta } from '../request/headers.js';
 import type { RequestReport } from '../router/report.js';
-import type { Routed, Router } from '../router/router.js';
+import type { Admission, Routed, Router } from '../router/router.js';
 import type { BodyReader } from './body/body-reader.js';
 import type { RequestLease } from './request-lease.js';
 
@@ -30,6 +30,10 @@ export interface ExchangeState {
   fleet: Fleet;
   requestId: string;
   meta: RequestMeta | undefined;
+  /** Who is asking (request/identity.ts), once the headers are read. */
+  tenant: FleetTenant | undefined;
+  /** What the policy let through (class, findings, rules), once the body is read. */
+  admission: Admission | undefined;
   api: ApiKind | undefined;
   stream: boolean;
   /** How the request body arrives (chosen once, at the request headers). */

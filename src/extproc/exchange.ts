@@ -45,6 +45,8 @@ export class Exchange {
       fleet: env.router.fleet(),
       requestId: '',
       meta: undefined,
+      tenant: undefined,
+      admission: undefined,
       api: undefined,
       stream: false,
       body: undefined,
@@ -142,7 +144,7 @@ export class Exchange {
     st.responseDuplex = req.protocol_config?.response_body_mode === 'FULL_DUPLEX_STREAMED';
     const headers = headerMap(msg);
     st.requestId = headers.get('x-request-id') || this.env.newRequestId();
-    const step = onRequestHeaders(st.fleet, headers, msg.end_of_stream === true, st.requestId);
+    const step = onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
     if (step.kind === 'answered') {
       this.to('done');
       return [step.answer];
@@ -161,6 +163,8 @@ export class Exchange {
       const r = routeBody(
         {
           router: this.env.router,
+          tenant: st.tenant,
+          admitted: (a) => (st.admission = a),
           requestId: st.requestId,
           api: st.api ?? 'chat',
           meta: st.meta as NonNullable<typeof st.meta>,
@@ -235,7 +239,9 @@ export class Exchange {
     if (!isKvError(e)) this.env.onInternalError?.(e);
     if (this.st.requestId === '') this.st.requestId = this.env.newRequestId();
     this.end({ error: err });
-    return immediateError(err, [setHeader('x-kvfleet-request-id', this.st.requestId)]);
+    const extra = [setHeader('x-kvfleet-request-id', this.st.requestId)];
+    if (this.st.tenant !== undefined) extra.push(setHeader('x-kvfleet-tenant', this.st.tenant.id));
+    return immediateError(err, extra);
   }
 
   private end(o: Partial<Pick<Parameters<ExchangeEnv['report']>[0], 'status' | 'error'>>): void {
@@ -252,6 +258,8 @@ export class Exchange {
       requestId: st.requestId,
       api: st.api,
       decision: st.routed?.decision,
+      tenant: st.tenant?.id,
+      admission: st.admission,
       error: o.error,
       decisionUs: st.routed?.decisionUs,
       status: o.status ?? o.error?.status,

@@ -13,6 +13,8 @@ export interface Metrics {
   readonly activeStreams: Gauge;
   readonly endpointInflight: Gauge<'endpoint'>;
   readonly fleetReloads: Counter<'result'>;
+  readonly policyDecisions: Counter<'rule' | 'action'>;
+  readonly tenantRequests: Counter<'tenant'>;
 }
 
 export function createMetrics(): Metrics {
@@ -57,6 +59,18 @@ export function createMetrics(): Metrics {
       name: 'kvfleet_endpoint_inflight',
       help: 'Requests kvfleet has sent to an endpoint that have not completed',
       labelNames: ['endpoint'],
+      registers,
+    }),
+    policyDecisions: new Counter({
+      name: 'kvfleet_policy_decisions_total',
+      help: 'Policy effects: rule = pii:<detector> | rule:<name> | class:<class> | tenant:<check>; action = route_private | redact | block | deny | exclude',
+      labelNames: ['rule', 'action'],
+      registers,
+    }),
+    tenantRequests: new Counter({
+      name: 'kvfleet_tenant_requests_total',
+      help: 'Requests by tenant (only tenants of the fleet file)',
+      labelNames: ['tenant'],
       registers,
     }),
     fleetReloads: new Counter({

@@ -10,7 +10,8 @@ const STRATEGY_SET: ReadonlySet<string> = new Set(STRATEGY_NAMES);
 export interface Overrides {
   readonly strategy: StrategyName | undefined;
   readonly models: readonly string[] | undefined;
-  readonly priority: Priority;
+  /** x-kvfleet-priority; undefined when not sent (the tenant's default, else normal). */
+  readonly priority: Priority | undefined;
 }
 
 export interface RequestMeta {
@@ -21,6 +22,8 @@ export interface RequestMeta {
   readonly requestId: string | undefined;
   readonly sessionId: string | undefined;
   readonly overrides: Overrides;
+  /** x-kvfleet-data-class: a client may raise its request's data class (checked against policy.data_classes). */
+  readonly dataClass: string | undefined;
   /** Client-supplied headers kvfleet owns; removed before the request goes upstream. */
   readonly strip: readonly string[];
 }
@@ -58,7 +61,8 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
   const strip: string[] = [];
   let strategy: StrategyName | undefined;
   let models: string[] | undefined;
-  let priority: Priority = 'normal';
+  let priority: Priority | undefined;
+  let dataClass: string | undefined;
   for (const [name, value] of headers) {
     if (!isOwnedHeader(name)) continue;
     strip.push(name);
@@ -74,6 +78,8 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
       const p = value.trim().toLowerCase();
       if (!PRIORITY_SET.has(p)) throw kvError('invalid_header', { header: name, problem: 'must be high, normal or low' });
       priority = p as Priority;
+    } else if (name === 'x-kvfleet-data-class') {
+      dataClass = token(name, value);
     }
   }
 
@@ -86,6 +92,7 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
     requestId: requestId !== undefined && requestId.length > 0 ? requestId.slice(0, MAX_HEADER_VALUE) : undefined,
     sessionId: sessionId !== undefined ? token('x-session-id', sessionId) : undefined,
     overrides: { strategy, models, priority },
+    dataClass,
     strip,
   };
 }

@@ -64,7 +64,27 @@ function chatSegments(body: Json, acc: { hasImages: boolean }): PromptSegment[] 
       if (role === undefined) throw kvError('missing_field', { param: `${p}.role` });
       throw wrongType(`${p}.role`, 'a string', role);
     }
-    out[i] = { role, text: contentText(m['content'], `${p}.content`, acc) };
+    out[i] = { role, text: contentText(m['content'], `${p}.content`, acc) + toolCallsText(m['tool_calls'], `${p}.tool_calls`) };
+  }
+  return out;
+}
+
+/**
+ * An assistant message's tool calls, rendered after its content: the engine's chat template
+ * puts them in the prompt too (so they are part of the prefix), and their arguments can hold
+ * data the policy must see.
+ */
+function toolCallsText(calls: unknown, param: string): string {
+  if (calls === undefined || calls === null) return '';
+  if (!Array.isArray(calls)) throw wrongType(param, 'an array', calls);
+  let out = '';
+  for (let j = 0; j < calls.length; j++) {
+    const c: unknown = calls[j];
+    const f = isObject(c) ? c['function'] : undefined;
+    if (!isObject(f)) throw wrongType(`${param}[${j}].function`, 'an object', f);
+    const name = f['name'];
+    const args = f['arguments'];
+    out += `\u0000tool:${typeof name === 'string' ? name : ''}(${typeof args === 'string' ? args : ''})\u0000`;
   }
   return out;
 }
@@ -99,7 +119,11 @@ export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
     throw kvError('invalid_json', {});
   }
   if (!isObject(body)) throw kvError('invalid_json', { got: typeName(body) });
+  return inputOf(api, body, false);
+}
 
+/** The typed input of an already parsed body (`changed`: the body differs from what the client sent). */
+export function inputOf(api: ApiKind, body: Readonly<Record<string, unknown>>, changed: boolean): RequestInput {
   const model = body['model'];
   if (model === undefined) throw kvError('missing_field', { param: 'model' });
   if (typeof model !== 'string' || model.length === 0) throw wrongType('model', 'a non-empty string', model);
@@ -148,10 +172,11 @@ export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
     maxOutputTokens,
     user: typeof user === 'string' && user.length > 0 ? user : undefined,
     body,
+    bodyChanged: changed,
   };
 }
 
-/** Serialise the body with a new model name. Called only when the name changes. */
-export function rewriteModel(input: RequestInput, modelId: string): Buffer {
+/** Serialise the body with `modelId` as its model. Called only when the model name or the body changed. */
+export function serializeBody(input: RequestInput, modelId: string): Buffer {
   return Buffer.from(JSON.stringify({ ...input.body, model: modelId }), 'utf8');
 }

@@ -31,6 +31,8 @@ export interface RequestInput {
   readonly maxOutputTokens: number | undefined;
   /** The body's `user` field, when given (optional session key). */
   readonly user: string | undefined;
-  /** The parsed body, kept to re-serialise only when the model name is rewritten. */
+  /** The parsed body, kept to re-serialise only when the model name is rewritten or the body changed. */
   readonly body: Readonly<Record<string, unknown>>;
+  /** The body was changed by kvfleet (redaction): it must be sent re-serialised even if the model is not rewritten. */
+  readonly bodyChanged: boolean;
 }

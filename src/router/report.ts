@@ -3,11 +3,16 @@
 import type { ApiKind } from '../config/names.js';
 import type { Decision } from '../core/types.js';
 import type { KvError } from '../errors.js';
+import type { Admission } from './router.js';
 
 export interface RequestReport {
   readonly requestId: string;
   readonly api: ApiKind | undefined;
   readonly decision: Decision | undefined;
+  /** The tenant, when the fleet has tenants and the request named one. */
+  readonly tenant: string | undefined;
+  /** What the policy let through (class, detectors, rules), even when routing then failed. */
+  readonly admission: Admission | undefined;
   readonly error: KvError | undefined;
   readonly decisionUs: number | undefined;
   readonly status: number | undefined;

@@ -35,6 +35,7 @@ export function chatInput(segments: PromptSegment[], extra: Partial<RequestInput
     maxOutputTokens: undefined,
     user: undefined,
     body: {},
+    bodyChanged: false,
     ...extra,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KvError } from '../../src/errors.js';
-import { parseRequestBody, rewriteModel } from '../../src/request/parse-body.js';
+import { parseRequestBody, serializeBody } from '../../src/request/parse-body.js';
 
 const enc = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -97,7 +97,7 @@ describe('OpenAI body parsing', () => {
 
   it('rewrites only the model name', () => {
     const input = parseRequestBody('chat', enc({ model: 'a', temperature: 0.5, messages: [{ role: 'user', content: 'é' }] }));
-    const out = JSON.parse(rewriteModel(input, 'org/B').toString('utf8'));
+    const out = JSON.parse(serializeBody(input, 'org/B').toString('utf8'));
     expect(out).toEqual({ model: 'org/B', temperature: 0.5, messages: [{ role: 'user', content: 'é' }] });
   });
 });

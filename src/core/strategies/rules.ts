@@ -5,6 +5,7 @@
 // model was filtered out is skipped (reason `rule:<name>:unavailable`) — a filter
 // always wins over a rule. No rule matched: hybrid order, reason `rule:none`.
 import type { RoutingRule } from '../../config/routing-schema.js';
+import { effectivePriority } from '../priority.js';
 import { hybridScore } from './profiles.js';
 import { findCandidate, promote, type Strategy, type StrategyInput } from './strategy.js';
 
@@ -12,7 +13,7 @@ function holds(rule: RoutingRule, i: StrategyInput): boolean {
   const w = rule.when;
   const input = i.req.input;
   if (w.api !== undefined && !w.api.includes(input.api)) return false;
-  if (w.priority !== undefined && !w.priority.includes(i.req.overrides.priority)) return false;
+  if (w.priority !== undefined && !w.priority.includes(effectivePriority(i.req).priority)) return false;
   if (w.min_prompt_tokens !== undefined && i.promptTokens < w.min_prompt_tokens) return false;
   if (w.max_prompt_tokens !== undefined && i.promptTokens > w.max_prompt_tokens) return false;
   if (w.tools !== undefined && input.hasTools !== w.tools) return false;

@@ -6,8 +6,9 @@
 import type { ApiKind } from '../../config/names.js';
 import { kvError } from '../../errors.js';
 import type { RequestMeta } from '../../request/headers.js';
-import { parseRequestBody, rewriteModel } from '../../request/parse-body.js';
-import type { Router, Routed } from '../../router/router.js';
+import { parseRequestBody, serializeBody } from '../../request/parse-body.js';
+import type { Admission, Router, Routed } from '../../router/router.js';
+import type { FleetTenant } from '../../config/fleet.js';
 import { DESTINATION_KEY, destinationMetadata, setHeader } from '../mutations.js';
 import type { HeaderValueOption, ProtoStruct } from '../proto-types.js';
 import type { LiveView } from '../../core/types.js';
@@ -22,8 +23,8 @@ export interface BodyRoute {
   readonly set: HeaderValueOption[];
   /** The body with the model name rewritten, or undefined when it goes upstream unchanged. */
   readonly rewritten: Buffer | undefined;
-  /** envoy.lb metadata with the same endpoint list (read by override_host). */
-  readonly metadata: ProtoStruct;
+  /** envoy.lb metadata with the same endpoint list (read by override_host); none for a hosted provider's virtual endpoint. */
+  readonly metadata: ProtoStruct | undefined;
 }
 
 export function checkBodySize(limit: number, bytes: number): void {
@@ -38,20 +39,34 @@ export interface BodyContext {
   readonly maxBodyBytes: number;
   /** The live view for this request (narrowed to the proxy's subset hint, when it sent one). */
   readonly view: LiveView;
+  readonly tenant: FleetTenant | undefined;
+  /** The policy let the request through (called before routing, so a routing error is still reported with it). */
+  readonly admitted: (a: Admission) => void;
 }
 
 export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
   checkBodySize(c.maxBodyBytes, body.length);
   if (body.length === 0) throw kvError('body_required', {});
   const input = parseRequestBody(c.api, body);
-  const routed = c.router.route(c.requestId, input, c.meta, { view: c.view });
+  const admission = c.router.admit(c.requestId, input, {
+    sessionId: c.meta.sessionId,
+    overrides: c.meta.overrides,
+    tenant: c.tenant,
+    dataClass: c.meta.dataClass,
+  });
+  c.admitted(admission);
+  const routed = c.router.route(admission, { view: c.view });
   const d = routed.decision;
-  const set: HeaderValueOption[] = [setHeader(CLUSTER_HEADER, d.model.cluster), setHeader(DESTINATION_KEY, d.endpoints.join(','))];
+  const set: HeaderValueOption[] = [setHeader(CLUSTER_HEADER, d.model.cluster)];
+  // A hosted provider's virtual endpoint is not an address: the cluster's own load balancer picks.
+  const metadata = d.model.virtualEndpoint ? undefined : destinationMetadata(d.endpoints);
+  if (!d.model.virtualEndpoint) set.push(setHeader(DESTINATION_KEY, d.endpoints.join(',')));
   if (d.model.host !== undefined) set.push(setHeader(':authority', d.model.host));
+  const sent = admission.input;
   let rewritten: Buffer | undefined;
-  if (input.model !== d.model.model_id) {
-    rewritten = rewriteModel(input, d.model.model_id);
+  if (sent.model !== d.model.model_id || sent.bodyChanged) {
+    rewritten = serializeBody(sent, d.model.model_id);
     set.push(setHeader('content-length', String(rewritten.length)));
   }
-  return { routed, stream: input.stream, set, rewritten, metadata: destinationMetadata(d.endpoints) };
+  return { routed, stream: input.stream, set, rewritten, metadata };
 }

@@ -54,6 +54,7 @@ function input(system: string, user: string): RequestInput {
     maxOutputTokens: 256,
     user: undefined,
     body: {},
+    bodyChanged: false,
   };
 }
 
@@ -85,7 +86,7 @@ function run(promptBytes: number, strategy: string): { p50: number; p99: number;
     const v = live.views.get(eps[i % eps.length] as string);
     if (v !== undefined) v.inflight = (i * 7) % 5;
     const t0 = performance.now();
-    router.route(`b${i}`, inp, meta);
+    router.route(router.admit(`b${i}`, inp, meta));
     const t1 = performance.now();
     if (i >= WARMUP) samples[i - WARMUP] = (t1 - t0) * 1000;
     now += 1;

@@ -152,12 +152,13 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
             maxOutputTokens: r.req.outputTokens,
             user: undefined,
             body: {},
+            bodyChanged: false,
           };
           const meta: RouteMeta = {
             sessionId: sessions && r.req.session >= 0 ? `conv-${r.req.session}` : undefined,
             overrides: { strategy: undefined, models: undefined, priority: 'normal' },
           };
-          const routed = router.route(String(r.req.id), input, meta);
+          const routed = router.route(router.admit(String(r.req.id), input, meta));
           pending.set(r.req.id, routed);
           let k = 0;
           for (const a of routed.decision.endpoints) {
