@@ -71,8 +71,12 @@ program
       for (const p of res.problems) process.stderr.write(`  ${p}\n`);
       process.exit(1);
     }
-    const eps = res.fleet.models.reduce((n, m) => n + m.endpoints.length, 0);
-    process.stdout.write(`${file}: ok (${res.fleet.models.length} models, ${eps} endpoints)\n`);
+    const eps = res.fleet.models.reduce((n, m) => n + (m.virtualEndpoint ? 0 : m.endpoints.length), 0);
+    const hosted = res.fleet.models.filter((m) => m.hosted).length;
+    const tenants = res.fleet.policy.tenants.size;
+    process.stdout.write(
+      `${file}: ok (${res.fleet.models.length} models, ${eps} endpoints${hosted > 0 ? `, ${hosted} hosted` : ''}${tenants > 0 ? `, ${tenants} tenants` : ''})\n`,
+    );
   });
 
 program

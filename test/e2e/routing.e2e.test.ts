@@ -59,7 +59,7 @@ describe('routing through Envoy', () => {
 
     const models = await fetch(`${stack.url}/v1/models`);
     expect(models.status).toBe(200);
-    expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toEqual(['llama-3-8b', 'qwen-2.5-7b']);
+    expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toEqual(['llama-3-8b', 'qwen-2.5-7b', 'hosted-gpt']);
   });
 
   it('spreads requests over both replicas of a model (least_loaded: equal loads take turns)', async () => {
@@ -92,7 +92,7 @@ describe('routing through Envoy', () => {
   });
 
   it('works with the official openai client, streaming and not', async () => {
-    const client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'demo-key-acme', maxRetries: 0 });
     const { data, response } = await client.chat.completions
       .create({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 })
       .withResponse();

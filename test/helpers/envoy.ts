@@ -121,6 +121,7 @@ export async function startEnvoy(opts: {
       readyTimeoutMs: READY_TIMEOUT_MS,
       stopGraceMs: STOP_GRACE_MS,
       keepBytes: LOG_KEEP_BYTES,
+      cwd: REPO_ROOT, // envoy/demo/… (the hosted provider's demo CA and key file) resolve from the repo
     });
   } catch (e) {
     await rm(dir, { recursive: true, force: true });

@@ -14,9 +14,26 @@ import { freePort, waitFor } from '../../src/tools/ports.js';
 
 export const LLAMA_ID = 'meta-llama/Meta-Llama-3-8B-Instruct';
 export const QWEN_ID = 'Qwen/Qwen2.5-7B-Instruct';
+export const HOSTED_ID = 'gpt-4o-mini';
+/** The provider key Envoy injects on pool-hosted-demo (envoy/demo/hosted-provider-key.yaml). */
+export const HOSTED_KEY = 'sk-demo-provider-key-not-a-real-secret';
 /** Replica ports of examples/fleet.yaml and envoy/envoy.yaml. */
 const LLAMA_PORTS = [18001, 18002];
 const QWEN_PORTS = [18011, 18012];
+const HOSTED_PORT = 18443;
+
+/** The hosted provider's stand-in: the simulator behind TLS (demo CA), under /provider, refusing requests without the injected key. */
+export function hostedStandIn(): Promise<SimHandle> {
+  return startSim({
+    replicas: 1,
+    basePort: 0,
+    model: HOSTED_ID,
+    tlsCert: join(REPO_ROOT, 'envoy', 'demo', 'hosted-server.pem'),
+    tlsKey: join(REPO_ROOT, 'envoy', 'demo', 'hosted-server-key.pem'),
+    requireKey: HOSTED_KEY,
+    pathPrefix: '/provider',
+  });
+}
 
 const CLI = join(REPO_ROOT, 'bin', 'kvfleet.js');
 const LOG_KEEP = 256 * 1024;
@@ -103,6 +120,8 @@ export interface Stack {
   readonly envoy: EnvoyHandle;
   readonly llama: SimHandle;
   readonly qwen: SimHandle;
+  /** The hosted provider's stand-in (cluster pool-hosted-demo). */
+  readonly hosted: SimHandle;
   readonly kvfleet: KvfleetProcess;
   /** Replica handle by its address as the fleet file names it (`127.0.0.1:port`). */
   readonly fleetFile: string;
@@ -130,15 +149,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     started.push(() => llama.close());
     const qwen = await startSim({ ...opts.sim, replicas: 2, basePort: 0, model: QWEN_ID });
     started.push(() => qwen.close());
+    const hosted = await hostedStandIn();
+    started.push(() => hosted.close());
     const [grpcPort, adminPort, listener, envoyAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
 
     const endpoints: Record<string, number> = {};
     LLAMA_PORTS.forEach((p, i) => (endpoints[String(p)] = llama.replicas[i]?.port ?? 0));
     QWEN_PORTS.forEach((p, i) => (endpoints[String(p)] = qwen.replicas[i]?.port ?? 0));
+    endpoints[String(HOSTED_PORT)] = hosted.replicas[0]?.port ?? 0;
 
     const fleet = parse(await readFile(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
-    const models = fleet['models'] as Array<{ endpoints: string[] }>;
-    for (const m of models) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
+    const models = fleet['models'] as Array<{ endpoints?: string[] }>;
+    for (const m of models) if (m.endpoints !== undefined) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
     opts.editFleet?.(fleet);
     const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
     const envoy = await startEnvoy({
@@ -153,6 +175,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       envoy,
       llama,
       qwen,
+      hosted,
       kvfleet,
       fleetFile,
       logs: () => `--- kvfleet ---\n${kvfleet.logs().slice(-8000)}\n--- envoy ---\n${envoy.logs().slice(-8000)}`,

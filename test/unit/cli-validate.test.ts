@@ -48,7 +48,7 @@ models:
     expect((await cli(['init', '-o', file])).code).toBe(0);
     const v = await cli(['validate', file]);
     expect(v.code).toBe(0);
-    expect(v.out).toContain('ok (2 models, 4 endpoints)');
+    expect(v.out).toContain('ok (3 models, 4 endpoints, 1 hosted, 3 tenants)');
     expect((await cli(['init', '-o', file])).code).toBe(1);
   });
 

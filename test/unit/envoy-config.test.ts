@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dockerFleet, dockerVariant } from '../../src/tools/envoy/docker-variant.js';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { locateEnvoy } from '../../src/tools/envoy/locate.js';
 import { setExtProcMode } from '../../src/tools/envoy/processing-mode.js';
@@ -18,7 +19,7 @@ import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.j
 
 type Obj = Record<string, unknown>;
 const ENVOY_DIR = join(REPO_ROOT, 'envoy');
-const MODEL_PORTS = [18001, 18002, 18011, 18012];
+const MODEL_PORTS = [18001, 18002, 18011, 18012, 18443];
 const scratch = mkdtempSync(join(tmpdir(), 'kvfleet-envoy-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -56,7 +57,7 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-type Kind = 'bootstrap' | 'k8s' | 'fleet';
+type Kind = 'bootstrap' | 'k8s' | 'fleet' | 'sds';
 function classify(file: string): Kind {
   const docs = parseAllDocuments(readFileSync(file, 'utf8'));
   for (const d of docs) if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]?.message}`);
@@ -67,6 +68,8 @@ function classify(file: string): Kind {
   const [only] = js;
   if (js.length === 1 && isObj(only) && 'static_resources' in only) return 'bootstrap';
   if (js.length === 1 && isObj(only) && 'models' in only) return 'fleet';
+  // An SDS file (the hosted provider's key, read by Envoy's credential injector).
+  if (js.length === 1 && isObj(only) && Array.isArray(only['resources'])) return 'sds';
   throw new Error(`${relative(REPO_ROOT, file)}: neither an Envoy bootstrap, a Kubernetes manifest nor a fleet file`);
 }
 
@@ -112,14 +115,16 @@ function parts(boot: Obj): Parts {
   const filterNames = filters.map((f) => String(f['name']));
   const extProc = obj(filters.find((f) => f['name'] === 'envoy.filters.http.ext_proc')?.['typed_config'], 'ext_proc');
   const vhosts = arr(obj(hcm['route_config'], 'route_config')['virtual_hosts'], 'virtual_hosts');
-  const routes = arr(obj(vhosts[0], 'vhost')['routes'], 'routes');
-  expect(routes).toHaveLength(1);
-  const route = obj(obj(routes[0], 'route')['route'], 'route action');
+  const routes = arr(obj(vhosts[0], 'vhost')['routes'], 'routes').map((r) => obj(r, 'route'));
+  // The catch-all route (cluster from x-kvfleet-cluster) comes last; routes before it serve one cluster each.
+  const route = obj(routes.at(-1)?.['route'], 'route action');
   const clusters = new Map(arr(sr['clusters'], 'clusters').map((c) => [String(obj(c, 'cluster')['name']), c as Obj]));
   return { hcm, extProc, filterNames, route, clusters, listener };
 }
 
-const modelClusters = (p: Parts) => [...p.clusters].filter(([n]) => n !== 'kvfleet');
+/** The self-hosted model pools (the hosted provider's cluster is checked on its own). */
+const modelClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => n !== 'kvfleet' && c['transport_socket'] === undefined);
+const hostedClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => n !== 'kvfleet' && c['transport_socket'] !== undefined);
 
 function endpointsOf(cluster: Obj): Array<{ address: string; port: number }> {
   return withKey(cluster, 'socket_address').map((o) => {
@@ -148,7 +153,14 @@ describe('envoy --mode validate (real Envoy binary)', () => {
 
   for (const f of bootstraps) {
     it(`${f.name} validates`, () => {
-      const r = validate(f.file);
+      // The compose variant reads the demo TLS material where compose mounts it: point that at the repo.
+      const text = readFileSync(f.file, 'utf8');
+      let file = f.file;
+      if (text.includes('/etc/envoy/demo/')) {
+        file = join(scratch, `mounted-${f.name}`);
+        writeFileSync(file, text.replaceAll('/etc/envoy/demo/', `${join(ENVOY_DIR, 'demo')}/`));
+      }
+      const r = validate(file);
       expect(r.status, r.output).toBe(0);
       expect(r.output).toContain('OK');
     });
@@ -197,7 +209,7 @@ describe('envoy --mode validate (real Envoy binary)', () => {
   it('envoy.yaml switched to the full-duplex body mode validates, and Envoy refuses it without request trailers', () => {
     const boot = loadBootstrap('envoy.yaml');
     expect(setExtProcMode(boot, 'full-duplex')).toBe(1);
-    const pm = obj(obj(arr(parts(boot).hcm['http_filters'], 'http_filters')[0], 'ext_proc')['typed_config'], 'tc')['processing_mode'];
+    const pm = parts(boot).extProc['processing_mode'];
     expect(pm).toMatchObject({ request_body_mode: 'FULL_DUPLEX_STREAMED', request_trailer_mode: 'SEND', response_trailer_mode: 'SEND' });
     const good = join(scratch, 'full-duplex.yaml');
     writeFileSync(good, stringify(boot));
@@ -216,7 +228,7 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
   const p = parts(loadBootstrap(name));
 
   it('runs ext_proc, then the router, last', () => {
-    expect(p.filterNames).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+    expect(p.filterNames.slice(-2)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
   });
 
   it('sanitizes client x-envoy-* control headers but keeps the client x-request-id', () => {
@@ -304,6 +316,37 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
     }
   });
 
+  it('reaches the hosted provider over TLS with a static SNI, the provider key injected by Envoy, and no client Authorization', () => {
+    const hosted = hostedClusters(p);
+    expect(hosted.map(([n]) => n)).toEqual(['pool-hosted-demo']);
+    const [, c] = hosted[0] as [string, Obj];
+    expect(c['type']).toBe('LOGICAL_DNS');
+    const tls = obj(obj(c['transport_socket'], 'ts')['typed_config'], 'tls');
+    expect(tls['sni']).toBe('hosted.kvfleet.test');
+    const vc = obj(obj(tls['common_tls_context'], 'ctx')['validation_context'], 'vc');
+    expect(vc['match_typed_subject_alt_names']).toEqual([{ san_type: 'DNS', matcher: { exact: 'hosted.kvfleet.test' } }]);
+    const upstream = arr(
+      obj(obj(c['typed_extension_protocol_options'], 'teo')['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'], 'hpo')['http_filters'],
+      'filters',
+    ).map((f) => obj(f, 'filter')['name']);
+    expect(upstream).toEqual(['envoy.filters.http.header_mutation', 'envoy.filters.http.credential_injector', 'envoy.filters.http.upstream_codec']);
+    const injector = withKey(c, 'overwrite').map((o) => o['overwrite']);
+    expect(injector).toEqual([true]);
+    // The client's Authorization is removed on every route (after kvfleet read it).
+    const vh = obj(arr(obj(p.hcm['route_config'], 'rc')['virtual_hosts'], 'vhs')[0], 'vh');
+    expect(vh['request_headers_to_remove']).toEqual(['authorization']);
+    // The path prefix the provider needs, on a route matched by kvfleet's cluster header.
+    const routes = arr(vh['routes'], 'routes').map((r) => obj(r, 'route'));
+    const hostedRoute = routes.find((r) => JSON.stringify(r['match']).includes('pool-hosted-demo'));
+    expect(obj(hostedRoute?.['route'], 'hosted route')).toMatchObject({ cluster: 'pool-hosted-demo', prefix_rewrite: '/provider/v1/' });
+  });
+
+  it('removes the client copy of the trusted tenant header before jwt_authn, and forwards the JWT payload to kvfleet', () => {
+    expect(p.filterNames.slice(0, 3)).toEqual(['envoy.filters.http.header_mutation', 'envoy.filters.http.jwt_authn', 'envoy.filters.http.ext_proc']);
+    const md = obj(p.extProc['metadata_options'], 'metadata_options');
+    expect(JSON.stringify(md['forwarding_namespaces'])).toContain('envoy.filters.http.jwt_authn');
+  });
+
   it('backs kvfleet body limit with an 8 MiB buffer and maps only Envoy-made replies to OpenAI JSON', () => {
     expect(p.listener['per_connection_buffer_limit_bytes']).toBe(8 * 1024 * 1024);
     const lrc = obj(p.hcm['local_reply_config'], 'local_reply_config');
@@ -328,7 +371,8 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
   it('envoy.yaml uses the fixed loopback ports the e2e helper remaps', () => {
     const boot = loadBootstrap('envoy.yaml');
     const addrs = withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa'));
-    expect(addrs.every((a) => a['address'] === '127.0.0.1')).toBe(true);
+    // Loopback everywhere; the hosted provider's stand-in by name (a DNS cluster, like a real provider).
+    expect(addrs.every((a) => a['address'] === (a['port_value'] === 18443 ? 'localhost' : '127.0.0.1'))).toBe(true);
     expect(addrs.map((a) => a['port_value']).sort()).toEqual([CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort());
     const endpoints = Object.fromEntries(MODEL_PORTS.map((port, i) => [String(port), 40001 + i]));
     const seen = remapPorts(boot, portMap({ listener: 30000, admin: 30001, kvfleet: 30002, endpoints }));
@@ -337,12 +381,19 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
       withKey(boot, 'socket_address')
         .map((o) => obj(o['socket_address'], 'sa')['port_value'])
         .sort(),
-    ).toEqual([30000, 30001, 30002, 40001, 40002, 40003, 40004]);
+    ).toEqual([30000, 30001, 30002, 40001, 40002, 40003, 40004, 40005]);
+  });
+
+  it('envoy.docker.yaml and fleet.docker.yaml are exactly what `npm run render:docker-envoy` renders', () => {
+    expect(readFileSync(join(ENVOY_DIR, 'envoy.docker.yaml'), 'utf8')).toBe(dockerVariant(readFileSync(join(ENVOY_DIR, 'envoy.yaml'), 'utf8')));
+    expect(readFileSync(join(ENVOY_DIR, 'fleet.docker.yaml'), 'utf8')).toBe(dockerFleet(readFileSync(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8')));
   });
 
   it('are the same config apart from addresses and DNS discovery', () => {
     const strip = (node: unknown): unknown => {
       if (Array.isArray(node)) return node.map(strip);
+      // The demo TLS material: envoy/demo/ in the repo, /etc/envoy/demo/ where compose mounts it.
+      if (typeof node === 'string') return node.replace(/^\/etc\/envoy\/demo\//, 'envoy/demo/');
       if (!isObj(node)) return node;
       const out: Obj = {};
       for (const [k, v] of Object.entries(node)) {
@@ -363,7 +414,7 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
     const p = parts(loadBootstrap('envoy.docker.yaml'));
     expect(obj(obj(p.listener['address'], 'addr')['socket_address'], 'sa')['address']).toBe('0.0.0.0');
     for (const [n, c] of p.clusters) {
-      expect(c['type'], n).toBe('STRICT_DNS');
+      expect(c['type'], n).toBe(c['transport_socket'] !== undefined ? 'LOGICAL_DNS' : 'STRICT_DNS');
       for (const e of endpointsOf(c)) expect(e.address, n).toMatch(/^[a-z][a-z0-9-]*$/);
     }
   });
@@ -382,6 +433,12 @@ describe('fleet files agree with the Envoy configs', () => {
     const p = parts(loadBootstrap('envoy.yaml'));
     for (const m of res.file.models) {
       const c = obj(p.clusters.get(m.cluster), `cluster ${m.cluster} of model ${m.name}`);
+      // A hosted model lists no endpoints: its DNS cluster's own LB picks (kvfleet sends no list).
+      if (m.host !== undefined) {
+        expect(m.endpoints, m.name).toEqual([]);
+        expect(c['type'], m.name).toBe('LOGICAL_DNS');
+        continue;
+      }
       const eps = endpointsOf(c).map((e) => `${e.address}:${e.port}`);
       expect([...m.endpoints].sort(), m.name).toEqual(eps.sort());
     }
@@ -393,8 +450,10 @@ describe('fleet files agree with the Envoy configs', () => {
     const services = obj(compose['services'], 'services');
     const ipOf = new Map<string, string>();
     for (const [svc, def] of Object.entries(services)) {
-      const nets = obj(obj(def, svc)['networks'], `${svc}.networks`);
-      for (const n of Object.values(nets)) ipOf.set(String(obj(n, 'net')['ipv4_address']), svc);
+      const nets = obj(def, svc)['networks'];
+      // A service without a pinned IP (the hosted stand-in, reached by name) lists its networks.
+      if (Array.isArray(nets)) continue;
+      for (const n of Object.values(obj(nets, `${svc}.networks`))) ipOf.set(String(obj(n, 'net')['ipv4_address']), svc);
     }
     const mounts = Object.values(services).flatMap((d) => (obj(d, 'svc')['volumes'] as string[] | undefined) ?? []);
     expect(mounts).toContain('./envoy/envoy.docker.yaml:/etc/envoy/envoy.yaml:ro');
@@ -405,6 +464,7 @@ describe('fleet files agree with the Envoy configs', () => {
     const p = parts(loadBootstrap('envoy.docker.yaml'));
     for (const m of fleet.file.models) {
       const c = obj(p.clusters.get(m.cluster), `cluster ${m.cluster}`);
+      if (m.host !== undefined) continue; // hosted: a DNS cluster, no endpoint list
       const named = endpointsOf(c)
         .map((e) => `${e.address}:${e.port}`)
         .sort();

@@ -170,6 +170,11 @@ const KNOWN: Record<string, Partial<Record<Setting, Known>>> = {
       cannotExpress: true,
       reason: `${GATEWAY_CHOOSES}; the protocol's envoy.lb is what kvfleet writes (its own namespace is reserved, unused today)`,
     },
+    'metadata_options.forwarding_namespaces': {
+      reason:
+        "the protocol forwards envoy.lb and envoy.lb.subset_hint only: behind an InferencePool a tenant is named by an API key or a trusted header, not by jwt_authn's metadata",
+      expect: ['envoy.lb', 'envoy.lb.subset_hint'],
+    },
     request_attributes: { cannotExpress: true, reason: GATEWAY_CHOOSES },
     response_attributes: {
       cannotExpress: true,
@@ -267,7 +272,9 @@ describe('ext_proc settings: every variant renders what envoy/envoy.yaml runs', 
     const fd = { name: 'envoy.filters.http.ext_proc', typed_config: structuredClone(reference) };
     expect(setExtProcMode(fd, 'full-duplex')).toBe(1);
     const duplex = renderEnvoy(fd.typed_config);
-    const byDesign = Object.entries(KNOWN['envoy/inferencepool.yaml'] ?? {}).filter(([, k]) => k !== undefined && 'expect' in k);
+    const byDesign = Object.entries(KNOWN['envoy/inferencepool.yaml'] ?? {}).filter(
+      ([s, k]) => s.startsWith('processing_mode.') && k !== undefined && 'expect' in k,
+    );
     for (const [s, k] of byDesign) expect(k && 'expect' in k ? k.expect : undefined, s).toEqual(duplex[s as Setting]);
     // …and the processing-mode keys processing-mode.ts leaves alone are compared, not excused.
     const changed = SETTINGS.filter((s) => s.startsWith('processing_mode.') && duplex[s] !== ref[s]);

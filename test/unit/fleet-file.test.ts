@@ -14,7 +14,7 @@ describe('fleet file', () => {
     const r = parseFleet(readFileSync('examples/fleet.yaml', 'utf8'));
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.fleet.models.map((m) => m.name)).toEqual(['llama-3-8b', 'qwen-2.5-7b']);
+    expect(r.fleet.models.map((m) => m.name)).toEqual(['llama-3-8b', 'qwen-2.5-7b', 'hosted-gpt']);
     expect(r.fleet.defaultModel?.name).toBe('llama-3-8b');
     expect(Object.isFrozen(r.fleet.models[0])).toBe(true);
     expect(Object.isFrozen(r.fleet.models[0]?.endpoints)).toBe(true);

@@ -26,7 +26,12 @@ describe('manifest inventory', () => {
 
   it('skips only the Envoy bootstraps and fleet files (documents without apiVersion + kind)', () => {
     // A manifest that lost its `kind` would otherwise be skipped silently: the list is explicit.
-    expect(files.filter((f) => !withK8s.includes(f))).toEqual(['envoy/envoy.docker.yaml', 'envoy/envoy.yaml', 'envoy/fleet.docker.yaml']);
+    expect(files.filter((f) => !withK8s.includes(f))).toEqual([
+      'envoy/demo/hosted-provider-key.yaml',
+      'envoy/envoy.docker.yaml',
+      'envoy/envoy.yaml',
+      'envoy/fleet.docker.yaml',
+    ]);
   });
 
   it('validates the deploy/ manifests and the three gateway variants', () => {

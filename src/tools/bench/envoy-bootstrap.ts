@@ -78,7 +78,15 @@ export function benchBootstrap(
     thresholds['max_requests'] = 100000;
   }
   const hcm = get(listener, 'filter_chains', 0, 'filters', 0, 'typed_config');
-  const route = get(hcm, 'route_config', 'virtual_hosts', 0, 'routes', 0, 'route');
+  // Only the catch-all route (cluster from x-kvfleet-cluster): the others name clusters the
+  // benchmark does not run (the hosted provider's).
+  const routes = get(hcm, 'route_config', 'virtual_hosts', 0, 'routes');
+  if (!Array.isArray(routes)) throw new Error('envoy bootstrap: no routes');
+  const catchAll = routes.find((r) => isObj(get(r, 'route')) && get(r, 'route', 'cluster_header') !== undefined) as Obj | undefined;
+  if (catchAll === undefined) throw new Error('envoy bootstrap: no route with cluster_header');
+  routes.length = 0;
+  routes.push(catchAll);
+  const route = get(catchAll, 'route');
   const filters = get(hcm, 'http_filters');
   if (!isObj(route) || !Array.isArray(filters)) throw new Error('envoy bootstrap: route or http_filters missing');
   if (variant === 'plain') {

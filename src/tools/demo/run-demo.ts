@@ -122,7 +122,7 @@ export async function runDemo(): Promise<number> {
 
     try {
       const { default: OpenAI } = await import('openai');
-      const client = new OpenAI({ baseURL: `${ENVOY_URL}/v1`, apiKey: 'not-needed', maxRetries: 0 });
+      const client = new OpenAI({ baseURL: `${ENVOY_URL}/v1`, apiKey: 'demo-key-acme', maxRetries: 0 });
       const { data, response } = await client.chat.completions
         .create({ model: 'qwen-2.5-7b', messages: [{ role: 'user', content: 'Hello from the openai client' }], max_tokens: 4 })
         .withResponse();

@@ -18,6 +18,8 @@ export interface EnvoyProcessOptions {
   readonly readyTimeoutMs?: number;
   readonly stopGraceMs?: number;
   readonly keepBytes?: number;
+  /** Working directory: relative file paths in the bootstrap (envoy/demo/…) resolve against it. */
+  readonly cwd?: string;
 }
 
 async function isLive(adminUrl: string): Promise<boolean> {
@@ -49,7 +51,7 @@ export async function startEnvoyProcess(o: EnvoyProcessOptions): Promise<EnvoyPr
       '--file-flush-interval-msec',
       '100',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) },
   );
   let buf = '';
   const append = (chunk: Buffer) => {

@@ -60,7 +60,11 @@ export function registerSimCommand(program: Command): void {
     .option('--added-latency-ms <ms>', 'extra latency before each inference request is queued, milliseconds', numArg(0, 600_000), d.addedLatencyMs)
     .option('--refuse <list>', 'comma list of replica indexes that start with their port closed', indexListArg, [...d.refuse])
     .option('--admin-port <port>', 'port of the admin server (/replicas, /replicas/<i>/faults, /replicas/<i>/reset); 0 = none', intArg(0, 65535), d.adminPort)
-    .option('--seed <n>', 'seed of the deterministic error draw', intArg(-(2 ** 53 - 1), 2 ** 53 - 1), d.seed);
+    .option('--seed <n>', 'seed of the deterministic error draw', intArg(-(2 ** 53 - 1), 2 ** 53 - 1), d.seed)
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); with --tls-key: a hosted provider stand-in')
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+    .option('--require-key <key>', 'answer 401 to API requests without Authorization: Bearer <key>, as a provider does')
+    .option('--path-prefix <prefix>', 'serve the API under this prefix (e.g. /provider)', d.pathPrefix);
 
   sim.action(async () => {
     const o = sim.opts<SimOptions>();

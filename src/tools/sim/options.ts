@@ -46,6 +46,13 @@ export interface SimOptions {
   adminPort: number;
   /** Seed of the deterministic error draw. */
   seed: number;
+  /** Serve HTTPS with this certificate and key (PEM files): a hosted provider's stand-in. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  /** Refuse API requests (401) that do not carry `Authorization: Bearer <requireKey>`, as a provider does. */
+  requireKey?: string | undefined;
+  /** Serve the API under this path prefix (e.g. `/provider`), as some providers do; '' = none. */
+  pathPrefix: string;
 }
 
 export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
@@ -69,6 +76,7 @@ export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
   refuse: [],
   adminPort: 0,
   seed: 1,
+  pathPrefix: '',
 });
 
 /** Runtime-switchable faults of one replica. */
@@ -123,6 +131,10 @@ export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions
   for (const i of o.refuse) checkInt('refuse[]', i, 0, o.replicas - 1);
   checkInt('adminPort', o.adminPort, 0, 65535);
   checkInt('seed', o.seed, -(2 ** 53 - 1), 2 ** 53 - 1);
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('sim options tlsCert and tlsKey go together');
+  if (o.pathPrefix !== '' && (!o.pathPrefix.startsWith('/') || o.pathPrefix.endsWith('/'))) {
+    throw new RangeError(`sim option pathPrefix must start with / and not end with one, got ${o.pathPrefix}`);
+  }
   return o;
 }
 

@@ -58,12 +58,21 @@ async function route(state: ReplicaState, control: ReplicaControl, req: Incoming
   res.once('finish', () => {
     if (state.faults.refuse) req.socket.end();
   });
-  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const raw = (req.url ?? '/').split('?')[0] ?? '/';
+  const prefix = state.opts.pathPrefix;
+  const api = prefix === '' || raw.startsWith(`${prefix}/`);
+  const path = prefix !== '' && api ? raw.slice(prefix.length) : raw;
   const method = req.method ?? 'GET';
-  const inference = POST_ROUTES[path];
+  const inference = api ? POST_ROUTES[path] : undefined;
   if (inference !== undefined) {
     if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
-    return serveInference(state, inference, req, res);
+    // A hosted provider stand-in: no provider key, no service.
+    const key = state.opts.requireKey;
+    if (key !== undefined && req.headers.authorization !== `Bearer ${key}`) {
+      state.recordRequest(raw, req.headers.authorization !== undefined, false, '');
+      return sendJson(res, 401, openAiError(401, 'missing or wrong API key'));
+    }
+    return serveInference(state, inference, raw, req, res);
   }
   switch (`${method} ${path}`) {
     case 'GET /health':
@@ -90,6 +99,8 @@ async function route(state: ReplicaState, control: ReplicaControl, req: Incoming
       return sendJson(res, 200, { version: 'kvfleet-sim' });
     case 'GET /sim/stats':
       return sendJson(res, 200, state.stats());
+    case 'GET /sim/requests':
+      return sendJson(res, 200, { requests: state.recentRequests() });
     case 'GET /sim/faults':
       return sendJson(res, 200, { replica: state.index, faults: faultsJson(state.faults) });
     case 'POST /sim/faults': {
@@ -107,7 +118,7 @@ async function route(state: ReplicaState, control: ReplicaControl, req: Incoming
   }
 }
 
-async function serveInference(state: ReplicaState, kind: Route, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveInference(state: ReplicaState, kind: Route, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   state.requests++;
   const ac = new AbortController();
   res.once('close', () => {
@@ -116,6 +127,7 @@ async function serveInference(state: ReplicaState, kind: Route, req: IncomingMes
   const parsed = await readJson(req, res);
   if (!parsed.ok) return;
   const body = parsed.value;
+  state.recordRequest(path, req.headers.authorization !== undefined, true, JSON.stringify(body) ?? '');
   if (!isRecord(body)) return sendJson(res, 400, openAiError(400, 'request body must be a JSON object'));
   const model = body.model;
   if (model !== undefined && model !== null && typeof model !== 'string') {

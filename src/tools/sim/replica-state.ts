@@ -10,6 +10,18 @@ import type { FaultSettings, SimOptions } from './options.js';
 
 const MAX_MODEL_NAMES = 64;
 const MAX_MODEL_NAME_CHARS = 200;
+const REQUEST_LOG = 64;
+
+/** One inference request as a replica (or a provider stand-in) received it. */
+export interface LoggedRequest {
+  readonly path: string;
+  /** An Authorization header came with it. */
+  readonly authorization: boolean;
+  /** It passed the key check (always true without --require-key). */
+  readonly accepted: boolean;
+  /** The JSON body as received (capped at 64 KiB); empty for a refused request. */
+  readonly body: string;
+}
 
 export interface ReplicaStats {
   replica: number;
@@ -44,6 +56,7 @@ export class ReplicaState {
   /** KV blocks held by running requests (for vllm:kv_cache_usage_perc). */
   kvBlocksInUse = 0;
   private readonly receivedModels = new Map<string, number>();
+  private readonly requestLog: LoggedRequest[] = [];
 
   constructor(
     readonly index: number,
@@ -66,6 +79,20 @@ export class ReplicaState {
       waiting: this.queue.waiting,
       kvCacheUsage: Math.min(1, this.kvBlocksInUse / opts.cacheBlocks),
     }));
+  }
+
+  /**
+   * The last REQUEST_LOG inference requests as received (path, whether an Authorization header
+   * came, whether it was accepted, the body capped at 64 KiB): GET /sim/requests, for tests that
+   * check what reached a replica or a provider.
+   */
+  recordRequest(path: string, authorization: boolean, accepted: boolean, body: string): void {
+    this.requestLog.push({ path, authorization, accepted, body: body.slice(0, 65_536) });
+    if (this.requestLog.length > REQUEST_LOG) this.requestLog.shift();
+  }
+
+  recentRequests(): readonly LoggedRequest[] {
+    return this.requestLog;
   }
 
   /** Tally the `model` field a request arrived with. */
@@ -95,6 +122,7 @@ export class ReplicaState {
     this.prefixQueriesTokens = 0;
     this.prefixHitsTokens = 0;
     this.receivedModels.clear();
+    this.requestLog.length = 0;
     this.queue.resetPeak();
     this.metrics.reset();
   }

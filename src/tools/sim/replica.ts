@@ -2,7 +2,9 @@
 // "refuse" closes the listening port (connection refused) and re-opening listens again on the
 // same port with a fresh server; in-flight requests finish, then their connections close.
 // Listen/close transitions are serialised so concurrent fault changes cannot interleave.
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { once } from 'node:events';
 import type { FaultPatch } from './fault-patch.js';
 import type { FaultSettings, SimOptions } from './options.js';
@@ -58,7 +60,7 @@ export class Replica implements ReplicaHandle, ReplicaControl {
 
   get url(): string {
     const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${h}:${this.port}`;
+    return `${this.opts.tlsCert !== undefined ? 'https' : 'http'}://${h}:${this.port}`;
   }
 
   get listening(): boolean {
@@ -113,7 +115,11 @@ export class Replica implements ReplicaHandle, ReplicaControl {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer(this.handler);
+    const tls =
+      this.opts.tlsCert !== undefined && this.opts.tlsKey !== undefined
+        ? { cert: readFileSync(this.opts.tlsCert), key: readFileSync(this.opts.tlsKey) }
+        : undefined;
+    const server: Server = tls !== undefined ? createTlsServer(tls, this.handler) : createServer(this.handler);
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.on('clientError', (_err, socket) => socket.destroy());
