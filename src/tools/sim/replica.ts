@@ -8,7 +8,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { once } from 'node:events';
 import type { FaultPatch } from './fault-patch.js';
 import type { FaultSettings, SimOptions } from './options.js';
-import { ReplicaState, type ReplicaStats } from './replica-state.js';
+import { ReplicaState, type LoggedRequest, type ReplicaStats } from './replica-state.js';
 import { createReplicaHandler } from './replica-routes.js';
 import type { ReplicaControl } from './replica-control.js';
 
@@ -24,6 +24,8 @@ export interface ReplicaHandle {
   /** False while refused (port closed). */
   readonly listening: boolean;
   stats(): ReplicaStats;
+  /** The last inference requests as received (GET /sim/requests). */
+  requests(): readonly LoggedRequest[];
   faults(): FaultSettings;
   /** Change faults at runtime; `refuse` closes or re-opens the port (resolves when done). */
   setFaults(patch: FaultPatch): Promise<FaultSettings>;
@@ -69,6 +71,10 @@ export class Replica implements ReplicaHandle, ReplicaControl {
 
   stats(): ReplicaStats {
     return this.state.stats();
+  }
+
+  requests(): readonly LoggedRequest[] {
+    return [...this.state.recentRequests()];
   }
 
   faults(): FaultSettings {
