@@ -1,8 +1,12 @@
 // `npm run bench:core`: the routing decision as the ext_proc body phase makes it,
-// Router.route (decide + commit: fingerprint, prefix lookups, scoring, CHWBL, endpoint
-// pick, index/session learning, the /debug ring) on 4 KB and 64 KB
-// chat prompts against one model with 16 endpoints, with a warm prefix index and
-// varying load. Prints p50 / p99 in microseconds and decisions per second.
+// Router.admit + Router.route (policy: data class, PII detection over the whole prompt,
+// tenant and rules; then decide + commit: fingerprint, prefix lookups, scoring, CHWBL,
+// endpoint pick, index/session learning, the /debug ring) on 4 KB and 64 KB chat prompts
+// (the PII benchmark's clean corpus: prose and code full of ordinary numbers) against a
+// model with 16 endpoints beside a hosted one, with a warm prefix index and varying load.
+// `policy off` disables PII detection and has no tenant or rule; `policy on` is the default
+// detection with a tenant and a residency rule: the difference is what policy costs.
+// Prints p50 / p99 in microseconds and decisions per second.
 // Percentiles from the sorted samples (no histogram needed at this sample count).
 import { performance } from 'node:perf_hooks';
 import { parseFleet } from '../../config/load.js';
@@ -11,30 +15,35 @@ import { seededRng } from '../../core/rng.js';
 import type { EndpointView, LiveView } from '../../core/types.js';
 import type { PromptSegment, RequestInput } from '../../request/types.js';
 import { Router, type RouteMeta } from '../../router/router.js';
+import { benchText } from './pii-corpus.js';
 
 const ENDPOINTS = Number(process.env['KVFLEET_BENCH_ENDPOINTS'] ?? 16);
 const WARMUP = 2_000;
 const SAMPLES = 20_000;
 
-function fleetYaml(strategy: string): string {
+function fleetYaml(strategy: string, policy: boolean): string {
   const eps = Array.from({ length: ENDPOINTS }, (_, i) => `10.9.${Math.floor(i / 250)}.${(i % 250) + 1}:8000`);
+  const on = `policy:
+  rules: [{ name: residency, when: { tenants: [t] }, regions: [eu] }]
+identity: { sources: [api_key], anonymous: t }
+tenants:
+  t: { allowed_models: [m, h], default_data_class: internal, regions: [eu], blocked_providers: [other] }
+`;
   return `default_model: m
 routing: { strategy: ${strategy}, seed: 1 }
-models:
+${policy ? on : 'policy: { pii: { enabled: false } }\n'}models:
   - name: m
     cluster: pool-m
     model_id: org/M
+    region: eu
     endpoints: [${eps.join(', ')}]
     capabilities: { context_length: 1000000 }
+  - name: h
+    cluster: pool-h
+    model_id: hosted
+    host: api.example.com
+    data_classes: [public]
 `;
-}
-
-function words(n: number, seed: number): string {
-  const rng = seededRng(seed);
-  const vocab = ['the', 'request', 'router', 'cache', 'replica', 'token', 'prefix', 'model', 'latency', 'queue', 'system', 'answer'];
-  let out = '';
-  while (out.length < n) out += `${vocab[Math.floor(rng.next() * vocab.length)]} `;
-  return out.slice(0, n);
 }
 
 function input(system: string, user: string): RequestInput {
@@ -65,8 +74,8 @@ class BenchLive implements LiveView {
   }
 }
 
-function run(promptBytes: number, strategy: string): { p50: number; p99: number; perSec: number } {
-  const res = parseFleet(fleetYaml(strategy));
+function run(promptBytes: number, strategy: string, policy: boolean): { p50: number; p99: number; perSec: number } {
+  const res = parseFleet(fleetYaml(strategy, policy));
   if (!res.ok) throw new Error(res.problems.join('\n'));
   const fleet = res.fleet;
   const live = new BenchLive();
@@ -74,10 +83,14 @@ function run(promptBytes: number, strategy: string): { p50: number; p99: number;
   for (const e of eps) live.views.set(e, { inflight: 0, healthy: true });
   let now = 0;
   const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(1)), now: () => now });
-  const meta: RouteMeta = { sessionId: undefined, overrides: { strategy: undefined, models: undefined, priority: 'normal' } };
+  const meta: RouteMeta = {
+    sessionId: undefined,
+    overrides: { strategy: undefined, models: undefined, priority: 'normal' },
+    tenant: fleet.policy.tenants.get('t'),
+  };
   // 32 system prompts (tenants/apps), each ~90% of the prompt; user turns vary.
-  const systems = Array.from({ length: 32 }, (_, i) => words(Math.floor(promptBytes * 0.9), i + 1));
-  const users = Array.from({ length: 64 }, (_, i) => words(promptBytes - Math.floor(promptBytes * 0.9), 1000 + i));
+  const systems = Array.from({ length: 32 }, (_, i) => benchText(Math.floor(promptBytes * 0.9), i + 1, false));
+  const users = Array.from({ length: 64 }, (_, i) => benchText(promptBytes - Math.floor(promptBytes * 0.9), 1000 + i, false));
   const inputs = Array.from({ length: 256 }, (_, i) => input(systems[i % 32] as string, users[i % 64] as string));
   const samples = new Float64Array(SAMPLES);
   for (let i = 0; i < WARMUP + SAMPLES; i++) {
@@ -98,14 +111,26 @@ function run(promptBytes: number, strategy: string): { p50: number; p99: number;
 }
 
 const rows: string[] = [];
-for (const strategy of ['hybrid_score', 'prefix_affinity', 'least_loaded']) {
-  for (const kb of [4, 64]) {
-    const r = run(kb * 1024, strategy);
-    rows.push(
-      `${strategy.padEnd(16)} ${`${kb} KB`.padStart(6)}  ${String(ENDPOINTS).padStart(9)}  ${r.p50.toFixed(1).padStart(8)}  ${r.p99.toFixed(1).padStart(8)}  ${Math.round(r.perSec).toString().padStart(11)}`,
-    );
-  }
+const row = (label: string, kb: number, r: { p50: number; p99: number; perSec: number }, extra = '') =>
+  `${label.padEnd(24)} ${`${kb} KB`.padStart(6)}  ${String(ENDPOINTS).padStart(9)}  ${r.p50.toFixed(1).padStart(8)}  ${r.p99.toFixed(1).padStart(8)}  ${Math.round(r.perSec).toString().padStart(11)}${extra}`;
+const BUDGET: Readonly<Record<number, number>> = { 4: 30, 64: 300 };
+for (const kb of [4, 64]) {
+  const off = run(kb * 1024, 'hybrid_score', false);
+  const on = run(kb * 1024, 'hybrid_score', true);
+  const added = on.p50 - off.p50;
+  rows.push(row('hybrid_score, policy off', kb, off));
+  rows.push(
+    row(
+      'hybrid_score, policy on',
+      kb,
+      on,
+      `   policy adds ${added.toFixed(1)} µs p50 (budget ${BUDGET[kb] ?? '-'} µs: ${added <= (BUDGET[kb] ?? Infinity) ? 'ok' : 'OVER'})`,
+    ),
+  );
 }
-process.stdout.write(`kvfleet core decision benchmark (Router.route: decide + commit, ${SAMPLES} samples, Node ${process.versions.node})\n`);
-process.stdout.write(`strategy           prompt  endpoints   p50 µs    p99 µs  decisions/s\n`);
+for (const strategy of ['prefix_affinity', 'least_loaded']) {
+  for (const kb of [4, 64]) rows.push(row(`${strategy}, policy on`, kb, run(kb * 1024, strategy, true)));
+}
+process.stdout.write(`kvfleet core decision benchmark (Router.admit + route, ${SAMPLES} samples, Node ${process.versions.node})\n`);
+process.stdout.write(`strategy                   prompt  endpoints   p50 µs    p99 µs  decisions/s\n`);
 process.stdout.write(`${rows.join('\n')}\n`);
