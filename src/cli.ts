@@ -1,11 +1,12 @@
 // The kvfleet command line: serve, validate, init, sim, demo.
-import { access, copyFile, readFile } from 'node:fs/promises';
+import { access, copyFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { FleetFileError, parseFleet } from './config/load.js';
+import { FleetFileError, loadFleetFile } from './config/load.js';
 import { serve } from './serve.js';
 import { registerSimCommand } from './tools/sim/command.js';
 import { registerExplainCommand } from './cli/explain.js';
+import { registerKeysCommand } from './cli/keys.js';
 import { registerDemoCommand } from './tools/demo/command.js';
 import { registerBenchCommand } from './tools/bench/command.js';
 
@@ -58,24 +59,19 @@ program
   .description('check a fleet file; print every problem with its path; exit 1 if any')
   .argument('<file>', 'fleet file (YAML)')
   .action(async (file: string) => {
-    let text: string;
+    let fleet;
     try {
-      text = await readFile(file, 'utf8');
+      fleet = await loadFleetFile(file);
     } catch (e) {
-      process.stderr.write(`${file}: cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+      if (!(e instanceof FleetFileError)) throw e;
+      process.stderr.write(`${e.message}\n`);
       process.exit(1);
     }
-    const res = parseFleet(text);
-    if (!res.ok) {
-      process.stderr.write(`${file}: ${res.problems.length} problem(s)\n`);
-      for (const p of res.problems) process.stderr.write(`  ${p}\n`);
-      process.exit(1);
-    }
-    const eps = res.fleet.models.reduce((n, m) => n + (m.virtualEndpoint ? 0 : m.endpoints.length), 0);
-    const hosted = res.fleet.models.filter((m) => m.hosted).length;
-    const tenants = res.fleet.policy.tenants.size;
+    const eps = fleet.models.reduce((n, m) => n + (m.virtualEndpoint ? 0 : m.endpoints.length), 0);
+    const hosted = fleet.models.filter((m) => m.hosted).length;
+    const tenants = fleet.policy.tenants.size;
     process.stdout.write(
-      `${file}: ok (${res.fleet.models.length} models, ${eps} endpoints${hosted > 0 ? `, ${hosted} hosted` : ''}${tenants > 0 ? `, ${tenants} tenants` : ''})\n`,
+      `${file}: ok (${fleet.models.length} models, ${eps} endpoints${hosted > 0 ? `, ${hosted} hosted` : ''}${tenants > 0 ? `, ${tenants} tenants` : ''})\n`,
     );
   });
 
@@ -101,6 +97,7 @@ program
 
 registerSimCommand(program);
 registerExplainCommand(program);
+registerKeysCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
 

@@ -48,16 +48,17 @@ export function parseFleet(text: string, extraKeys?: Readonly<Record<string, rea
 
 const keysFileSchema = z.record(z.string(), z.array(keyHash));
 
-/** identity.keys_file: `tenant: [sha256:…]`, every tenant declared in the fleet file. */
+/** identity.keys_file: `tenant: [sha256:…]`, every tenant declared in the fleet file. Every problem reported at once. */
 export function parseKeysFile(text: string, tenants: ReadonlySet<string>): { ok: true; keys: Record<string, string[]> } | { ok: false; problems: string[] } {
   const y = yamlOf(text);
   if (!y.ok) return y;
-  const res = keysFileSchema.safeParse(y.value ?? {});
-  if (!res.success) return { ok: false, problems: res.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-  const problems = Object.keys(res.data)
-    .filter((t) => !tenants.has(t))
-    .map((t) => `${t}: not a tenant in the fleet file's tenants:`);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, keys: res.data };
+  const raw = y.value ?? {};
+  const res = keysFileSchema.safeParse(raw);
+  const problems = res.success ? [] : res.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    for (const t of Object.keys(raw)) if (!tenants.has(t)) problems.push(`${t}: not a tenant in the fleet file's tenants:`);
+  }
+  return res.success && problems.length === 0 ? { ok: true, keys: res.data } : { ok: false, problems };
 }
 
 async function readText(path: string): Promise<string> {

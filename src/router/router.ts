@@ -44,6 +44,8 @@ export interface Admission {
   readonly input: RequestInput;
   readonly meta: RouteMeta;
   readonly policy: RequestPolicy;
+  /** Monotonic ms when kvfleet started on this request (before the body was parsed, when the caller says). */
+  readonly startedAt: number;
   /** The policy refuses the request (403): a `block` detector, a `deny` rule, a class the tenant may not send. */
   readonly refusal: KvError | undefined;
 }
@@ -119,7 +121,7 @@ export class Router {
    * 403 policy_denied for a `block` detector, a `deny` rule or a class the tenant may not
    * send; `redact` detectors' values are replaced in the input that will be routed.
    */
-  admit(requestId: string, input: RequestInput, meta: RouteMeta): Admission {
+  admit(requestId: string, input: RequestInput, meta: RouteMeta, startedAt: number = this.deps.now()): Admission {
     const fleet = this.deps.fleet();
     const policy = fleet.policy;
     let headerClass: number | undefined;
@@ -152,6 +154,7 @@ export class Router {
       input: refusal === undefined && c.redact.size > 0 ? redactInput(input, c.redact) : input,
       policy: { tenant, dataClass: c.dataClass, rules: c.rules, detected: c.detected, redacted: [...c.redact] },
       refusal,
+      startedAt,
     };
   }
 
@@ -175,7 +178,8 @@ export class Router {
     this.decisions.put(a.requestId, decision);
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string);
     const decidedAt = this.deps.now();
-    return { decision, admission: a, fleet, decidedAt, decisionUs: (decidedAt - started) * 1000, lease };
+    // From the start of the request's processing (body parse, policy) to the decision.
+    return { decision, admission: a, fleet, decidedAt, decisionUs: (decidedAt - Math.min(started, a.startedAt)) * 1000, lease };
   }
 
   /** The response to a routed request: what it teaches about endpoints and models. */

@@ -61,3 +61,29 @@ models:
     expect(r.err).toContain('models: at least one model is required');
   });
 });
+
+describe('tenant keys: kvfleet keys hash, identity.keys_file', () => {
+  it('keys hash prints the sha256 form, from the argument or stdin; validate reads the keys file and names its problems', async () => {
+    const fromArg = await cli(['keys', 'hash', 'demo-key-acme']);
+    expect(fromArg.out.trim()).toBe('sha256:8649cdebee753898fd50e01408a9e438aa5090249bc3e51b65f33dce973b0873');
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-keys-'));
+    const fleet = join(dir, 'fleet.yaml');
+    await writeFile(
+      fleet,
+      `
+models: [{ name: m, cluster: c, model_id: m, endpoints: [10.0.0.1:8000] }]
+identity: { sources: [api_key], keys_file: keys.yaml }
+tenants: { acme: {}, beta: {} }
+`,
+    );
+    await writeFile(join(dir, 'keys.yaml'), `acme: [${fromArg.out.trim()}]\n`);
+    const ok = await cli(['validate', fleet]);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toContain('2 tenants');
+    await writeFile(join(dir, 'keys.yaml'), 'acme: [not-a-hash]\nnobody: []\n');
+    const bad = await cli(['validate', fleet]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('keys.yaml: 2 problem(s)');
+    expect(bad.err).toContain('acme[0]: must be sha256:<64 lowercase hex digits>');
+  });
+});

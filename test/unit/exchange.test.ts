@@ -10,8 +10,9 @@ const chat = (model: string, extra: Record<string, unknown> = {}) => ({
 
 describe('ext_proc exchange (no socket)', () => {
   it('routes a chat request: cluster header, endpoint list in header and envoy.lb metadata, rewritten model', () => {
-    // The Router's clock: the decision starts at 1000 ms and ends 250 µs later; the response arrives 42 ms after it.
-    const readings = [1000, 1000.25, 1042.25];
+    // The Router's clock: the body phase starts at 1000 ms (parse, policy), the decision starts at
+    // 1000.1 and ends 250 µs after the body phase started; the response arrives 42 ms after it.
+    const readings = [1000, 1000.1, 1000.25, 1042.25];
     const env = testEnv(fleetFrom(), { routerNow: () => readings.shift() ?? Number.NaN });
     const ex = new Exchange(env);
     const h = ex.handle({

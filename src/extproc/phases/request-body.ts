@@ -45,15 +45,21 @@ export interface BodyContext {
 }
 
 export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
+  const startedAt = c.router.now();
   checkBodySize(c.maxBodyBytes, body.length);
   if (body.length === 0) throw kvError('body_required', {});
   const input = parseRequestBody(c.api, body);
-  const admission = c.router.admit(c.requestId, input, {
-    sessionId: c.meta.sessionId,
-    overrides: c.meta.overrides,
-    tenant: c.tenant,
-    dataClass: c.meta.dataClass,
-  });
+  const admission = c.router.admit(
+    c.requestId,
+    input,
+    {
+      sessionId: c.meta.sessionId,
+      overrides: c.meta.overrides,
+      tenant: c.tenant,
+      dataClass: c.meta.dataClass,
+    },
+    startedAt,
+  );
   c.admitted(admission);
   const routed = c.router.route(admission, { view: c.view });
   const d = routed.decision;

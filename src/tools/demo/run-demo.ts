@@ -1,7 +1,8 @@
-// `kvfleet demo`: simulated replicas of two models + kvfleet + a real Envoy on
-// envoy/envoy.yaml (fixed ports 10000, 9901, 9002, 18001-2, 18011-2), a handful
-// of requests through Envoy, each routing decision printed from the response
-// headers, then everything shut down.
+// `kvfleet demo`: simulated replicas of two self-hosted models and a hosted provider's
+// stand-in (the simulator behind TLS, refusing requests without the key Envoy injects) +
+// kvfleet on examples/fleet.yaml + a real Envoy on envoy/envoy.yaml (fixed ports 10000,
+// 9901, 9002, 18001-2, 18011-2, 18443), a handful of requests through Envoy, each routing
+// decision printed from the response headers, then everything shut down.
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../obs/logger.js';
@@ -21,6 +22,7 @@ interface Row {
   endpoint: string;
   strategy: string;
   affinity: string;
+  policy: string;
   reason: string;
   us: string;
   note: string;
@@ -35,6 +37,7 @@ function rowFrom(label: string, res: Response, note: string): Row {
     endpoint: h('x-kvfleet-endpoint'),
     strategy: h('x-kvfleet-strategy'),
     affinity: h('x-kvfleet-affinity'),
+    policy: `${h('x-kvfleet-tenant') === '-' ? '' : `${h('x-kvfleet-tenant')} `}${h('x-kvfleet-policy')}`,
     reason: h('x-kvfleet-reason'),
     us: h('x-kvfleet-decision-us'),
     note,
@@ -49,6 +52,7 @@ function printTable(rows: Row[]): void {
     ['endpoint', 'endpoint'],
     ['strategy', 'strategy'],
     ['affinity', 'affinity'],
+    ['policy', 'tenant policy'],
     ['reason', 'reason'],
     ['us', 'decision µs'],
     ['note', 'what came back'],
@@ -82,10 +86,25 @@ export async function runDemo(): Promise<number> {
       sims.push(sim);
       say(`sim: ${model} on ${sim.replicas.map((r) => `127.0.0.1:${r.port}`).join(', ')}`);
     }
+    // The hosted provider's stand-in: TLS with the demo certificate, the API under /provider, 401
+    // without the provider key (envoy/demo/, injected by Envoy on cluster pool-hosted-demo).
+    const hosted = await startSim({
+      replicas: 1,
+      basePort: 18443,
+      model: 'gpt-4o-mini',
+      decodeMsPerToken: 5,
+      defaultMaxTokens: 8,
+      tlsCert: join(ROOT, 'envoy', 'demo', 'hosted-server.pem'),
+      tlsKey: join(ROOT, 'envoy', 'demo', 'hosted-server-key.pem'),
+      requireKey: 'sk-demo-provider-key-not-a-real-secret',
+      pathPrefix: '/provider',
+    });
+    cleanups.push(() => hosted.close());
+    say(`sim: gpt-4o-mini (hosted provider stand-in, TLS) on 127.0.0.1:${hosted.replicas[0]?.port ?? '?'}`);
     const kv = await serve({ fleetPath: join(ROOT, 'examples', 'fleet.yaml'), logger: createLogger('warn') });
     cleanups.push(() => kv.stop(2000));
     say(`kvfleet: ext_proc on 127.0.0.1:${kv.grpcPort}, admin on http://127.0.0.1:${kv.adminPort}`);
-    const envoy = await startEnvoyProcess({ binary: envoyBin, configFile: join(ROOT, 'envoy', 'envoy.yaml'), adminUrl: ENVOY_ADMIN });
+    const envoy = await startEnvoyProcess({ binary: envoyBin, configFile: join(ROOT, 'envoy', 'envoy.yaml'), adminUrl: ENVOY_ADMIN, cwd: ROOT });
     cleanups.push(() => envoy.stop());
     say(`envoy: ${envoyBin} listening on ${ENVOY_URL}\n`);
 
@@ -122,6 +141,7 @@ export async function runDemo(): Promise<number> {
 
     try {
       const { default: OpenAI } = await import('openai');
+      // The demo fleet's tenant acme (any other key is a 401; no key at all is the guest tenant).
       const client = new OpenAI({ baseURL: `${ENVOY_URL}/v1`, apiKey: 'demo-key-acme', maxRetries: 0 });
       const { data, response } = await client.chat.completions
         .create({ model: 'qwen-2.5-7b', messages: [{ role: 'user', content: 'Hello from the openai client' }], max_tokens: 4 })
@@ -143,8 +163,32 @@ export async function runDemo(): Promise<number> {
     j = (await res.json()) as typeof j;
     rows.push(rowFrom('forged cluster header', res, `ignored; replica got model=${j.kvfleet_sim?.received_model ?? '?'}`));
 
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'hosted-gpt', messages: [{ role: 'user', content: 'Name three primary colours.' }] },
+      { 'x-request-id': 'demo-7' },
+    );
+    j = (await res.json()) as typeof j;
+    rows.push(rowFrom('hosted model', res, `provider got model=${j.kvfleet_sim?.received_model ?? '?'}, its key injected by Envoy`));
+
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'auto', messages: [{ role: 'user', content: 'Email jane.doe@example.com the report, or call +1 415 555 0134.' }] },
+      { 'x-request-id': 'demo-8' },
+    );
+    await res.arrayBuffer();
+    rows.push(rowFrom('PII prompt, auto', res, `never the hosted model: provider saw ${hosted.replicas[0]?.requests().length ?? '?'} request(s) in all`));
+
+    res = await post(
+      '/v1/chat/completions',
+      { model: 'qwen', messages: [{ role: 'user', content: 'hi' }] },
+      { authorization: 'Bearer demo-key-beta', 'x-request-id': 'demo-9' },
+    );
+    const denied = (await res.json()) as { error?: { code?: string; message?: string } };
+    rows.push(rowFrom('tenant beta asks qwen', res, `error code=${denied.error?.code ?? '?'}`));
+
     printTable(rows);
-    say(`\nPer-replica requests: ${sims.flatMap((s) => s.replicas.map((r) => `${r.port}=${r.stats().requests}`)).join(' ')}`);
+    say(`\nPer-replica requests: ${[...sims, hosted].flatMap((s) => s.replicas.map((r) => `${r.port}=${r.stats().requests}`)).join(' ')}`);
     say(`Metrics: http://127.0.0.1:${kv.adminPort}/metrics (kvfleet), ${ENVOY_ADMIN}/clusters (Envoy) — shutting down.`);
     return rows.every((r) => r.status > 0) ? 0 : 1;
   } finally {
