@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# One command: install what the tests need (npm packages, Envoy), lint, check formatting,
-# build, run every test.
+# One command: install what the tests need (npm packages, Envoy, redis-server), lint, check
+# formatting, build, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 bash scripts/setup-envoy.sh
+bash scripts/setup-redis.sh
 # Static checks first: a lint or format problem fails the run before the slow tests.
 npm run --silent lint
 npm run --silent format:check

@@ -2,6 +2,8 @@
 import { access, copyFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { describeFailure } from './cli/failure.js';
 import { FleetFileError, loadFleetFile } from './config/load.js';
 import { serve } from './serve.js';
 import { registerSimCommand } from './tools/sim/command.js';
@@ -28,17 +30,8 @@ program
   .option('--grpc-port <port>', 'override server.grpc.port', port)
   .option('--admin-port <port>', 'override server.admin.port', port)
   .action(async (o: { config: string; grpcPort?: number; adminPort?: number }) => {
-    let running;
-    try {
-      running = await serve({ fleetPath: o.config, grpcPort: o.grpcPort, adminPort: o.adminPort });
-    } catch (e) {
-      if (e instanceof FleetFileError) {
-        process.stderr.write(`kvfleet: refusing to start, invalid fleet file\n${e.message}\n`);
-        process.exit(2);
-      }
-      throw e;
-    }
-    const r = running;
+    // An invalid fleet file or a busy port ends here with one clear message (cli/failure.ts).
+    const r = await serve({ fleetPath: o.config, grpcPort: o.grpcPort, adminPort: o.adminPort });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -101,4 +94,13 @@ registerKeysCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
 
-await program.parseAsync(process.argv);
+// grpc-js would also print its own copy of a bind failure; the one line below says it.
+if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const f = describeFailure(e);
+  process.stderr.write(`${f.message}\n`);
+  if (process.env['KVFLEET_DEBUG'] === '1' && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n`);
+  process.exit(f.exitCode);
+}

@@ -23,8 +23,12 @@ const entry = <D>(status: number, type: string, message: (d: D) => string, param
 type Field = { readonly param: string };
 
 export const ERRORS = {
-  invalid_json: entry(400, INVALID, (d: { readonly got?: string }) =>
-    d.got === undefined ? 'request body is not valid JSON' : `request body must be a JSON object, got ${d.got}`,
+  invalid_json: entry(400, INVALID, (d: { readonly got?: string; readonly depthLimit?: number }) =>
+    d.depthLimit !== undefined
+      ? `request body nests objects and arrays more than ${d.depthLimit} levels deep`
+      : d.got === undefined
+        ? 'request body is not valid JSON'
+        : `request body must be a JSON object, got ${d.got}`,
   ),
   invalid_field: entry(
     400,
@@ -104,6 +108,12 @@ export const ERRORS = {
       `no recent decision with request id '${d.id.slice(0, 128)}' (the ring keeps the last ${d.capacity})`,
     () => 'request_id',
   ),
+  unknown_tenant: entry(
+    404,
+    'not_found_error',
+    (d: { readonly id: string }) => `no tenant '${d.id.slice(0, 64)}' in the fleet file`,
+    () => 'tenant',
+  ),
   method_not_allowed: entry(405, INVALID, (d: { readonly path: string; readonly allowed: string }) => `${d.path} accepts ${d.allowed} only`),
   body_timeout: entry(408, INVALID, (d: { readonly seconds: number }) => `the request body did not arrive within ${d.seconds} s of its headers`),
   body_too_large: entry(413, INVALID, (d: { readonly bytes?: number; readonly limit: number }) =>
@@ -127,7 +137,24 @@ export const ERRORS = {
     (d: { readonly model: string }) => `no model the policy allows for this request has a usable endpoint (chosen: '${d.model}')`,
     () => 'model',
   ),
-  overloaded: entry(503, UNAVAILABLE, (d: { readonly what: string }) => `kvfleet is ${d.what} right now; retry shortly`),
+  overloaded: entry(429, 'rate_limit_error', (d: { readonly what: string }) => `kvfleet is ${d.what} right now; retry shortly`),
+  rate_limited: entry(
+    429,
+    'rate_limit_error',
+    (d: { readonly scope: string; readonly unit: 'requests' | 'tokens'; readonly limit: number }) =>
+      `rate limit of the ${d.scope} reached: ${d.limit} ${d.unit} per minute`,
+  ),
+  budget_exceeded: entry(
+    429,
+    'insufficient_quota',
+    (d: { readonly scope: string; readonly window: 'day' | 'month'; readonly unit: 'usd' | 'tokens' }) =>
+      `the ${d.scope}'s ${d.window === 'day' ? 'daily' : 'monthly'} ${d.unit === 'usd' ? 'spending' : 'token'} budget is exhausted until the window resets (UTC)`,
+  ),
+  state_unavailable: entry(
+    503,
+    UNAVAILABLE,
+    (_: Record<string, never>) => 'usage limits cannot be checked right now (state backend unreachable; state.on_unavailable is fail_closed)',
+  ),
   unsupported_body_mode: entry(500, 'server_error', (d: { readonly announced: string; readonly setting?: string }) =>
     d.setting === undefined
       ? `the proxy's ext_proc filter sends request bodies as ${d.announced}; kvfleet routes on the body and needs BUFFERED or FULL_DUPLEX_STREAMED`
@@ -146,8 +173,10 @@ export class KvError extends Error {
   readonly param: string | null;
   /** Seconds, for 429 and 503 answers that can say when to come back. */
   readonly retryAfter: number | undefined;
+  /** More response headers (x-ratelimit-* on a 429). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message: string, param: string | null, retryAfter?: number) {
+  constructor(code: ErrorCode, message: string, param: string | null, retryAfter?: number, headers: Readonly<Record<string, string>> = {}) {
     super(message);
     this.name = 'KvError';
     this.code = code;
@@ -155,6 +184,7 @@ export class KvError extends Error {
     this.type = ERRORS[code].type;
     this.param = param;
     this.retryAfter = retryAfter;
+    this.headers = headers;
   }
 
   /** OpenAI-shaped body: {"error":{"message","type","code","param"}}. */
@@ -163,10 +193,10 @@ export class KvError extends Error {
   }
 }
 
-/** The error `code` with its catalogue message for `detail`; `retryAfter` in seconds for 429/503. */
-export function kvError<C extends ErrorCode>(code: C, detail: ErrorDetail<C>, retryAfter?: number): KvError {
+/** The error `code` with its catalogue message for `detail`; `retryAfter` in seconds for 429/503; more response headers. */
+export function kvError<C extends ErrorCode>(code: C, detail: ErrorDetail<C>, retryAfter?: number, headers?: Readonly<Record<string, string>>): KvError {
   const e = ERRORS[code] as Entry<ErrorDetail<C>>;
-  return new KvError(code, e.message(detail), e.param?.(detail) ?? null, retryAfter);
+  return new KvError(code, e.message(detail), e.param?.(detail) ?? null, retryAfter, headers);
 }
 
 export const isKvError = (e: unknown): e is KvError => e instanceof KvError;

@@ -15,7 +15,11 @@ import { LiveEndpoints } from './fleet/live-endpoints.js';
 import { reportExchange } from './router/report-log.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
+import type { RequestReport } from './router/report.js';
 import { Router } from './router/router.js';
+import { openSignals, openUsageStore } from './state/open-store.js';
+import { usageRoute } from './admin/usage-routes.js';
+import { fleetSources, watchFiles } from './config/file-watch.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -42,25 +46,61 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const log = opts.logger ?? createLogger();
   let fleet = await loadFleetFile(opts.fleetPath);
   const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
-  const router = new Router({ fleet: () => fleet, live, endpoints: live, now: () => performance.now() });
   const metrics = createMetrics();
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
+  const report = (r: RequestReport) => reportExchange(log, metrics, r);
+  const usage = openUsageStore(fleet, log, metrics);
+  const router = new Router({
+    fleet: () => fleet,
+    live,
+    endpoints: live,
+    now: () => performance.now(),
+    report,
+    onOutcome: (e) => fleetState.onOutcome(e),
+    usage,
+    onUsage: (routed, actual, usd, reported) => {
+      const model = routed.decision.model.name;
+      metrics.usageTokens.inc({ model, kind: 'prompt' }, actual.promptTokens);
+      metrics.usageTokens.inc({ model, kind: 'completion' }, actual.completionTokens);
+      metrics.usageTokens.inc({ model, kind: 'cached' }, actual.cachedTokens ?? 0);
+      metrics.usageCostUsd.inc({ model }, usd);
+      metrics.meterReadings.inc({ source: reported ? 'reported' : 'counted' });
+    },
+    onShed: (priority) => metrics.shed.inc({ priority }),
+    onBudgetAlert: (c, share) => {
+      metrics.budgetAlerts.inc({ scope: c.scope });
+      log.warn(
+        { scope: c.scope, id: c.id, window: c.window, unit: c.unit, limit: c.limit, spent_share: Number(share.toFixed(3)) },
+        'budget past its alert threshold',
+      );
+    },
+  });
+
+  const signals = openSignals(fleet, router.instance);
+  router.share(signals);
 
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
-    report: (r) => reportExchange(log, metrics, r),
+    report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
-    onOutcome: (e) => fleetState.onOutcome(e),
   });
 
   const warmMs = warmUp(fleet);
   const grpcListen = { host: fleet.server.grpc.host, port: opts.grpcPort ?? fleet.server.grpc.port };
-  const ext = await startExtProcServer(env, grpcListen, { onStreamCountChange: (n) => metrics.activeStreams.set(n) });
+  const ext = await startExtProcServer(env, grpcListen, {
+    onStreamCountChange: (n) => metrics.activeStreams.set(n),
+    // Envoy's access log: request ends, per-attempt outcomes, long streams still running.
+    onAccessLog: (e) => router.ended(e),
+  });
+  // Ends that never come (kvfleet was down, the log unreachable) expire even without traffic.
+  const expiry = setInterval(() => router.ends.expire(), 1000);
+  expiry.unref();
 
   const metricsRoute: AdminRoute = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/metrics') return false;
     metrics.endpointInflight.reset();
+    metrics.held.set(router.flow.waiting);
     for (const e of live.snapshot()) metrics.endpointInflight.set({ endpoint: e.address }, e.inflight);
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -85,7 +125,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router)]);
+  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router), usageRoute(router)]);
 
   log.info(
     {
@@ -97,7 +137,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     'kvfleet serving',
   );
 
-  const reload = async () => {
+  const reload = async (): Promise<{ ok: boolean; problems: readonly string[] }> => {
     try {
       const next = await loadFleetFile(opts.fleetPath);
       fleet = next;
@@ -115,6 +155,17 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     }
   };
 
+  // A changed fleet file (a ConfigMap update, an edit) is reloaded like a SIGHUP.
+  const watchMs = fleet.server.watch_seconds * 1000;
+  const watch =
+    watchMs > 0
+      ? watchFiles(fleetSources(opts.fleetPath, fleet), watchMs, async () => {
+          log.info({ file: opts.fleetPath }, 'fleet file changed; reloading');
+          await reload();
+          return fleetSources(opts.fleetPath, fleet);
+        })
+      : undefined;
+
   return {
     grpcPort: ext.port,
     adminPort: admin.port,
@@ -122,12 +173,21 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     live,
     router,
     metrics,
-    reload,
+    reload: async () => {
+      const r = await reload();
+      await watch?.rebase(fleetSources(opts.fleetPath, fleet));
+      return r;
+    },
     stop: async (graceMs = fleet.server.drain_seconds * 1000) => {
       draining = true;
+      clearInterval(expiry);
+      watch?.stop();
+      router.flow.stop();
       log.info({ streams: ext.activeStreams(), grace_ms: graceMs }, 'draining');
       await ext.drain(graceMs);
       await fleetState.stop();
+      await usage.close();
+      await signals.close();
       await admin.close();
       log.info('stopped');
       log.flush();

@@ -12,8 +12,8 @@
 import type { IncomingMessage } from 'node:http';
 import { explainDecision } from '../core/explain.js';
 import { isKvError, kvError } from '../errors.js';
-import { parseRequestHeaders } from '../request/headers.js';
-import { parseRequestBody } from '../request/parse-body.js';
+import { decodeSegment, parseRequestHeaders } from '../request/headers.js';
+import { inputOf, parseJsonObject } from '../request/parse-body.js';
 import type { ApiKind } from '../request/types.js';
 import type { Router } from '../router/router.js';
 import { sendError, sendJson, type AdminRoute } from './http-server.js';
@@ -36,19 +36,9 @@ export function explainRequest(
   apiQuery: string | null,
   tenantId: string | null = null,
 ): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw kvError('invalid_json', {});
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw kvError('invalid_json', { got: Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed });
-  }
-  const body = parsed as Record<string, unknown>;
+  const body = parseJsonObject(raw);
   const api = apiOf(body, apiQuery);
-  const withModel = body['model'] === undefined ? { ...body, model: 'auto' } : body;
-  const input = parseRequestBody(api, Buffer.from(JSON.stringify(withModel)));
+  const input = inputOf(api, body['model'] === undefined ? { ...body, model: 'auto' } : body, false);
   const meta = parseRequestHeaders(headers);
   const tenant = tenantId !== null ? router.fleet().policy.tenants.get(tenantId) : undefined;
   if (tenantId !== null && tenant === undefined) throw kvError('invalid_field', { param: 'tenant', must: 'name a tenant of the fleet file' });
@@ -83,7 +73,7 @@ export function decisionRoutes(router: Router): AdminRoute[] {
   const debug: AdminRoute = (req, res, url) => {
     if (!url.pathname.startsWith('/debug/decisions/')) return false;
     if (req.method !== 'GET') return false;
-    const id = decodeURIComponent(url.pathname.slice('/debug/decisions/'.length));
+    const id = decodeSegment(url.pathname.slice('/debug/decisions/'.length)) ?? '';
     const d = router.decisions.get(id);
     if (d === undefined) {
       sendError(res, kvError('unknown_decision', { id, capacity: router.decisions.capacity }));

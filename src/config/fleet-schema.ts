@@ -7,6 +7,7 @@ import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, 
 import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
 import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
+import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -64,6 +65,10 @@ const modelSchema = z.strictObject({
   data_classes: z.array(z.string().min(1)).min(1).optional(),
   /** Engine metric scraping overrides for this model's endpoints (fleet-state-schema.ts). */
   scrape: modelScrapeSchema,
+  /** Requests and tokens per minute for this model, all tenants together (usage-schema.ts). */
+  limits: rateLimitSchema.optional(),
+  /** Spending on this model, all tenants together. */
+  budget: budgetSchema.optional(),
 });
 
 export const fleetSchema = z
@@ -83,6 +88,11 @@ export const fleetSchema = z
         /** Seconds SIGTERM waits for open streams before closing them. */
         drain_seconds: z.number().min(0).max(600).default(10),
         /**
+         * Reload the fleet file (and identity.keys_file) when their content changes, checked this
+         * often (a ConfigMap update, an edit); 0 = only on SIGHUP. An invalid file keeps the fleet.
+         */
+        watch_seconds: z.number().min(0).max(3600).default(5),
+        /**
          * How the ext_proc filter sends request bodies. auto: as it announces in protocol_config
          * (Envoy 1.40 does), BUFFERED when it announces nothing. buffered / full-duplex: for proxies
          * that announce nothing; an announcement that contradicts the setting is a 500.
@@ -90,6 +100,14 @@ export const fleetSchema = z
         body_mode: z.enum(BODY_MODES).default('auto'),
         /** Full duplex: a request body not complete this many seconds after its headers gets a 408. */
         body_timeout_seconds: z.number().positive().max(3600).default(30),
+        /**
+         * A routed request whose end (Envoy's access log) has not arrived after this long without
+         * news is released from its endpoint's in-flight count. Long streams refresh it with
+         * Envoy's periodic entries (access_log_flush_interval in envoy/envoy.yaml: 10 s).
+         */
+        inflight_ttl_seconds: z.number().positive().max(86_400).default(60),
+        /** Routed requests tracked until their end, at most (the oldest is released beyond it). */
+        max_pending_requests: z.number().int().min(1).max(10_000_000).default(100_000),
         /** Full duplex: bytes of request bodies held at once, all requests together; past it, 503. */
         max_held_body_bytes: z
           .number()
@@ -114,43 +132,84 @@ export const fleetSchema = z
     policy: policySchema,
     /** Where a request's tenant comes from (policy-schema.ts). */
     identity: identitySchema,
-    /** Per-tenant models, classes, regions, providers, priority, strategy (policy-schema.ts). */
+    /** Per-tenant models, classes, regions, providers, priority, strategy, limits, budget (policy-schema.ts). */
     tenants: tenantsSchema,
+    /** Provider accounts (models[].provider): their rate limits and budgets (usage-schema.ts). */
+    providers: providersSchema,
+    /** Where usage, limits, session pins, cooldowns and circuits live: memory or redis. */
+    state: stateSchema,
+    /** Priority lanes when a pool is saturated. */
+    flow_control: flowControlSchema,
+    /** Which requests' token usage kvfleet reads from their responses. */
+    metering: meteringSchema,
   })
-  .superRefine((fleet, ctx) => {
-    const seen = new Map<string, string>();
-    fleet.models.forEach((m, i) => {
-      const names: Array<[string, (string | number)[]]> = [[m.name, ['models', i, 'name']]];
-      m.aliases.forEach((a, j) => names.push([a, ['models', i, 'aliases', j]]));
-      for (const [n, path] of names) {
-        if (n === 'auto') {
-          ctx.addIssue({ code: 'custom', path, message: '"auto" is reserved: it resolves to default_model' });
-          continue;
-        }
-        const prev = seen.get(n);
-        if (prev !== undefined) {
-          ctx.addIssue({ code: 'custom', path, message: `"${n}" is already used by ${prev}` });
-        } else {
-          seen.set(n, `models[${i}]`);
-        }
+  // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
+  // reports every problem at once: the value then holds the parsed sections and the raw
+  // invalid ones, so each cross-check reads only sections that parse on their own.
+  .superRefine((fleet, ctx) => crossCheck(fleet, ctx), { when: () => true });
+
+/** The fleet as a cross-check sees it: any section may still be raw, unparsed input. */
+interface LooseFleet {
+  readonly models?: unknown;
+  readonly default_model?: unknown;
+  readonly routing?: unknown;
+  readonly policy?: unknown;
+  readonly identity?: unknown;
+  readonly tenants?: unknown;
+  readonly discovery?: unknown;
+  readonly providers?: unknown;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const parses = <S extends z.ZodType>(schema: S, v: unknown): v is z.output<S> => schema.safeParse(v).success;
+
+/** Names, aliases and endpoints unique; default_model names a model; references of routing, policy and live state resolve. */
+function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
+  const seen = new Map<string, string>();
+  const models = Array.isArray(fleet.models) ? fleet.models : [];
+  models.forEach((m: unknown, i) => {
+    if (!isRecord(m)) return;
+    const names: Array<[unknown, (string | number)[]]> = [[m['name'], ['models', i, 'name']]];
+    if (Array.isArray(m['aliases'])) m['aliases'].forEach((a: unknown, j) => names.push([a, ['models', i, 'aliases', j]]));
+    for (const [n, path] of names) {
+      if (typeof n !== 'string') continue;
+      if (n === 'auto') {
+        ctx.addIssue({ code: 'custom', path, message: '"auto" is reserved: it resolves to default_model' });
+        continue;
       }
-      const eps = new Set<string>();
-      m.endpoints.forEach((e, j) => {
-        if (eps.has(e)) ctx.addIssue({ code: 'custom', path: ['models', i, 'endpoints', j], message: `duplicate endpoint ${e}` });
+      const prev = seen.get(n);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: 'custom', path, message: `"${n}" is already used by ${prev}` });
+      } else {
+        seen.set(n, `models[${i}]`);
+      }
+    }
+    const eps = new Set<unknown>();
+    if (Array.isArray(m['endpoints'])) {
+      m['endpoints'].forEach((e: unknown, j) => {
+        if (typeof e === 'string' && eps.has(e)) ctx.addIssue({ code: 'custom', path: ['models', i, 'endpoints', j], message: `duplicate endpoint ${e}` });
         eps.add(e);
       });
-    });
-    if (fleet.default_model !== undefined && !fleet.models.some((m) => m.name === fleet.default_model)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['default_model'],
-        message: `"${fleet.default_model}" is not the name of a model in models[]`,
-      });
     }
-    checkRoutingRefs(fleet.routing, new Set(seen.keys()), ctx);
-    checkPolicyRefs(fleet, new Set(seen.keys()), ctx);
-    checkFleetStateRefs(fleet, ctx);
   });
+  if (isRecord(fleet.providers)) {
+    const providers = new Set(models.map((m: unknown) => (isRecord(m) ? (m['provider'] ?? (m['host'] === undefined ? 'self' : m['host'])) : undefined)));
+    for (const p of Object.keys(fleet.providers)) {
+      if (!providers.has(p)) ctx.addIssue({ code: 'custom', path: ['providers', p], message: `no model has provider "${p}"` });
+    }
+  }
+  const dm = fleet.default_model;
+  if (typeof dm === 'string' && models.length > 0 && !models.some((m: unknown) => isRecord(m) && m['name'] === dm)) {
+    ctx.addIssue({ code: 'custom', path: ['default_model'], message: `"${dm}" is not the name of a model in models[]` });
+  }
+  const names = new Set(seen.keys());
+  if (parses(routingSchema, fleet.routing)) checkRoutingRefs(fleet.routing, names, ctx);
+  const modelsOk = parses(z.array(modelSchema), fleet.models);
+  if (modelsOk && parses(policySchema, fleet.policy) && parses(identitySchema, fleet.identity) && parses(tenantsSchema, fleet.tenants)) {
+    checkPolicyRefs({ policy: fleet.policy, identity: fleet.identity, tenants: fleet.tenants, models: fleet.models }, names, ctx);
+  }
+  if (modelsOk && parses(discoverySchema, fleet.discovery)) checkFleetStateRefs({ discovery: fleet.discovery, models: fleet.models }, ctx);
+}
 
 export type FleetFile = z.infer<typeof fleetSchema>;
 export type ModelFile = FleetFile['models'][number];

@@ -36,8 +36,19 @@ export interface Fleet {
   readonly affinity: Readonly<AffinityConfig>;
   /** Data classes, PII detection, rules, tenants, identity, API keys, fallback order — resolved. */
   readonly policy: FleetPolicy<Model>;
+  /** Provider accounts, shared state, flow control, metering (usage-schema.ts). */
+  readonly usage: FleetUsage;
   /** The file as validated, for `kvfleet validate --print` and the explain API. */
   readonly file: Readonly<FleetFile>;
+}
+
+export interface FleetUsage {
+  /** Some tenant, model or provider account has rate limits or a budget. */
+  readonly limited: boolean;
+  readonly providers: Readonly<FleetFile['providers']>;
+  readonly state: Readonly<FleetFile['state']>;
+  readonly flowControl: Readonly<FleetFile['flow_control']>;
+  readonly metering: Readonly<FleetFile['metering']>;
 }
 
 export function deepFreeze<T>(value: T): T {
@@ -85,6 +96,16 @@ export function buildFleet(file: FleetFile, extraKeys?: Readonly<Record<string, 
     routing: frozen.routing,
     affinity: frozen.affinity,
     policy,
+    usage: Object.freeze({
+      limited:
+        frozen.models.some((m) => m.limits !== undefined || m.budget !== undefined) ||
+        Object.values(frozen.tenants ?? {}).some((t) => t.limits !== undefined || t.budget !== undefined) ||
+        Object.values(frozen.providers).some((p) => p.limits !== undefined || p.budget !== undefined),
+      providers: frozen.providers,
+      state: frozen.state,
+      flowControl: frozen.flow_control,
+      metering: frozen.metering,
+    }),
     file: frozen,
   });
 }

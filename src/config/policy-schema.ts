@@ -8,6 +8,7 @@
 // References between sections (class names, model names, tenants) are checked by
 // checkPolicyRefs, called from fleet-schema.ts.
 import { z } from 'zod';
+import { budgetSchema, rateLimitSchema } from './usage-schema.js';
 import { DEFAULT_DATA_CLASSES, PII_ACTIONS, PII_DETECTORS, PRIORITIES, STRATEGY_NAMES } from './names.js';
 
 const name = z
@@ -121,6 +122,10 @@ const tenantSchema = z.strictObject({
   max_priority: z.enum(PRIORITIES).default('high'),
   /** The tenant's strategy when the request sends no x-kvfleet-strategy. */
   strategy: z.enum(STRATEGY_NAMES).optional(),
+  /** Requests and tokens per minute (usage-schema.ts). */
+  limits: rateLimitSchema.optional(),
+  /** Spending per UTC day / month; exhausted → block (429) or downgrade. */
+  budget: budgetSchema.optional(),
 });
 
 export const tenantsSchema = z.record(name, tenantSchema).optional();

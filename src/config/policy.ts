@@ -8,6 +8,7 @@
 //                   (DEFAULT_PII_CLASSES, or the highest class when it is not declared)
 //   tenants         allowed / blocked models as Model sets, class mask, regions, providers
 //   keys            API key hash → tenant id (tenants.*.api_keys and identity.keys_file)
+import type { BudgetConfig, RateLimitConfig } from './usage-schema.js';
 import { PII_DETECTORS, PRIORITIES, type PiiAction, type PiiDetector, type Priority, type StrategyName } from './names.js';
 import type { IdentityConfig, PolicyConfig, TenantConfig } from './policy-schema.js';
 
@@ -33,6 +34,10 @@ export interface Tenant<M extends PolicyModel = PolicyModel> {
   readonly defaultPriority: Priority;
   readonly maxPriority: Priority;
   readonly strategy: StrategyName | undefined;
+  /** Requests / tokens per minute (undefined: none). */
+  readonly limits: RateLimitConfig | undefined;
+  /** Spending per UTC day / month (undefined: none). */
+  readonly budget: BudgetConfig | undefined;
 }
 
 export interface ResolvedRule<M extends PolicyModel = PolicyModel> {
@@ -137,6 +142,8 @@ export function resolvePolicy<M extends PolicyModel>(i: PolicyInput<M>): FleetPo
       defaultPriority: t.default_priority,
       maxPriority: t.max_priority,
       strategy: t.strategy,
+      limits: t.limits,
+      budget: t.budget,
     });
   }
   const keys = new Map<string, string>();

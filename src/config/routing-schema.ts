@@ -11,8 +11,10 @@ const nonNeg = z.number().min(0);
 /** Weights of the multi-objective score (hybrid_score); applied outside the scorers, normalised by their sum. */
 const weightFields = {} as Record<ScoreDimension, z.ZodDefault<z.ZodNumber>>;
 for (const d of SCORE_DIMENSIONS) weightFields[d] = nonNeg.default(DEFAULT_WEIGHTS[d]);
+// All zero is the problem only when every weight is valid (a negative one is reported by itself).
 const weightsSchema = z.strictObject(weightFields).refine((w) => SCORE_DIMENSIONS.some((d) => w[d] > 0), {
   message: 'at least one weight must be positive',
+  when: (payload) => payload.issues.length === 0,
 });
 
 const ruleSchema = z.strictObject({

@@ -11,6 +11,5 @@ export function exchangeEnv(router: Router, hooks: Partial<Omit<ExchangeEnv, 'ro
     report: hooks.report ?? (() => undefined),
     heldBodies: hooks.heldBodies ?? { bytes: 0 },
     onInternalError: hooks.onInternalError,
-    onOutcome: hooks.onOutcome,
   };
 }

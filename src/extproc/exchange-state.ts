@@ -2,26 +2,24 @@
 // and the environment the phases run in.
 import type { Fleet, FleetTenant } from '../config/fleet.js';
 import type { ApiKind } from '../config/names.js';
-import type { OutcomeEffects } from '../fleet/outcomes.js';
 import type { RequestMeta } from '../request/headers.js';
 import type { RequestReport } from '../router/report.js';
 import type { Admission, Routed, Router } from '../router/router.js';
 import type { BodyReader } from './body/body-reader.js';
 import type { RequestLease } from './request-lease.js';
 
-/** request_headers → request_body → response_headers → done; any phase → done on an answer kvfleet gives itself. */
-export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'done';
+/** request_headers → request_body → done (routed); any phase → done on an answer kvfleet gives itself. */
+export type Phase = 'request_headers' | 'request_body' | 'done';
 
 export interface ExchangeEnv {
   readonly router: Router;
   readonly newRequestId: () => string;
+  /** The report of a request kvfleet answered itself (routed ones are reported by the Router at their end). */
   readonly report: (r: RequestReport) => void;
   /** Bytes of full-duplex request bodies held by all exchanges together (server.max_held_body_bytes). */
   readonly heldBodies: { bytes: number };
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: ((e: unknown) => void) | undefined;
-  /** What one response taught kvfleet about its endpoints (failures, cooldowns): metrics and logs. */
-  readonly onOutcome?: ((e: OutcomeEffects) => void) | undefined;
 }
 
 export interface ExchangeState {
@@ -46,9 +44,4 @@ export interface ExchangeState {
   /** What the request holds (in-flight slot, body bytes), released exactly once. */
   readonly lease: RequestLease;
   reported: boolean;
-  /**
-   * Work a phase left for after its answer is sent (learning from the response, the
-   * report): it cannot change the answer, so it does not delay it. Exchange.settle runs it.
-   */
-  after: (() => void) | undefined;
 }

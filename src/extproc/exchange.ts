@@ -4,20 +4,25 @@
 // mode none until the body is complete, then the headers answer and the body. It never
 // throws: errors become OpenAI-shaped immediate responses.
 //
-//   request_headers ──► request_body ──► response_headers ──► done
-//          └──────────────────┴───────────────────┴──► done  (kvfleet answered itself, or failed)
+//   request_headers ──► request_body ──► done   (routed: the answer carries the route)
+//          └──────────────────┴──────────► done   (kvfleet answered itself, or failed)
+// kvfleet's part ends with the request phase (`finished`); when the stream itself ends is
+// server.ts's business (Envoy half-closes it after a full-duplex body). The explanation headers are rendered
+// by Envoy from the metadata of the answer (explain-metadata.ts); what happens next reaches
+// the Router through Envoy's access log (src/accesslog/), which also reports routed requests.
 // Transitions happen in `to()` only; the dispatch is one switch over the message kind
 // with a compile-time completeness check.
 import { isKvError, kvError, type KvError } from '../errors.js';
 import { BufferedBody } from './body/buffered-body.js';
-import { NO_ANSWER, type BodyReader } from './body/body-reader.js';
+import { NO_ANSWER, type Answers, type BodyReader } from './body/body-reader.js';
+import { isPromise, andThen } from '../router/maybe-async.js';
 import { isFullDuplex } from './body/body-mode.js';
 import { DuplexBody } from './body/duplex-body.js';
 import type { ExchangeEnv, ExchangeState, Phase } from './exchange-state.js';
 import { CONTINUE, headerMap, immediateError, setHeader, streamedBody } from './mutations.js';
 import { onRequestHeaders } from './phases/request-headers.js';
 import { routeBody } from './phases/request-body.js';
-import { responseHeaders, responseReport } from './phases/response-headers.js';
+import { answerFields, withKvfleetMetadata } from './explain-metadata.js';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse, RequestKind } from './proto-types.js';
 import { RequestLease } from './request-lease.js';
 import { readSubsetHint, withSubset } from './subset-hint.js';
@@ -31,13 +36,23 @@ export function messageKind(req: ProcessingRequest): RequestKind | undefined {
 
 const NEXT: { readonly [P in Phase]: readonly Phase[] } = {
   request_headers: ['request_body', 'done'],
-  request_body: ['response_headers', 'done'],
-  response_headers: ['done'],
+  request_body: ['done'],
   done: ['done'],
 };
 
+/** A client's x-request-id is echoed only when it is a short printable token. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
 export class Exchange {
   private readonly st: ExchangeState;
+  private closed = false;
+  /** Made only when flow control may hold the request (an AbortController costs ~10 µs). */
+  private abort: AbortController | undefined;
+  /**
+   * Flow control holds this BUFFERED request: the server sends Envoy a longer message timer
+   * (override_message_timeout). In full duplex Envoy runs no message timer.
+   */
+  onHold: (() => void) | undefined;
 
   constructor(private readonly env: ExchangeEnv) {
     this.st = {
@@ -55,7 +70,6 @@ export class Exchange {
       subset: undefined,
       lease: new RequestLease(),
       reported: false,
-      after: undefined,
     };
   }
 
@@ -63,9 +77,9 @@ export class Exchange {
     return this.st;
   }
 
-  /** Whether a phase left work for after its answer (run it with `settle`). */
-  get unsettled(): boolean {
-    return this.st.after !== undefined;
+  /** kvfleet's part is over (routed, or answered itself): the stream can end. */
+  get finished(): boolean {
+    return this.st.phase === 'done';
   }
 
   /** A full-duplex request body is being collected (server.ts times it: server.body_timeout_seconds). */
@@ -74,26 +88,22 @@ export class Exchange {
   }
 
   /**
-   * Run the work the last phase deferred until its answer was sent. The server calls
-   * it once the answer is written; `respond` and `close` call it first, so the work
-   * always runs, in order, before anything else happens to this exchange.
+   * The answers to one message, in order (none, one, or several in full-duplex mode): now, or
+   * a promise when routing waits (a Redis round trip for usage limits, flow control). The
+   * caller feeds the next message only once these are out (server.ts queues them). Never
+   * throws, never rejects: an error becomes the OpenAI-shaped answer.
    */
-  settle(): void {
-    const after = this.st.after;
-    if (after === undefined) return;
-    this.st.after = undefined;
+  respond(req: ProcessingRequest): Answers {
     try {
-      after();
+      const out = this.dispatch(req);
+      return isPromise(out) ? out.catch((e: unknown) => [this.fail(e)]) : out;
     } catch (e) {
-      // The answer is already sent: nothing to tell the client, log it.
-      this.env.onInternalError?.(e);
+      return [this.fail(e)];
     }
   }
 
-  /** The answers to one message, in order (none, one, or several in full-duplex mode). */
-  respond(req: ProcessingRequest): readonly ProcessingResponse[] {
-    this.settle();
-    try {
+  private dispatch(req: ProcessingRequest): Answers {
+    {
       const kind = messageKind(req);
       switch (kind) {
         case 'request_headers':
@@ -103,7 +113,8 @@ export class Exchange {
         case 'request_trailers':
           return this.requestTrailers();
         case 'response_headers':
-          return [this.responseHeaders(req.response_headers ?? {}, req.attributes)];
+          // kvfleet asks for no response phase; a filter that sends one anyway gets it back unchanged.
+          return [{ response_headers: { response: CONTINUE } }];
         case 'response_body':
           return [this.passResponseBody(req.response_body ?? {})];
         case 'response_trailers':
@@ -113,14 +124,19 @@ export class Exchange {
         default:
           return unreachable(kind);
       }
-    } catch (e) {
-      return [this.fail(e)];
     }
   }
 
-  /** One message, one answer: the BUFFERED conversation (warm-up and tests). */
+  /** respond(), now: warm-up and tests (throws when the answer would wait). */
+  respondNow(req: ProcessingRequest): readonly ProcessingResponse[] {
+    const out = this.respond(req);
+    if (isPromise(out)) throw new Error('the answer is not ready yet: use respond()');
+    return out;
+  }
+
+  /** One message, one answer, now: the BUFFERED conversation of warm-up and tests. */
   handle(req: ProcessingRequest): ProcessingResponse {
-    return this.respond(req)[0] ?? {};
+    return this.respondNow(req)[0] ?? {};
   }
 
   /** The body did not complete in time: the 408 to send (nothing if it has completed meanwhile). */
@@ -132,22 +148,24 @@ export class Exchange {
 
   /** The stream ended (completed, cancelled or broken): release what is held, report once. */
   close(): void {
-    this.settle();
+    this.closed = true;
+    this.abort?.abort();
     this.end({});
   }
 
   // ── phases ─────────────────────────────────────────────────────────────────
 
-  private requestHeaders(req: ProcessingRequest, msg: HttpHeaders): readonly ProcessingResponse[] {
+  private requestHeaders(req: ProcessingRequest, msg: HttpHeaders): Answers {
     const st = this.st;
     st.subset = readSubsetHint(req.metadata_context);
     st.responseDuplex = req.protocol_config?.response_body_mode === 'FULL_DUPLEX_STREAMED';
     const headers = headerMap(msg);
-    st.requestId = headers.get('x-request-id') || this.env.newRequestId();
+    const rid = headers.get('x-request-id');
+    st.requestId = rid !== undefined && REQUEST_ID.test(rid) ? rid : this.env.newRequestId();
     const step = onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
     if (step.kind === 'answered') {
-      this.to('done');
-      return [step.answer];
+      this.end({ status: 200 });
+      return [{ ...step.answer, dynamic_metadata: withKvfleetMetadata(answerFields(st.requestId, st.tenant?.id)) }];
     }
     st.meta = step.meta;
     st.api = step.api;
@@ -159,25 +177,31 @@ export class Exchange {
 
   private bodyReader(duplex: boolean): BodyReader {
     const st = this.st;
-    const route = (body: Buffer) => {
-      const r = routeBody(
-        {
-          router: this.env.router,
-          tenant: st.tenant,
-          admitted: (a) => (st.admission = a),
-          requestId: st.requestId,
-          api: st.api ?? 'chat',
-          meta: st.meta as NonNullable<typeof st.meta>,
-          maxBodyBytes: st.fleet.server.max_body_bytes,
-          view: withSubset(this.env.router.live, st.subset),
+    const route = (body: Buffer) =>
+      andThen(
+        routeBody(
+          {
+            router: this.env.router,
+            tenant: st.tenant,
+            admitted: (a) => (st.admission = a),
+            requestId: st.requestId,
+            api: st.api ?? 'chat',
+            meta: st.meta as NonNullable<typeof st.meta>,
+            maxBodyBytes: st.fleet.server.max_body_bytes,
+            view: withSubset(this.env.router.live, st.subset),
+            signal: st.fleet.usage.flowControl.enabled ? (this.abort ??= new AbortController()).signal : undefined,
+            onHold: duplex ? undefined : () => this.onHold?.(),
+          },
+          body,
+        ),
+        (r) => {
+          st.routed = r.routed;
+          st.stream = r.stream;
+          // The client went away while kvfleet waited (limits, flow control): nothing is sent.
+          if (this.closed) this.env.router.abandon(r.routed);
+          return r;
         },
-        body,
       );
-      st.routed = r.routed;
-      st.stream = r.stream;
-      st.lease.hold(() => r.routed.lease.release());
-      return r;
-    };
     if (!duplex) return new BufferedBody(route);
     const reader = new DuplexBody(route, {
       maxBodyBytes: st.fleet.server.max_body_bytes,
@@ -189,32 +213,19 @@ export class Exchange {
     return reader;
   }
 
-  private requestTrailers(): readonly ProcessingResponse[] {
+  private requestTrailers(): Answers {
     const { phase, body } = this.st;
     if (phase === 'request_body' && body !== undefined) return this.bodyAnswers(body.trailers());
     // After an immediate response, or once a full-duplex body has been answered: nothing more to say.
     return phase === 'done' || body?.holdsHeaders === true ? NO_ANSWER : [{ request_trailers: {} }];
   }
 
-  /** Answers of the body reader; once the body is routed, the response comes next. */
-  private bodyAnswers(out: readonly ProcessingResponse[]): readonly ProcessingResponse[] {
-    if (this.st.routed !== undefined && this.st.phase === 'request_body') this.to('response_headers');
-    return out;
-  }
-
-  private responseHeaders(msg: HttpHeaders, attributes: ProcessingRequest['attributes']): ProcessingResponse {
-    const st = this.st;
-    const report = responseReport(msg, attributes);
-    const set = responseHeaders(st.routed, st.requestId, report);
-    const routed = st.routed;
-    this.to('done');
-    st.after = () => {
-      if (routed === undefined) return this.report({ status: report.status });
-      const o = this.env.router.observe(routed, report);
-      if (o.effects !== undefined) this.env.onOutcome?.(o.effects);
-      this.report({ status: report.status, servedEndpoint: report.served, upstreamMs: o.upstreamMs });
-    };
-    return { response_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: set } } } };
+  /** Answers of the body reader; once the body is routed, kvfleet's part is over. */
+  private bodyAnswers(out: Answers): Answers {
+    return andThen(out, (answers) => {
+      if (this.st.routed !== undefined && this.st.phase === 'request_body') this.end({});
+      return answers;
+    });
   }
 
   /**
@@ -241,16 +252,17 @@ export class Exchange {
     this.end({ error: err });
     const extra = [setHeader('x-kvfleet-request-id', this.st.requestId)];
     if (this.st.tenant !== undefined) extra.push(setHeader('x-kvfleet-tenant', this.st.tenant.id));
-    return immediateError(err, extra);
+    return { ...immediateError(err, extra), dynamic_metadata: withKvfleetMetadata(answerFields(this.st.requestId, this.st.tenant?.id)) };
   }
 
-  private end(o: Partial<Pick<Parameters<ExchangeEnv['report']>[0], 'status' | 'error'>>): void {
+  /** kvfleet's part is over: give back what the request holds; report it unless it was routed (the Router reports those at their end). */
+  private end(o: { status?: number | undefined; error?: KvError | undefined }): void {
     this.st.lease.releaseAll();
     this.to('done');
-    this.report(o);
+    if (this.st.routed === undefined) this.report(o);
   }
 
-  private report(o: { status?: number | undefined; servedEndpoint?: string | undefined; upstreamMs?: number | undefined; error?: KvError | undefined }): void {
+  private report(o: { status?: number | undefined; error?: KvError | undefined }): void {
     const st = this.st;
     if (st.reported) return;
     st.reported = true;
@@ -263,8 +275,8 @@ export class Exchange {
       error: o.error,
       decisionUs: st.routed?.decisionUs,
       status: o.status ?? o.error?.status,
-      servedEndpoint: o.servedEndpoint,
-      upstreamMs: o.upstreamMs,
+      servedEndpoint: undefined,
+      upstreamMs: undefined,
       stream: st.stream,
     });
   }

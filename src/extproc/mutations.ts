@@ -40,6 +40,7 @@ export const CONTINUE: CommonResponse = Object.freeze({ status: 'CONTINUE' });
 export function immediateError(err: KvError, extra: readonly HeaderValueOption[] = []): ProcessingResponse {
   const set = [setHeader('content-type', 'application/json'), ...extra];
   if (err.retryAfter !== undefined) set.push(setHeader('retry-after', String(Math.ceil(err.retryAfter))));
+  for (const [k, v] of Object.entries(err.headers)) set.push(setHeader(k, v));
   return {
     immediate_response: {
       status: { code: err.status },
@@ -59,14 +60,4 @@ export function immediateJson(status: number, body: unknown, extra: readonly Hea
       details: 'kvfleet_answered',
     },
   };
-}
-
-/** Reads a string attribute Envoy sent (request_attributes / response_attributes). */
-export function attribute(attrs: Record<string, ProtoStruct> | undefined, name: string): string | undefined {
-  if (attrs === undefined) return undefined;
-  for (const s of Object.values(attrs)) {
-    const v = s.fields?.[name];
-    if (v?.stringValue !== undefined) return v.stringValue;
-  }
-  return undefined;
 }

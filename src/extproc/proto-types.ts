@@ -109,4 +109,6 @@ export interface ProcessingResponse {
   response_trailers?: { header_mutation?: HeaderMutation };
   immediate_response?: ImmediateResponse;
   dynamic_metadata?: ProtoStruct;
+  /** Extends Envoy's message timer for the message being processed (bounded by max_message_timeout). */
+  override_message_timeout?: { seconds: number; nanos?: number };
 }

@@ -1,8 +1,23 @@
-// The gRPC edge: ExternalProcessor/Process (one stream per HTTP request) and
-// grpc.health.v1 on the same port. Each stream drives one Exchange.
+// The gRPC edge, one port: ExternalProcessor/Process (one stream per HTTP request, each
+// driving one Exchange), AccessLogService/StreamAccessLogs (Envoy's access log: the
+// outcomes) and grpc.health.v1.
+// When a stream ends: in FULL_DUPLEX_STREAMED mode with the response side skipped (the
+// shipped envoy.yaml), Envoy half-closes right after kvfleet's last answer and kvfleet closes
+// its side: the stream is gone before the upstream request starts, so nothing kvfleet does
+// later (restart, crash) can touch the response. In BUFFERED mode, or when a gateway asks
+// for response phases, Envoy keeps the stream until the HTTP stream ends (Envoy 1.40 closes
+// early only after a full-duplex body) and kvfleet lets it: a kvfleet-initiated close makes
+// Envoy reset the stream, and Node's HTTP/2 server answers more than ~33 resets/s on one
+// connection with GOAWAY. Draining (SIGTERM) is the exception: kvfleet ends every stream it
+// has already answered at once (status OK; Envoy carries on without it), so a deploy never
+// cuts a response, in any mode. Only SIGKILL of kvfleet cuts the responses of such streams.
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { addAccessLogService } from '../accesslog/server.js';
+import type { AccessLogEvent } from '../router/log-event.js';
 import { Exchange } from './exchange.js';
+import { isPromise } from '../router/maybe-async.js';
+import { MeterStream } from './meter/meter-stream.js';
 import type { ExchangeEnv } from './exchange-state.js';
 import { EXT_PROC_SERVICE, loadExtProcService } from './proto.js';
 import type { ProcessingRequest, ProcessingResponse } from './proto-types.js';
@@ -21,26 +36,44 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = Object.freeze({
   'grpc.enable_channelz': 0,
 });
 
+/** gRPC metadata naming the filter a stream comes from (envoy.yaml: the meter's grpc_service.initial_metadata). */
+export const ROLE_HEADER = 'x-kvfleet-role';
+
 /** Health service names: overall (""), the ext_proc service, and the EPP protocol's names. */
 const HEALTH_NAMES = ['', EXT_PROC_SERVICE, 'liveness', 'readiness'];
 
-export async function startExtProcServer(
-  env: ExchangeEnv,
-  listen: { host: string; port: number },
-  hooks: { onStreamCountChange?: (n: number) => void } = {},
-): Promise<ExtProcServer> {
+export interface ServerHooks {
+  readonly onStreamCountChange?: (n: number) => void;
+  /** Envoy's access log entries (the access log service on the same port; off when absent). */
+  readonly onAccessLog?: (e: AccessLogEvent) => void;
+}
+
+export async function startExtProcServer(env: ExchangeEnv, listen: { host: string; port: number }, hooks: ServerHooks = {}): Promise<ExtProcServer> {
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
+  const logs = hooks.onAccessLog !== undefined ? addAccessLogService(server, hooks.onAccessLog, env.onInternalError) : undefined;
   const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);
 
   let active = 0;
+  /** Streams whose request kvfleet has answered, still open (BUFFERED, response phases): ended OK on drain. */
+  const answered = new Set<grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>>();
+  let draining = false;
   const setActive = (d: number) => {
     active += d;
     hooks.onStreamCountChange?.(active);
   };
 
   const onStream = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+    if (call.metadata.get(ROLE_HEADER)[0] === 'meter') {
+      meterStream(call);
+      return;
+    }
     const exchange = new Exchange(env);
+    // Held by flow control (BUFFERED): Envoy's message timer must outlast the wait.
+    exchange.onHold = () => {
+      const s = Math.ceil(exchange.state.fleet.usage.flowControl.max_queue_ms / 1000) + 2;
+      if (!call.writableEnded && !call.destroyed) call.write({ override_message_timeout: { seconds: s } });
+    };
     setActive(1);
     let closed = false;
     // Full duplex: the deadline for the request body (Envoy runs no message timer then).
@@ -51,20 +84,47 @@ export async function startExtProcServer(
     const close = () => {
       if (closed) return;
       closed = true;
+      answered.delete(call);
       clearTimeout(deadline);
       setActive(-1);
       exchange.close();
     };
-    call.on('data', (msg: ProcessingRequest) => {
-      send(exchange.respond(msg));
+    const after = () => {
       if (exchange.collecting) {
         deadline ??= setTimeout(() => send(exchange.expire()), exchange.state.fleet.server.body_timeout_seconds * 1000);
       } else if (deadline !== undefined) {
         clearTimeout(deadline);
         deadline = undefined;
       }
-      // Learning from the response cannot change the answer: run it once the answer is written.
-      if (exchange.unsettled) setImmediate(() => exchange.settle());
+      if (exchange.finished && !closed) {
+        if (draining) call.end();
+        else answered.add(call);
+      }
+    };
+    // One message at a time: while an answer is on its way (usage limits on Redis, flow
+    // control), the next messages wait their turn, so answers keep Envoy's order.
+    const queue: ProcessingRequest[] = [];
+    let waiting = false;
+    const pump = () => {
+      while (!waiting && queue.length > 0) {
+        const out = exchange.respond(queue.shift() as ProcessingRequest);
+        if (isPromise(out)) {
+          waiting = true;
+          void out.then((answers) => {
+            waiting = false;
+            send(answers);
+            after();
+            pump();
+          });
+          return;
+        }
+        send(out);
+        after();
+      }
+    };
+    call.on('data', (msg: ProcessingRequest) => {
+      queue.push(msg);
+      pump();
     });
     call.on('end', () => {
       close();
@@ -73,6 +133,19 @@ export async function startExtProcServer(
     call.on('error', close);
     call.on('cancelled', close);
     call.on('close', close);
+  };
+  // The meter (Envoy's observability-mode filter): copies of metered responses; never answered.
+  const meterStream = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
+    const meter = new MeterStream((key, reading) => env.router.metered(key, reading));
+    call.on('data', (msg: ProcessingRequest) => meter.message(msg));
+    call.on('end', () => {
+      meter.close();
+      call.end();
+    });
+    const cut = () => meter.close();
+    call.on('error', cut);
+    call.on('cancelled', cut);
+    call.on('close', cut);
   };
   server.addService(loadExtProcService(), { Process: onStream });
 
@@ -86,6 +159,11 @@ export async function startExtProcServer(
     drain: (graceMs) =>
       new Promise<void>((resolve) => {
         for (const n of HEALTH_NAMES) health.setStatus(n, 'NOT_SERVING');
+        // Answered streams need kvfleet no more: end them now (OK), the responses carry on.
+        draining = true;
+        for (const call of answered) if (!call.writableEnded) call.end();
+        // Envoy's access log streams never end by themselves.
+        logs?.endAll();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

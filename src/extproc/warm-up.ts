@@ -1,5 +1,5 @@
-// JIT warm-up at start: drives the exchange machine (headers → body → response
-// headers) for every model with synthetic prompts, against a throwaway Router (its own
+// JIT warm-up at start: drives the exchange machine (headers → body) and the request's end
+// (an access log event) for every model with synthetic prompts, against a throwaway Router (its own
 // live and learned state), so the first real request is not the one that pays for V8
 // compiling the hot path (≈ 10 ms cold vs tens of µs warm). Nothing is recorded in the
 // process's real state, logs or metrics.
@@ -47,11 +47,20 @@ export function warmUp(fleet: Fleet, rounds = 40): number {
       ex.handle({ request_headers: headers({ ':method': 'POST', ':path': PATHS[m.type], 'x-request-id': 'warm-up' }) });
       const out = ex.handle({ request_body: { body: body(m.type, m.name, i), end_of_stream: true } });
       const served = out.request_body?.response.header_mutation?.set_headers?.find((h) => h.header.key === 'x-gateway-destination-endpoint');
-      ex.handle({
-        response_headers: headers({ ':status': '200' }),
-        attributes: {
-          'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: served?.header.raw_value.toString().split(',')[0] ?? '' } } },
-        },
+      const key = ex.state.routed?.key;
+      // The request's end, as Envoy's access log reports it.
+      router.ended({
+        kind: 'end',
+        requestId: 'warm-up',
+        key,
+        status: 200,
+        details: 'via_upstream',
+        served: served?.header.raw_value.toString().split(',')[0],
+        attempts: 1,
+        ttfbMs: 5,
+        durationMs: 10,
+        headers: new Map(),
+        offered: [],
       });
       ex.close();
     }

@@ -1,5 +1,5 @@
 // kvfleet's own per-endpoint circuit and health score, fed by outcomes seen in the
-// response phase (and by earlier attempts Envoy retried away from).
+// request's end and its attempts as Envoy's access log reports them (retried-away ones included).
 //   closed    → `failure_threshold` consecutive failures → open for `open_ms`
 //   open      → after open_ms: half-open (usable again, one outcome decides)
 //   half-open → success: closed (open time reset); failure: open again, open time doubled
@@ -29,6 +29,13 @@ export class Circuit {
 
   constructor(private readonly s: CircuitSettings) {
     this.nextOpenMs = s.openMs;
+  }
+
+  /** Another kvfleet instance opened its circuit for this endpoint: open here too (unless already open). */
+  trip(now: number): void {
+    if (this.state(now) === 'open') return;
+    this.openUntil = now + this.nextOpenMs;
+    this.consecutive = 0;
   }
 
   state(now: number): CircuitStateName {

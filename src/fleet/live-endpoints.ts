@@ -1,9 +1,12 @@
 // Live per-endpoint state kept by kvfleet, read by the decision through LiveView:
-//   in-flight      up at decision, down when the ext_proc stream ends (= the HTTP
-//                  stream ended, streamed responses included; docs/fleet-state.md)
+//   in-flight      up at decision, down at the request's end as Envoy's access log
+//                  reports it (streamed responses at their last byte; router/request-ends.ts)
 //   health         Envoy's view (admin /clusters: outlier ejection, failed health
 //                  checks, EDS status) AND kvfleet's own circuit (circuit.ts) AND the
-//                  manual switch setHealthy
+//                  manual switch setHealthy AND reachability: UNREACHABLE_AFTER scrapes in a
+//                  row that could not connect (refused, reset, no route) mark the endpoint
+//                  unhealthy until a scrape connects again, so a dead replica leaves the
+//                  lists within one scrape interval or two, discovery on or off
 //   engine load    last scrape (scrapers/) with its age; older than the staleness
 //                  limit (or never arrived while scraping is on) → `stale`, no engine
 //   cooldown       429 / rate-limit signals → coolUntil
@@ -27,7 +30,12 @@ interface Scrape {
   at: number | undefined;
   error: string | undefined;
   failures: number;
+  /** Scrapes in a row that could not connect at all. */
+  unreachable: number;
 }
+
+/** Consecutive connection failures of the metrics scrape after which an endpoint counts as down. */
+export const UNREACHABLE_AFTER = 2;
 
 interface Entry {
   inflight: number;
@@ -87,7 +95,7 @@ export class LiveEndpoints implements LiveView {
   }
 
   private view(e: Entry, now: number): EndpointView {
-    const healthy = e.manual && (e.envoy?.healthy ?? true) && e.circuit.state(now) !== 'open';
+    const healthy = e.manual && (e.envoy?.healthy ?? true) && e.circuit.state(now) !== 'open' && (e.scrape?.unreachable ?? 0) < UNREACHABLE_AFTER;
     const coolUntil = e.coolUntil !== undefined && e.coolUntil > now ? e.coolUntil : undefined;
     const s = e.scrape;
     if (s === undefined) return { inflight: e.inflight, healthy, coolUntil };
@@ -159,7 +167,7 @@ export class LiveEndpoints implements LiveView {
   /** Scraping is on for `address`: from now on no fresh data means `stale`. */
   watchEngine(address: string, staleAfterMs: number): void {
     const e = this.entry(address);
-    if (e.scrape === undefined) e.scrape = { staleAfterMs, engine: undefined, at: undefined, error: undefined, failures: 0 };
+    if (e.scrape === undefined) e.scrape = { staleAfterMs, engine: undefined, at: undefined, error: undefined, failures: 0, unreachable: 0 };
     else e.scrape.staleAfterMs = staleAfterMs;
   }
 
@@ -175,13 +183,17 @@ export class LiveEndpoints implements LiveView {
     s.at = at;
     s.error = undefined;
     s.failures = 0;
+    s.unreachable = 0;
   }
 
-  scrapeFailed(address: string, error: string): void {
+  /** A scrape failed; `connect`: it could not connect at all (the replica is down, not just slow or odd). */
+  scrapeFailed(address: string, error: string, connect = false): void {
     const s = this.entries.get(address)?.scrape;
     if (s === undefined) return;
     s.error = error;
     s.failures++;
+    // An answer of any kind (an HTTP error, a timeout, an odd body) says the process lives.
+    s.unreachable = connect ? s.unreachable + 1 : 0;
   }
 
   // ── outcomes (outcomes.ts) ─────────────────────────────────────────────────
@@ -198,6 +210,11 @@ export class LiveEndpoints implements LiveView {
   /** Returns true when this failure opened kvfleet's circuit for the endpoint. */
   recordFailure(address: string): boolean {
     return this.entry(address).circuit.failure(this.now());
+  }
+
+  /** Open kvfleet's circuit for `address` (another instance saw it fail). */
+  tripCircuit(address: string): void {
+    this.entry(address).circuit.trip(this.now());
   }
 
   /** Cool down until `until` (monotonic ms); a later deadline wins over an earlier one. */

@@ -1,16 +1,15 @@
-// Outcome feedback from the response-headers phase, turned into live state:
-//   served endpoint  Envoy's `upstream.address` response attribute (after retries)
-//   earlier attempts `upstream.request_attempt_count` > 1 means the first n−1 offered
-//                    endpoints (other than the one that served) failed: connect
-//                    failure, refused stream or a retried 503; each counts as a failure
-//   status           5xx from the served endpoint → failure; anything else it answered
-//                    (2xx, 4xx other than 429) → success; 429 → cooldown only
-//   time to headers  latency average of the served endpoint (first-attempt successes only)
+// Outcome feedback (Envoy's access log entries, src/accesslog/), turned into live state.
+// Per attempt (the router's upstream log: one entry per try, retried-away ones included):
+//   no response      a reset or a connect failure → failure
+//   status           5xx → failure; anything else answered (2xx, 4xx other than 429) →
+//                    success; 429 → cooldown only
+//   time to headers  latency average of the endpoint (successes)
 //   rate limits      429 or 503 with `retry-after` (seconds or HTTP date), 429 without it
 //                    (default cooldown), `x-ratelimit-remaining-{requests,tokens}: 0` with
 //                    `x-ratelimit-reset-{requests,tokens}` (`1s`, `6m0s`, `20ms`) → coolUntil
-//   in-flight        moves from the primary to the endpoint that actually served, so a
-//                    streamed response counts against the replica that is generating it
+// Per request, when no per-attempt entries arrive (applyOutcome): the endpoint that served
+// as above, and `attempts` > 1 means the first n−1 offered endpoints (other than the one that
+// served) failed: connect failure, refused stream, reset or a retried 503.
 import type { HealthConfig } from '../config/live-state-schema.js';
 import type { LiveEndpoints } from './live-endpoints.js';
 
@@ -62,7 +61,7 @@ export function resetDurationMs(value: string | undefined): number | undefined {
   return consumed === v.length && consumed > 0 ? total : undefined;
 }
 
-function rateLimitCooldown(f: ResponseFacts, h: HealthConfig): { ms: number; reason: string } | undefined {
+function rateLimitCooldown(f: Pick<ResponseFacts, 'status' | 'headers' | 'wallNow'>, h: HealthConfig): { ms: number; reason: string } | undefined {
   const ra = retryAfterMs(f.headers.get('retry-after'), f.wallNow);
   if (f.status === 429) return { ms: ra ?? h.default_cooldown_ms, reason: ra !== undefined ? '429 retry-after' : '429' };
   if (f.status === 503 && ra !== undefined) return { ms: ra, reason: '503 retry-after' };
@@ -76,32 +75,72 @@ function rateLimitCooldown(f: ResponseFacts, h: HealthConfig): { ms: number; rea
   return undefined;
 }
 
-/** Apply one response's facts to the live state. */
+/** One upstream attempt (the router's upstream log entry). */
+export interface AttemptFacts {
+  readonly endpoint: string;
+  /** The response status; undefined or 0 when there was none (reset, connect failure). */
+  readonly status: number | undefined;
+  /** Request start → first upstream byte, ms. */
+  readonly ttfbMs: number | undefined;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly now: number;
+  readonly wallNow: number;
+}
+
+const NO_EFFECTS: OutcomeEffects = Object.freeze({ failed: [], succeeded: undefined, cooled: undefined, circuitsOpened: [] });
+
+/** Apply one attempt to the live state of its endpoint. */
+export function applyAttempt(live: LiveEndpoints, a: AttemptFacts, h: HealthConfig): OutcomeEffects {
+  const failed: string[] = [];
+  const opened: string[] = [];
+  let succeeded: string | undefined;
+  let cooled: OutcomeEffects['cooled'];
+  const status = a.status ?? 0;
+  if (status === 0) {
+    failed.push(a.endpoint);
+    if (live.recordFailure(a.endpoint)) opened.push(a.endpoint);
+    return { failed, succeeded, cooled, circuitsOpened: opened };
+  }
+  const cd = rateLimitCooldown({ status, headers: a.headers, wallNow: a.wallNow }, h);
+  if (cd !== undefined) {
+    const ms = Math.min(h.max_cooldown_ms, Math.max(0, cd.ms));
+    live.coolDown(a.endpoint, a.now + ms, cd.reason);
+    cooled = { address: a.endpoint, ms, reason: cd.reason };
+  }
+  if (status >= 500) {
+    failed.push(a.endpoint);
+    if (live.recordFailure(a.endpoint)) opened.push(a.endpoint);
+  } else if (status !== 429) {
+    live.recordSuccess(a.endpoint, a.ttfbMs);
+    succeeded = a.endpoint;
+  }
+  return { failed, succeeded, cooled, circuitsOpened: opened };
+}
+
+/** Apply one response's facts to the live state (attempts inferred from their count). */
 export function applyOutcome(live: LiveEndpoints, f: ResponseFacts, h: HealthConfig): OutcomeEffects {
   const failed: string[] = [];
   const opened: string[] = [];
-  const fail = (a: string) => {
-    failed.push(a);
-    if (live.recordFailure(a)) opened.push(a);
-  };
   const attempts = f.attempts ?? 1;
   if (attempts > 1) {
-    for (const a of f.offered.slice(0, attempts - 1)) if (a !== f.served && !failed.includes(a)) fail(a);
-  }
-  let succeeded: string | undefined;
-  let cooled: OutcomeEffects['cooled'];
-  if (f.served !== undefined && f.status !== undefined) {
-    const cd = rateLimitCooldown(f, h);
-    if (cd !== undefined) {
-      const ms = Math.min(h.max_cooldown_ms, Math.max(0, cd.ms));
-      live.coolDown(f.served, f.now + ms, cd.reason);
-      cooled = { address: f.served, ms, reason: cd.reason };
-    }
-    if (f.status >= 500) fail(f.served);
-    else if (f.status !== 429) {
-      live.recordSuccess(f.served, attempts <= 1 ? f.ttfbMs : undefined);
-      succeeded = f.served;
+    for (const a of f.offered.slice(0, attempts - 1)) {
+      if (a === f.served || failed.includes(a)) continue;
+      failed.push(a);
+      if (live.recordFailure(a)) opened.push(a);
     }
   }
-  return { failed, succeeded, cooled, circuitsOpened: opened };
+  const served =
+    f.served !== undefined && f.status !== undefined
+      ? applyAttempt(
+          live,
+          { endpoint: f.served, status: f.status, ttfbMs: attempts <= 1 ? f.ttfbMs : undefined, headers: f.headers, now: f.now, wallNow: f.wallNow },
+          h,
+        )
+      : NO_EFFECTS;
+  return {
+    failed: [...failed, ...served.failed],
+    succeeded: served.succeeded,
+    cooled: served.cooled,
+    circuitsOpened: [...opened, ...served.circuitsOpened],
+  };
 }

@@ -15,6 +15,13 @@ export interface Metrics {
   readonly fleetReloads: Counter<'result'>;
   readonly policyDecisions: Counter<'rule' | 'action'>;
   readonly tenantRequests: Counter<'tenant'>;
+  readonly usageTokens: Counter<'model' | 'kind'>;
+  readonly usageCostUsd: Counter<'model'>;
+  readonly meterReadings: Counter<'source'>;
+  readonly stateBackendUp: Gauge<'backend'>;
+  readonly shed: Counter<'priority'>;
+  readonly budgetAlerts: Counter<'scope'>;
+  readonly held: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -43,7 +50,7 @@ export function createMetrics(): Metrics {
     }),
     upstreamResponses: new Counter({
       name: 'kvfleet_upstream_responses_total',
-      help: 'Upstream responses seen in the response-headers phase, by model and status class',
+      help: 'Ends of routed requests (Envoy access log), by model and status class',
       labelNames: ['model', 'status_class'],
       registers,
     }),
@@ -73,6 +80,43 @@ export function createMetrics(): Metrics {
       labelNames: ['tenant'],
       registers,
     }),
+    usageTokens: new Counter({
+      name: 'kvfleet_usage_tokens_total',
+      help: 'Tokens of metered responses, by model and kind (prompt, completion, cached)',
+      labelNames: ['model', 'kind'],
+      registers,
+    }),
+    usageCostUsd: new Counter({
+      name: 'kvfleet_usage_cost_usd_total',
+      help: 'Cost of metered responses (tokens × the model priors), USD',
+      labelNames: ['model'],
+      registers,
+    }),
+    meterReadings: new Counter({
+      name: 'kvfleet_meter_readings_total',
+      help: 'Metered responses by where their usage came from: reported (the usage object) or counted (chunks; not asked for, or cut)',
+      labelNames: ['source'],
+      registers,
+    }),
+    stateBackendUp: new Gauge({
+      name: 'kvfleet_state_backend_up',
+      help: 'The shared state backend can be reached (1) or not (0)',
+      labelNames: ['backend'],
+      registers,
+    }),
+    shed: new Counter({
+      name: 'kvfleet_flow_shed_total',
+      help: 'Requests flow control shed (429 overloaded), by priority',
+      labelNames: ['priority'],
+      registers,
+    }),
+    budgetAlerts: new Counter({
+      name: 'kvfleet_budget_alerts_total',
+      help: 'Budgets that crossed their alert_at share in a window (once per window and kvfleet instance), by scope',
+      labelNames: ['scope'],
+      registers,
+    }),
+    held: new Gauge({ name: 'kvfleet_flow_held', help: 'Requests flow control holds right now', registers }),
     fleetReloads: new Counter({
       name: 'kvfleet_fleet_reloads_total',
       help: 'Fleet file reloads by result (ok, invalid)',

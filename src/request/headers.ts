@@ -96,3 +96,12 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
     strip,
   };
 }
+
+/** A percent-encoded path segment, decoded; undefined when the encoding is invalid (`%ZZ`, a lone `%`). */
+export function decodeSegment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}

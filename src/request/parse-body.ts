@@ -112,6 +112,11 @@ function optionalPositiveInt(body: Json, key: string): number | undefined {
 }
 
 export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
+  return inputOf(api, parseJsonObject(raw), false);
+}
+
+/** A request body → its JSON object: 400 invalid_json when it is not JSON, not an object, or nested too deep. */
+export function parseJsonObject(raw: Uint8Array): Json {
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
@@ -119,7 +124,28 @@ export function parseRequestBody(api: ApiKind, raw: Uint8Array): RequestInput {
     throw kvError('invalid_json', {});
   }
   if (!isObject(body)) throw kvError('invalid_json', { got: typeName(body) });
-  return inputOf(api, body, false);
+  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw kvError('invalid_json', { depthLimit: MAX_JSON_DEPTH });
+  return body;
+}
+
+/**
+ * Objects and arrays nested deeper than this are refused (400) before anything is decided:
+ * an OpenAI request nests a handful of levels (a JSON-schema response_format or tool
+ * parameters a few dozen), and re-serialising a body (model rewrite, redaction) must never
+ * meet arbitrary depth.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether containers nest deeper than `limit` (iterative: no recursion on client input). */
+export function nestedDeeperThan(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (depth > limit) return true;
+    const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+  return false;
 }
 
 /** The typed input of an already parsed body (`changed`: the body differs from what the client sent). */

@@ -3,7 +3,7 @@
 import type { ApiKind } from '../config/names.js';
 import type { Decision } from '../core/types.js';
 import type { KvError } from '../errors.js';
-import type { Admission } from './router.js';
+import type { Admission } from './routed.js';
 
 export interface RequestReport {
   readonly requestId: string;

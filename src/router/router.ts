@@ -1,54 +1,49 @@
 // The Router (the Gateway API Inference Extension calls it a Director): the one owner of
 // a request from its decision to its outcome. Every caller goes through it: the ext_proc
-// phases, POST /v1/route/explain, `kvfleet explain`, the virtual benchmark, warm-up.
+// phases, POST /v1/route/explain, `kvfleet explain`, the access log service, the virtual
+// benchmark, warm-up.
 //   admit(input, meta)   whether: the data class and PII findings (core/policy/classify.ts),
 //                        block / deny rules / the tenant's allowed classes (403), redaction
 //   route(admission)     where: decide (pure core) → commit what it teaches the learned state →
-//                        hold an in-flight slot on the primary → keep it in the /debug ring
+//                        hold an in-flight slot on the primary → keep it in the /debug ring →
+//                        track it under a decision key until its end (request-ends.ts)
 //   explain(input, meta) admit + decide only: nothing recorded, nothing held
-//   observe(routed, r)   the response: live endpoint state (circuits, cooldowns; fleet/outcomes)
-//                        and learned state (prefix index / session of the endpoint that
-//                        served, bandit reward; core/learn.ts); the slot follows the server
+//   ended(event)         Envoy's access log: the end of a request, one upstream attempt, a long
+//                        stream still running (request-ends.ts)
 //   retain(fleet)        after a fleet reload: forget endpoints and models that left
 // Tenants, policy, limits and usage plug in here, around decide().
-import type { Fleet, FleetTenant } from '../config/fleet.js';
-import { kvError, type KvError } from '../errors.js';
-import type { Overrides } from '../request/headers.js';
-import { redactInput } from '../request/redact-body.js';
+import type { Fleet } from '../config/fleet.js';
+import { kvError } from '../errors.js';
+import { redactInput } from '../core/policy/redact-input.js';
 import type { RequestInput } from '../request/types.js';
 import { decide } from '../core/decide.js';
 import { classify } from '../core/policy/classify.js';
-import { commitDecision, learnOutcome } from '../core/learn.js';
+import { commitDecision } from '../core/learn.js';
 import { DecisionRing } from '../core/learned/decision-ring.js';
 import { createLearnedState, retainLearned, type LearnedState } from '../core/learned/learned-state.js';
-import { fleetEndpoints } from '../core/membership.js';
-import type { Decision, LiveView, RequestPolicy } from '../core/types.js';
+import type { Decision, LiveView } from '../core/types.js';
+import { randomBytes } from 'node:crypto';
+import { deserializeEvent, serializeEvent, type AccessLogEvent } from './log-event.js';
 import type { LiveEndpoints } from '../fleet/live-endpoints.js';
-import { applyOutcome, type OutcomeEffects } from '../fleet/outcomes.js';
+import type { OutcomeEffects } from '../fleet/outcomes.js';
 import { InflightLease } from './lease.js';
+import type { RequestReport } from './report.js';
+import { RequestEnds, type RequestEnd } from './request-ends.js';
+import type { Admission, RouteMeta, Routed } from './routed.js';
 
-/** Who is asking, from the request headers (request/headers.ts RequestMeta, request/identity.ts). */
-export interface RouteMeta {
-  readonly sessionId: string | undefined;
-  readonly overrides: Overrides;
-  /** The tenant identity resolved (undefined: the fleet has no tenants, or none applies). */
-  readonly tenant?: FleetTenant | undefined;
-  /** x-kvfleet-data-class, as sent. */
-  readonly dataClass?: string | undefined;
-}
-
-/** A request the policy lets through, as it will be routed (redacted when a detector says so). */
-export interface Admission {
-  readonly requestId: string;
-  readonly fleet: Fleet;
-  readonly input: RequestInput;
-  readonly meta: RouteMeta;
-  readonly policy: RequestPolicy;
-  /** Monotonic ms when kvfleet started on this request (before the body was parsed, when the caller says). */
-  readonly startedAt: number;
-  /** The policy refuses the request (403): a `block` detector, a `deny` rule, a class the tenant may not send. */
-  readonly refusal: KvError | undefined;
-}
+export type { Admission, RouteMeta, Routed } from './routed.js';
+import { planUsage, type AdmitOutcome, type BudgetCheck, type UsagePlan } from '../core/limits/plan.js';
+import type { TokenUsage } from '../core/limits/cost.js';
+import type { MeterReading } from '../core/limits/meter-reading.js';
+import type { Signal, Signals } from '../state/signals.js';
+import { FlowControl } from './flow-control.js';
+import { poolSaturated } from '../core/limits/saturation.js';
+import { endpointsOf, fleetEndpoints } from '../core/membership.js';
+import type { Priority } from '../config/names.js';
+import { MemoryUsageStore } from '../state/memory-usage.js';
+import type { UsageStore } from '../state/usage-store.js';
+import { isPromise, andThen } from './maybe-async.js';
+import { denial, downgradable } from './usage-gate.js';
 
 export interface RouterDeps {
   readonly fleet: () => Fleet;
@@ -60,48 +55,77 @@ export interface RouterDeps {
   readonly state?: LearnedState | undefined;
   /** Monotonic milliseconds. */
   readonly now: () => number;
+  /** One line per routed request, at its end (or when its end is given up on). */
+  readonly report?: ((r: RequestReport) => void) | undefined;
+  /** What an outcome taught about endpoints (failures, cooldowns, circuits): metrics and logs. */
+  readonly onOutcome?: ((e: OutcomeEffects) => void) | undefined;
+  /** Budgets, rate windows and usage (default: this process's memory). */
+  readonly usage?: UsageStore | undefined;
+  /** Wall-clock ms (budget windows are UTC days and months). */
+  readonly wallNow?: (() => number) | undefined;
+  /** A metered request's usage is known (metrics). */
+  readonly onUsage?: ((routed: Routed, actual: TokenUsage, usd: number, reported: boolean) => void) | undefined;
+  /** Flow control shed a request of this priority (metrics). */
+  readonly onShed?: ((priority: Priority) => void) | undefined;
+  /** A budget crossed its alert_at share in this window (told once per window and instance). */
+  readonly onBudgetAlert?: ((c: BudgetCheck, spentShare: number) => void) | undefined;
 }
 
 export interface RouteOptions {
   /** The live view for this request (e.g. narrowed to the proxy's subset hint). */
   readonly view?: LiveView | undefined;
-}
-
-export interface Routed {
-  readonly decision: Decision;
-  readonly admission: Admission;
-  /** The fleet the decision was made on (a reload does not change an answer in flight). */
-  readonly fleet: Fleet;
-  /** Monotonic ms when the decision was made, and how long it took (µs). */
-  readonly decidedAt: number;
-  readonly decisionUs: number;
-  readonly lease: InflightLease;
-}
-
-/** What Envoy reported about the response. */
-export interface ResponseReport {
-  readonly status: number | undefined;
-  /** The endpoint that actually served (after retries). */
-  readonly served: string | undefined;
-  readonly attempts: number | undefined;
-  readonly headers: ReadonlyMap<string, string>;
-}
-
-export interface Observed {
-  readonly effects: OutcomeEffects | undefined;
-  /** Decision → response headers, ms. */
-  readonly upstreamMs: number;
+  /** Aborts a wait in flow control (the client went away). */
+  readonly signal?: AbortSignal | undefined;
+  /** Flow control is holding the request (BUFFERED mode extends Envoy's message timer). */
+  readonly onHold?: (() => void) | undefined;
+  /** Released by flow control: route now, do not wait again. */
+  readonly released?: boolean | undefined;
 }
 
 export class Router {
   readonly state: LearnedState;
   /** The last routing.decision_ring decisions, by request id (GET /debug/decisions/{id}). */
   readonly decisions: DecisionRing<Decision>;
+  /** Routed requests until their end (Envoy's access log). */
+  readonly ends: RequestEnds;
+  /** This process's prefix of decision keys. */
+  readonly instance = randomBytes(4).toString('hex');
+  /** Budgets, rate windows, usage. */
+  readonly usage: UsageStore;
+  /** Priority lanes for saturated pools (flow_control). */
+  readonly flow: FlowControl;
+  private seq = 0;
+  private signals: Signals | undefined;
+  private readonly alerted = new Set<string>();
 
   constructor(private readonly deps: RouterDeps) {
     const fleet = deps.fleet();
     this.state = deps.state ?? createLearnedState(fleet);
+    this.usage = deps.usage ?? new MemoryUsageStore(deps.wallNow);
     this.decisions = new DecisionRing(fleet.routing.decision_ring);
+    this.flow = new FlowControl({
+      config: () => this.deps.fleet().usage.flowControl,
+      now: deps.now,
+      saturated: (pool) => this.saturated(pool),
+      onShed: deps.onShed,
+    });
+    this.ends = new RequestEnds(
+      {
+        state: this.state,
+        live: deps.live,
+        endpoints: deps.endpoints,
+        fleet: deps.fleet,
+        now: deps.now,
+        report: deps.report,
+        onOutcome: (e) => this.outcome(e),
+        usage: this.usage,
+        instance: this.instance,
+        wallNow: () => this.wallNow(),
+        onUsage: deps.onUsage,
+      },
+      fleet.server.max_pending_requests,
+      fleet.server.inflight_ttl_seconds * 1000,
+    );
   }
 
   fleet(): Fleet {
@@ -167,49 +191,194 @@ export class Router {
     return { decision, decisionUs: (this.deps.now() - started) * 1000 };
   }
 
-  /** Decide, commit, and hold the primary's in-flight slot. Throws KvError when no decision is possible. */
-  route(a: Admission, o: RouteOptions = {}): Routed {
+  /**
+   * Decide, check and charge the usage limits (a promise only when the store is Redis), then
+   * commit and hold the primary's in-flight slot. Throws (or rejects with) a KvError when no
+   * decision is possible or a limit refuses; a refused request teaches nothing.
+   */
+  route(a: Admission, o: RouteOptions = {}): Routed | Promise<Routed> {
     if (a.refusal !== undefined) throw a.refusal;
-    const fleet = a.fleet;
     const view = o.view ?? this.deps.live;
     const started = this.deps.now();
     const decision = this.decide(a, view, started);
+    if (o.released !== true && a.fleet.usage.flowControl.enabled && this.saturated(decision.model.cluster, view)) {
+      o.onHold?.();
+      const tenant = a.policy.tenant?.id ?? '';
+      return this.flow.wait(decision.model.cluster, tenant, decision.priority, o.signal).then(() => this.route(a, { ...o, released: true }));
+    }
+    const plan = this.plan(a, decision);
+    if (plan === undefined || plan.checks.length === 0) return this.commit(a, decision, view, started, plan, undefined);
+    return andThen(this.usage.admit(plan), (out) => this.admitted(a, decision, view, started, plan, out));
+  }
+
+  /** route(), for callers that cannot wait (benchmarks over the memory store): throws when routing would wait. */
+  routeNow(a: Admission, o: RouteOptions = {}): Routed {
+    const r = this.route(a, o);
+    if (isPromise(r)) throw new Error('routing waits on the usage store or flow control: use route()');
+    return r;
+  }
+
+  /** The store's verdict: commit, downgrade (an exhausted budget that asks for it) or refuse. */
+  private admitted(a: Admission, decision: Decision, view: LiveView, started: number, plan: UsagePlan, out: AdmitOutcome): Routed | Promise<Routed> {
+    const onUnavailable = a.fleet.usage.state.on_unavailable;
+    if (!out.allowed && !out.unavailable && downgradable(out)) {
+      // The cheapest model the tenant and the policy allow: `auto` under cost_first.
+      const cheaper: Admission = {
+        ...a,
+        input: { ...a.input, model: 'auto' },
+        meta: { ...a.meta, overrides: { ...a.meta.overrides, strategy: 'cost_first' } },
+      };
+      const d = this.decide(cheaper, view, started);
+      const downgraded: Decision = { ...d, reasons: [...d.reasons, `budget-downgrade:${d.model.name}`] };
+      const p = this.plan(a, downgraded, true) ?? plan;
+      return andThen(this.usage.admit(p), (o2) => {
+        const refused = denial(o2, onUnavailable);
+        if (refused !== undefined) throw refused;
+        return this.commit(a, downgraded, view, started, p, o2);
+      });
+    }
+    const refused = denial(out, onUnavailable);
+    if (refused !== undefined) throw refused;
+    return this.commit(a, decision, view, started, plan, out);
+  }
+
+  /** What this request spends against which limits (undefined when the fleet meters and limits nothing). */
+  private plan(a: Admission, d: Decision, downgraded = false): UsagePlan | undefined {
+    const fleet = a.fleet;
+    if (!fleet.usage.limited && fleet.usage.metering.mode !== 'all') return undefined;
+    return planUsage({
+      fleet,
+      model: d.model,
+      tenant: a.policy.tenant,
+      promptTokens: d.prompt.tokens,
+      maxOutputTokens: a.input.maxOutputTokens,
+      wallNow: this.wallNow(),
+      downgraded,
+    });
+  }
+
+  private commit(a: Admission, decision: Decision, view: LiveView, started: number, plan: UsagePlan | undefined, usage: AdmitOutcome | undefined): Routed {
+    const fleet = a.fleet;
+    if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
     this.decisions.put(a.requestId, decision);
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string);
     const decidedAt = this.deps.now();
+    const key = `${this.instance}-${(++this.seq).toString(36)}`;
     // From the start of the request's processing (body parse, policy) to the decision.
-    return { decision, admission: a, fleet, decidedAt, decisionUs: (decidedAt - Math.min(started, a.startedAt)) * 1000, lease };
+    const routed: Routed = {
+      key,
+      decision,
+      admission: a,
+      fleet,
+      decidedAt,
+      decisionUs: (decidedAt - Math.min(started, a.startedAt)) * 1000,
+      lease,
+      plan,
+      usage,
+    };
+    this.ends.track(key, routed);
+    return routed;
   }
 
-  /** The response to a routed request: what it teaches about endpoints and models. */
-  observe(routed: Routed, r: ResponseReport): Observed {
+  /** Budgets past their alert_at share: told once per window (the key names the window). */
+  private alerts(out: AdmitOutcome): void {
+    for (const o of out.outcomes) {
+      const c = o.check;
+      if (c.kind !== 'budget' || this.alerted.has(c.key)) continue;
+      const share = 1 - o.remaining / c.limit;
+      if (share < c.alertAt) continue;
+      if (this.alerted.size >= 10_000) this.alerted.clear();
+      this.alerted.add(c.key);
+      this.deps.onBudgetAlert?.(c, share);
+    }
+  }
+
+  private wallNow(): number {
+    return this.deps.wallNow?.() ?? Date.now();
+  }
+
+  /** An access log event from Envoy (request-ends.ts). */
+  ended(e: AccessLogEvent): void {
+    this.ends.handle(e);
+    // A request ended: a held one may fit now.
+    if (e.kind === 'end') this.flow.kick();
+  }
+
+  /** Whether every usable endpoint of the pool is over flow_control.saturation. */
+  private saturated(pool: string, view: LiveView = this.deps.live): boolean {
+    const fleet = this.deps.fleet();
+    const model = fleet.models.find((m) => m.cluster === pool);
+    if (model === undefined) return false;
+    return poolSaturated(endpointsOf(model, view), view, fleet.usage.flowControl.saturation, this.deps.now());
+  }
+
+  /**
+   * Share with the other kvfleet instances on the same backend (state/signals.ts): session
+   * pins, cooldowns and circuits opened go out and come in; access log entries of requests
+   * another instance routed go to it.
+   */
+  share(signals: Signals): void {
+    if (!signals.shared) return;
+    this.signals = signals;
+    this.state.sessions.onPin = (session, endpoint, ttlMs) => signals.publish({ t: 'pin', session, endpoint, ttlMs });
+    this.ends.forward = (owner, event) => {
+      signals.publish({ t: 'end', owner, event: serializeEvent(event) });
+      return true;
+    };
+    signals.subscribe((s, sentWall) => this.apply(s, sentWall));
+    const capacity = this.deps.fleet().affinity.session_capacity;
+    void signals.loadPins(capacity).then(
+      (pins) => {
+        const now = this.deps.now();
+        for (const p of pins) this.state.sessions.adopt(p.session, p.endpoint, now, p.ttlMs);
+      },
+      () => undefined,
+    );
+  }
+
+  private apply(s: Signal, sentWall: number): void {
     const now = this.deps.now();
-    const d = routed.decision;
-    // A hosted provider's virtual endpoint stands for whichever address Envoy's LB chose.
-    const served = d.model.virtualEndpoint && r.served !== undefined ? d.endpoints[0] : r.served;
-    if (served !== undefined) routed.lease.moveTo(served);
-    const upstreamMs = now - routed.decidedAt;
-    const endpoints = this.deps.endpoints;
-    const effects =
-      endpoints === undefined
-        ? undefined
-        : applyOutcome(
-            endpoints,
-            {
-              status: r.status,
-              served,
-              attempts: r.attempts,
-              offered: d.endpoints,
-              ttfbMs: upstreamMs,
-              headers: r.headers,
-              now,
-              wallNow: Date.now(),
-            },
-            routed.fleet.file.health,
-          );
-    learnOutcome(this.state, routed.fleet, this.deps.live, d, { status: r.status, servedEndpoint: served, latencyMs: upstreamMs }, now);
-    return { effects, upstreamMs };
+    const late = Math.max(0, Date.now() - sentWall);
+    const live = this.deps.endpoints;
+    if (s.t === 'pin') this.state.sessions.adopt(s.session, s.endpoint, now, s.ttlMs - late);
+    else if (s.t === 'cool') live?.coolDown(s.address, now + s.ms - late, s.reason);
+    else if (s.t === 'open') live?.tripCircuit(s.address);
+    else if (s.owner === this.instance) {
+      const e = deserializeEvent(s.event);
+      if (e !== undefined) this.ends.handle(e);
+    }
+  }
+
+  /** What an outcome taught: metrics and logs (deps), and the other instances. */
+  private outcome(e: OutcomeEffects): void {
+    this.deps.onOutcome?.(e);
+    const sig = this.signals;
+    if (sig === undefined) return;
+    if (e.cooled !== undefined) sig.publish({ t: 'cool', address: e.cooled.address, ms: e.cooled.ms, reason: e.cooled.reason });
+    for (const address of e.circuitsOpened) sig.publish({ t: 'open', address });
+  }
+
+  /** The meter's reading of a metered response (extproc/meter/). */
+  metered(key: string, reading: MeterReading): void {
+    this.ends.metered(key, reading);
+  }
+
+  /**
+   * A request routed after its client went away (it waited on limits or flow control): it
+   * never leaves Envoy. Its slot is freed, its token reservation given back (the request
+   * itself stays counted).
+   */
+  abandon(routed: Routed): void {
+    if (!this.ends.take(routed.key)) return;
+    routed.lease.release();
+    if (routed.plan !== undefined)
+      this.usage.settle({ plan: routed.plan, actual: { promptTokens: 0, completionTokens: 0 }, actualUsd: 0, wallNow: this.wallNow() });
+  }
+
+  /** A routed request ended (the virtual benchmark reports ends itself). */
+  finish(routed: Routed, end: RequestEnd): void {
+    if (this.ends.take(routed.key)) this.ends.finish(routed, end);
   }
 
   /** After a fleet reload: learned state keeps only what the new fleet still has. */

@@ -20,11 +20,32 @@ export async function freePort(): Promise<number> {
 }
 
 /** Poll `probe` every 50 ms until it says true (a throw counts as false), or fail after `timeoutMs`. */
-export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Those of `ports` on 127.0.0.1 that something already listens on (a listen attempt fails). */
+export async function busyPorts(ports: readonly number[]): Promise<number[]> {
+  const busy = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<boolean>((resolveBusy) => {
+          const srv = createServer();
+          srv.unref();
+          srv.once('error', () => resolveBusy(true));
+          srv.listen(port, '127.0.0.1', () => srv.close(() => resolveBusy(false)));
+        }),
+    ),
+  );
+  return ports.filter((_, i) => busy[i] === true);
 }

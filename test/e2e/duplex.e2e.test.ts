@@ -1,8 +1,9 @@
 // Through a real Envoy whose ext_proc filter runs the request body in FULL_DUPLEX_STREAMED
-// mode (the Gateway API Inference Extension's endpoint-picker mode; src/envoy/processing-mode.ts):
-// Envoy streams the body to kvfleet without waiting for the headers answer, kvfleet answers
-// the headers with the route once the body is complete and sends the body back. Also the
-// check, through the upstream implementation itself, of proto/kvfleet's newer fields.
+// mode (envoy/envoy.yaml as shipped; the Gateway API Inference Extension's endpoint-picker
+// mode): Envoy streams the body to kvfleet without waiting for the headers answer, kvfleet
+// answers the headers with the route once the body is complete and sends the body back. Also
+// the check, through the upstream implementation itself, of proto/kvfleet's newer fields; and
+// the BUFFERED mode (src/tools/envoy/processing-mode.ts), which kvfleet serves as well.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachProcessingMode } from '../../src/tools/envoy/processing-mode.js';
@@ -12,7 +13,6 @@ import { openStream } from '../helpers/streamed.js';
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
-    extProcMode: 'full-duplex',
     sim: { decodeMsPerToken: 5, defaultMaxTokens: 4, maxModelLen: 1_000_000, prefillUsPerToken: 1 },
     editFleet: (f) => {
       (f['server'] as Record<string, unknown>)['max_body_bytes'] = 2 * 1024 * 1024;
@@ -141,12 +141,14 @@ describe('full-duplex request body through Envoy', () => {
     expect(stack.llama.replicas.map((r) => r.stats().requests)).toEqual(before);
   });
 
-  it('a streamed response keeps its endpoint in flight until it ends (response trailers keep the stream open)', async () => {
+  it("a streamed response keeps its endpoint in flight until it ends (Envoy's access log says when)", async () => {
     const res = await postJson(stack.url, '/v1/chat/completions', { ...chat('count'), stream: true, max_tokens: 120 });
     expect(res.status).toBe(200);
     const served = res.headers.get('x-kvfleet-endpoint') ?? '';
     const stream = await openStream(res);
     expect(stream.first.includes('[DONE]')).toBe(false);
+    for (let i = 0; i < 50 && (await endpoint(served))?.inflight !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
     expect((await endpoint(served))?.inflight).toBe(1);
     expect(await stream.rest()).toContain('[DONE]');
     for (let i = 0; i < 50 && (await endpoint(served))?.inflight !== 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -172,13 +174,15 @@ describe('full-duplex request body through Envoy', () => {
   });
 });
 
-describe('full-duplex response body too (as some endpoint-picker gateways configure it)', () => {
+describe('the response side too (as endpoint-picker gateways configure it: response headers, full-duplex response body)', () => {
   let both: Stack;
   beforeAll(async () => {
     both = await startStack({
-      extProcMode: 'full-duplex',
       sim: { decodeMsPerToken: 2, defaultMaxTokens: 8 },
-      editEnvoy: (config) => forEachProcessingMode(config, (pm) => (pm['response_body_mode'] = 'FULL_DUPLEX_STREAMED')),
+      editEnvoy: (config) =>
+        forEachProcessingMode(config, (pm) =>
+          Object.assign(pm, { response_header_mode: 'SEND', response_body_mode: 'FULL_DUPLEX_STREAMED', response_trailer_mode: 'SEND' }),
+        ),
     });
   });
   afterAll(async () => {
@@ -198,5 +202,37 @@ describe('full-duplex response body too (as some endpoint-picker gateways config
     const text = await sse.text();
     expect(text.match(/^data: \{/gm)?.length ?? 0).toBeGreaterThanOrEqual(40);
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+});
+
+describe('BUFFERED request bodies (server.body_mode auto follows the filter)', () => {
+  let buffered: Stack;
+  beforeAll(async () => {
+    buffered = await startStack({ extProcMode: 'buffered', sim: { decodeMsPerToken: 2, defaultMaxTokens: 8 } });
+  });
+  afterAll(async () => {
+    await buffered?.stop();
+  });
+
+  it('routes and explains the same way', async () => {
+    const res = await postJson(buffered.url, '/v1/chat/completions', chat('Say hello.'), { 'x-request-id': 'buffered-1' });
+    expect(res.status, buffered.logs()).toBe(200);
+    const body = (await res.json()) as SimReply;
+    expect(body.kvfleet_sim.received_model).toBe(LLAMA_ID);
+    expect(res.headers.get('x-kvfleet-request-id')).toBe('buffered-1');
+    expect(res.headers.get('x-kvfleet-endpoint')).toBe(`127.0.0.1:${body.kvfleet_sim.port}`);
+  });
+
+  it('SIGTERM ends the streams kvfleet has answered at once: kvfleet exits before a long stream does, and the stream completes', async () => {
+    const res = await postJson(buffered.url, '/v1/chat/completions', { ...chat('count'), stream: true, max_tokens: 1500 });
+    expect(res.status).toBe(200);
+    const stream = await openStream(res);
+    const stopped = buffered.kvfleet.stop().then((code) => ({ code, at: Date.now() }));
+    const rest = stream.rest().then((text) => ({ text, at: Date.now() }));
+    const [exit, done] = await Promise.all([stopped, rest]);
+    expect(exit.code).toBe(0);
+    expect(exit.at).toBeLessThan(done.at);
+    expect(done.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    await buffered.kvfleet.start();
   });
 });

@@ -186,6 +186,8 @@ describe('outcome feedback', () => {
     } finally {
       await limited.setFaults({ errorRate: 0 });
     }
+    // The outcome reaches kvfleet through Envoy's access log, just after the response.
+    await until('the 429 to reach kvfleet', async () => (await ep(B))?.coolReason !== undefined, 5000);
     const cooling = await ep(B);
     expect(cooling?.coolReason).toBe('429 retry-after');
     expect(cooling?.coolingMs ?? 0).toBeGreaterThan(2000); // 4 s minus the time this test took since the 429
@@ -207,8 +209,11 @@ describe('outcome feedback', () => {
     const served = res.headers.get('x-kvfleet-endpoint') ?? '';
     expect([A, B]).toContain(served);
     const stream = await openStream(res);
-    // Headers and first tokens are here; generation is still going.
+    // Headers and first tokens are here; generation is still going. (Earlier requests' ends
+    // arrive through Envoy's access log within milliseconds.)
     expect(stream.first.includes('[DONE]')).toBe(false);
+    await until('only this stream in flight on its endpoint', async () => (await ep(served))?.inflight === 1, 5000);
+    await new Promise((r) => setTimeout(r, 200));
     expect((await ep(served))?.inflight).toBe(1);
     expect(await stream.rest()).toContain('[DONE]');
     await until('in-flight to drop when the stream ended', async () => (await ep(served))?.inflight === 0, 5000);

@@ -98,7 +98,8 @@ export async function startEnvoy(opts: {
   const bin = envoyBinary();
   const source = opts.configPath ?? ENVOY_CONFIG;
   const config: unknown = parse(await readFile(source, 'utf8'));
-  if (opts.extProcMode !== undefined && opts.extProcMode !== 'buffered' && setExtProcMode(config, opts.extProcMode) === 0) {
+  // The shipped config is full duplex; 'buffered' must find a filter to switch.
+  if (opts.extProcMode === 'buffered' && setExtProcMode(config, opts.extProcMode) === 0) {
     throw new Error(`${source}: no ext_proc processing_mode to switch to ${opts.extProcMode}`);
   }
   opts.edit?.(config);

@@ -44,6 +44,8 @@ export interface KvfleetProcess {
   start(): Promise<void>;
   /** SIGTERM and wait for the exit; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash): no drain, nothing flushed. */
+  kill(): void;
   logs(): string;
   /** Parsed pino lines emitted so far. */
   lines(): Array<Record<string, unknown>>;
@@ -85,6 +87,9 @@ export function kvfleetProcess(fleetPath: string, grpcPort: number, adminPort: n
       const code = await exited;
       clearTimeout(timer);
       return code;
+    },
+    kill() {
+      child?.kill('SIGKILL');
     },
     logs: () => log,
     lines: () =>
@@ -135,7 +140,7 @@ export interface StackOptions {
   readonly sim?: Partial<SimOptions>;
   /** Edit the fleet file (parsed YAML) before kvfleet starts. */
   readonly editFleet?: (fleet: Record<string, unknown>) => void;
-  /** ext_proc request-body mode of the Envoy bootstrap (default: envoy.yaml as shipped, buffered). */
+  /** ext_proc request-body mode of the Envoy bootstrap (default: envoy.yaml as shipped, full duplex). */
   readonly extProcMode?: ExtProcMode;
   /** Edit the parsed Envoy bootstrap (after extProcMode) before Envoy starts. */
   readonly editEnvoy?: (config: unknown) => void;

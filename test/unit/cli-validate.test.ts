@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,84 @@ models:
     const r = await cli(['serve', '-c', file, '--grpc-port', '0', '--admin-port', '0']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('models: at least one model is required');
+  });
+});
+
+/** One line on stderr, no stack frames. */
+const oneLine = (err: string) => {
+  expect(err.trim().split('\n')).toHaveLength(1);
+  expect(err).not.toMatch(/\n\s+at /);
+};
+
+describe('clear failures: one line, an exit code', () => {
+  it('validate reports every problem at once: cross-checks run beside schema errors, and a negative weight is one problem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-validate-'));
+    const file = join(dir, 'many.yaml');
+    await writeFile(
+      file,
+      `
+routing:
+  strategy: bogus
+  weights: { quality: -1, cost: 0, latency: 0, cache: 0, load: 0 }
+models:
+  - { name: a, cluster: c, endpoints: [10.0.0.1:8000] }
+  - { name: a, cluster: c, model_id: a, endpoints: [10.0.0.2:8000, 10.0.0.2:8000] }
+`,
+    );
+    const r = await cli(['validate', file]);
+    expect(r.code).toBe(1);
+    for (const p of [
+      'routing.strategy',
+      'routing.weights.quality',
+      'models[0].model_id',
+      'models[1].name: "a" is already used by models[0]',
+      'models[1].endpoints[1]: duplicate endpoint',
+    ]) {
+      expect(r.err).toContain(p);
+    }
+    expect(r.err).not.toContain('at least one weight must be positive');
+    expect(r.err).toContain('5 problem(s)');
+  });
+
+  it('serve on a port in use: exit 3 and one line naming the address', async () => {
+    const blocker = createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      for (const flags of [
+        ['--grpc-port', String(port), '--admin-port', '0'],
+        ['--grpc-port', '0', '--admin-port', String(port)],
+      ]) {
+        const r = await cli(['serve', '-c', 'examples/fleet.yaml', ...flags]);
+        expect(r.code).toBe(3);
+        oneLine(r.err);
+        expect(r.err).toContain(`127.0.0.1:${port} is already in use`);
+      }
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('demo with one of its fixed ports taken: exit 3 and one line, before starting anything', async () => {
+    const blocker = createServer();
+    await new Promise<void>((res) => blocker.listen(18443, '127.0.0.1', () => res()));
+    try {
+      const r = await cli(['demo']);
+      expect(r.code).toBe(3);
+      oneLine(r.err);
+      expect(r.err).toMatch(/kvfleet demo: ports? .*18443.* already in use/);
+      expect(r.out).toBe('');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('init into a directory that does not exist: exit 1 and one line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvfleet-init-'));
+    const r = await cli(['init', '-o', join(dir, 'missing', 'dir', 'fleet.yaml')]);
+    expect(r.code).toBe(1);
+    oneLine(r.err);
+    expect(r.err).toContain('no such file or directory (does its directory exist?)');
   });
 });
 

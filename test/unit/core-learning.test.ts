@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
 import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
-import { post, setHeaders, testEnv, headers } from '../helpers/exchange.js';
+import { logEvent, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
 const chat = (user: string) => ({
   body: Buffer.from(
@@ -16,7 +16,7 @@ const chat = (user: string) => ({
   end_of_stream: true,
 });
 
-describe('learning from the response phase', () => {
+describe('learning from the end of a request (Envoy access log)', () => {
   it('the endpoint that actually served learns the prompt, and the model arm gets a reward', () => {
     const env = testEnv(fleetFrom(TWO_MODEL_YAML.replace('max_body_bytes: 2048', 'max_body_bytes: 65536')));
     const ex = new Exchange(env);
@@ -24,12 +24,9 @@ describe('learning from the response phase', () => {
     const b = ex.handle({ request_body: chat('first') });
     const eps = setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',') ?? [];
     const retried = eps[1] as string;
-    env.clock.t += 80;
-    ex.handle({
-      response_headers: headers({ ':status': '200' }),
-      attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: retried } } } },
-    });
     ex.close();
+    // Envoy's access log: served by the first fallback after a retry, 80 ms to the first byte.
+    env.router.ended(logEvent(b, { status: 200, served: retried, attempts: 2, ttfbMs: 80 }));
     expect(env.router.state.index.size(retried)).toBeGreaterThan(0);
     expect(env.router.state.bandit.arm('small')).toMatchObject({ n: 1 });
     expect(env.router.state.bandit.arm('small')?.latencyEmaMs).toBe(80);

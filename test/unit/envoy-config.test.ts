@@ -14,6 +14,9 @@ import { dockerFleet, dockerVariant } from '../../src/tools/envoy/docker-variant
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { locateEnvoy } from '../../src/tools/envoy/locate.js';
 import { setExtProcMode } from '../../src/tools/envoy/processing-mode.js';
+import { EXPLANATION_HEADERS } from '../../src/extproc/explain-metadata.js';
+import { METER_HEADER } from '../../src/extproc/phases/request-body.js';
+import { ROLE_HEADER } from '../../src/extproc/server.js';
 import { parseFleet } from '../../src/config/load.js';
 import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.js';
 
@@ -95,10 +98,18 @@ function loadBootstrap(name: string): Obj {
   return obj(parse(readFileSync(join(ENVOY_DIR, name), 'utf8')), name);
 }
 
+/** The meter: envoy.yaml's second ext_proc filter (observability mode), by name. */
+const METER_FILTER = 'kvfleet-meter';
+
 interface Parts {
   hcm: Obj;
   extProc: Obj;
+  /** The meter filter's typed_config. */
+  meter: Obj;
   filterNames: string[];
+  /** The virtual host's routes, in order. */
+  routes: Obj[];
+  /** The catch-all route's action (the last route). */
   route: Obj;
   clusters: Map<string, Obj>;
   listener: Obj;
@@ -114,17 +125,34 @@ function parts(boot: Obj): Parts {
   const filters = arr(hcm['http_filters'], 'http_filters').map((f) => obj(f, 'http filter'));
   const filterNames = filters.map((f) => String(f['name']));
   const extProc = obj(filters.find((f) => f['name'] === 'envoy.filters.http.ext_proc')?.['typed_config'], 'ext_proc');
+  const meter = obj(filters.find((f) => f['name'] === METER_FILTER)?.['typed_config'], 'meter');
   const vhosts = arr(obj(hcm['route_config'], 'route_config')['virtual_hosts'], 'virtual_hosts');
   const routes = arr(obj(vhosts[0], 'vhost')['routes'], 'routes').map((r) => obj(r, 'route'));
-  // The catch-all route (cluster from x-kvfleet-cluster) comes last; routes before it serve one cluster each.
+  // The catch-all route (cluster from x-kvfleet-cluster) comes last; routes before it serve one
+  // cluster each, or are metered (x-kvfleet-meter), or both.
   const route = obj(routes.at(-1)?.['route'], 'route action');
   const clusters = new Map(arr(sr['clusters'], 'clusters').map((c) => [String(obj(c, 'cluster')['name']), c as Obj]));
-  return { hcm, extProc, filterNames, route, clusters, listener };
+  return { hcm, extProc, meter, filterNames, routes, route, clusters, listener };
 }
 
+/** kvfleet's own clusters: the routing filter's (and the access log's), and the meter's. */
+const KVFLEET_CLUSTERS = new Set(['kvfleet', 'kvfleet_meter']);
 /** The self-hosted model pools (the hosted provider's cluster is checked on its own). */
-const modelClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => n !== 'kvfleet' && c['transport_socket'] === undefined);
-const hostedClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => n !== 'kvfleet' && c['transport_socket'] !== undefined);
+const modelClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !KVFLEET_CLUSTERS.has(n) && c['transport_socket'] === undefined);
+const hostedClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !KVFLEET_CLUSTERS.has(n) && c['transport_socket'] !== undefined);
+
+/** The meter's per-route config on a route (undefined: the meter stays off there). */
+const meterOn = (r: Obj): unknown => (isObj(r['typed_per_filter_config']) ? r['typed_per_filter_config'][METER_FILTER] : undefined);
+/** A route's header matchers. */
+const headerMatches = (r: Obj): Obj[] => arr(obj(r['match'], 'match')['headers'] ?? [], 'headers').map((h) => obj(h, 'header matcher'));
+/** Its match without the x-kvfleet-meter matcher (the unmetered twin's match). */
+function withoutMeterMatch(r: Obj): Obj {
+  const m = structuredClone(obj(r['match'], 'match'));
+  const rest = headerMatches(r).filter((h) => h['name'] !== METER_HEADER);
+  if (rest.length > 0) m['headers'] = rest;
+  else delete m['headers'];
+  return m;
+}
 
 function endpointsOf(cluster: Obj): Array<{ address: string; port: number }> {
   return withKey(cluster, 'socket_address').map((o) => {
@@ -182,41 +210,113 @@ describe('envoy --mode validate (real Envoy binary)', () => {
       'EnvoyFilter',
     );
     const patches = arr(obj(ef['spec'], 'spec')['configPatches'], 'configPatches').map((p) => obj(p, 'patch'));
-    const filterPatch = obj(
-      patches.find((p) => p['applyTo'] === 'HTTP_FILTER'),
-      'HTTP_FILTER patch',
-    );
-    const clusterPatch = obj(
-      patches.find((p) => p['applyTo'] === 'CLUSTER'),
-      'CLUSTER patch',
-    );
-    const filter = structuredClone(obj(obj(filterPatch['patch'], 'patch')['value'], 'filter'));
-    // Istio's cluster name does not exist in the bootstrap: point it at `kvfleet`.
-    obj(obj(obj(filter['typed_config'], 'tc')['grpc_service'], 'gs')['envoy_grpc'], 'eg')['cluster_name'] = 'kvfleet';
-    const lb = obj(obj(clusterPatch['patch'], 'patch')['value'], 'value')['load_balancing_policy'];
+    const patchesOf = (applyTo: string, operation: string, count: number): Obj[] => {
+      const found = patches.filter((p) => p['applyTo'] === applyTo && obj(p['patch'], 'patch')['operation'] === operation);
+      expect(found, `${applyTo} ${operation} patches`).toHaveLength(count);
+      return found;
+    };
+    /** The values of the patches of `applyTo` with `operation`, in order (Istio's cluster names → the bootstrap's `kvfleet`). */
+    const values = (applyTo: string, operation: string, count: number): Obj[] =>
+      patchesOf(applyTo, operation, count).map((p) => {
+        const v = structuredClone(obj(obj(p['patch'], 'patch')['value'], `${applyTo} value`));
+        // Istio's cluster name does not exist in the bootstrap: point it at `kvfleet`.
+        for (const o of withKey(v, 'cluster_name')) {
+          expect(o['cluster_name']).toBe('outbound|9002||kvfleet.llm.svc.cluster.local');
+          o['cluster_name'] = 'kvfleet';
+        }
+        return v;
+      });
+    const value = (applyTo: string, operation: string, count = 1): Obj => values(applyTo, operation, count)[0] as Obj;
+    /** Istio's MERGE: protobuf merge semantics (messages merged field by field, repeated fields appended). */
+    const merge = (into: Obj, from: Obj): void => {
+      for (const [k, v] of Object.entries(from)) {
+        const cur = into[k];
+        if (isObj(cur) && isObj(v)) {
+          if ('@type' in v) expect(cur['@type'], `${k}: MERGE needs the same @type`).toBe(v['@type']);
+          merge(cur, v);
+        } else if (Array.isArray(cur) && Array.isArray(v)) into[k] = [...(cur as unknown[]), ...(v as unknown[])];
+        else into[k] = structuredClone(v);
+      }
+    };
+    // ext_proc, then the meter, each inserted just before the router.
+    const inserted = values('HTTP_FILTER', 'INSERT_BEFORE', 2);
+    expect(inserted.map((f) => f['name'])).toEqual(['envoy.filters.http.ext_proc', METER_FILTER]);
+    // The meter on, per metered route, matched by the route's name (the VirtualService's http[].name).
+    const routePatches = patchesOf('HTTP_ROUTE', 'MERGE', 2).map((p) => ({
+      name: obj(obj(obj(obj(p['match'], 'match')['routeConfiguration'], 'routeConfiguration')['vhost'], 'vhost')['route'], 'route')['name'],
+      value: obj(obj(p['patch'], 'patch')['value'], 'HTTP_ROUTE value'),
+    }));
+    const routerMerge = value('HTTP_FILTER', 'MERGE');
+    const hcmMerge = value('NETWORK_FILTER', 'MERGE');
+    const vhostMerge = value('VIRTUAL_HOST', 'MERGE');
+    const lb = value('CLUSTER', 'MERGE', 2)['load_balancing_policy'];
 
     const boot = loadBootstrap('envoy.yaml');
     const p = parts(boot);
-    const filters = arr(p.hcm['http_filters'], 'http_filters');
-    filters[p.filterNames.indexOf('envoy.filters.http.ext_proc')] = filter;
+    const reference = parts(loadBootstrap('envoy.yaml'));
+    // Take out of envoy.yaml what the patches provide, then apply them as Istio does.
+    const filters = arr(p.hcm['http_filters'], 'http_filters')
+      .map((f) => obj(f, 'http filter'))
+      .filter((f) => f['name'] !== 'envoy.filters.http.ext_proc' && f['name'] !== METER_FILTER);
+    filters.splice(
+      filters.findIndex((f) => f['name'] === 'envoy.filters.http.router'),
+      0,
+      ...inserted,
+    );
+    p.hcm['http_filters'] = filters;
+    // Istio's metered routes carry their VirtualService names; the patches add the meter by name.
+    const metered = p.routes.filter((r) => meterOn(r) !== undefined);
+    expect(metered.length).toBeGreaterThan(0);
+    metered.forEach((r, i) => {
+      delete r['typed_per_filter_config'];
+      r['name'] = routePatches[i % routePatches.length]?.name;
+    });
+    for (const r of p.routes) for (const rp of routePatches) if (rp.name === r['name']) merge(r, rp.value);
+    const router = obj(
+      filters.find((f) => f['name'] === 'envoy.filters.http.router'),
+      'router',
+    );
+    delete obj(router['typed_config'], 'router typed_config')['upstream_log'];
+    merge(router, routerMerge);
+    p.hcm['access_log'] = arr(p.hcm['access_log'], 'access_log').filter((l) => obj(l, 'logger')['name'] !== 'envoy.access_loggers.http_grpc');
+    delete p.hcm['access_log_options'];
+    // The NETWORK_FILTER patch applies to the connection manager filter, whose typed_config is p.hcm.
+    const hcmFilter = { name: 'envoy.filters.network.http_connection_manager', typed_config: p.hcm };
+    merge(hcmFilter, hcmMerge);
+    const vhosts = arr(obj(p.hcm['route_config'], 'route_config')['virtual_hosts'], 'virtual_hosts').map((v) => obj(v, 'vhost'));
+    for (const vh of vhosts) {
+      delete vh['response_headers_to_add'];
+      delete vh['response_headers_to_remove'];
+      merge(vh, vhostMerge);
+    }
     for (const [, c] of modelClusters(p)) c['load_balancing_policy'] = structuredClone(lb);
+    // Each fragment landed where Envoy reads it.
+    const spliced = parts(boot);
+    expect(withKey(spliced.hcm['access_log'], 'log_name').map((o) => o['log_name'])).toEqual(['kvfleet']);
+    expect(obj(spliced.hcm['access_log_options'], 'access_log_options')['access_log_flush_interval']).toBeDefined();
+    expect(withKey(router['typed_config'], 'log_name').map((o) => o['log_name'])).toEqual(['kvfleet']);
+    expect(arr(vhosts[0]?.['response_headers_to_add'], 'response_headers_to_add')).toHaveLength(Object.keys(EXPLANATION_HEADERS).length + 1);
+    expect(spliced.filterNames).toEqual(reference.filterNames);
+    // The metered routes have the reference's per-route meter, the others none.
+    expect(spliced.routes.map((r) => meterOn(r))).toEqual(reference.routes.map((r) => meterOn(r)));
     const out = join(scratch, 'istio-spliced.yaml');
     writeFileSync(out, stringify(boot));
     const r = validate(out);
     expect(r.status, r.output).toBe(0);
   });
 
-  it('envoy.yaml switched to the full-duplex body mode validates, and Envoy refuses it without request trailers', () => {
+  it('envoy.yaml switched to the buffered body mode validates; Envoy refuses full duplex without request trailers', () => {
     const boot = loadBootstrap('envoy.yaml');
-    expect(setExtProcMode(boot, 'full-duplex')).toBe(1);
+    expect(setExtProcMode(boot, 'full-duplex')).toBe(0);
+    expect(setExtProcMode(boot, 'buffered')).toBe(1);
     const pm = parts(boot).extProc['processing_mode'];
-    expect(pm).toMatchObject({ request_body_mode: 'FULL_DUPLEX_STREAMED', request_trailer_mode: 'SEND', response_trailer_mode: 'SEND' });
-    const good = join(scratch, 'full-duplex.yaml');
+    expect(pm).toMatchObject({ request_body_mode: 'BUFFERED', request_trailer_mode: 'SKIP', response_header_mode: 'SKIP' });
+    const good = join(scratch, 'buffered.yaml');
     writeFileSync(good, stringify(boot));
     const r = validate(good);
     expect(r.status, r.output).toBe(0);
-    // Why processing-mode.ts also sets request_trailer_mode: Envoy rejects full duplex without it.
-    obj(pm, 'processing_mode')['request_trailer_mode'] = 'SKIP';
+    // Why the shipped config sends request trailers: Envoy rejects full duplex without them.
+    Object.assign(obj(pm, 'processing_mode'), { request_body_mode: 'FULL_DUPLEX_STREAMED', request_trailer_mode: 'SKIP' });
     const bad = join(scratch, 'full-duplex-no-trailers.yaml');
     writeFileSync(bad, stringify(boot));
     expect(validate(bad).status).not.toBe(0);
@@ -227,8 +327,14 @@ describe('envoy --mode validate (real Envoy binary)', () => {
 describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
   const p = parts(loadBootstrap(name));
 
-  it('runs ext_proc, then the router, last', () => {
-    expect(p.filterNames.slice(-2)).toEqual(['envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+  it('runs header_mutation, jwt_authn, ext_proc, the meter, then the router, last', () => {
+    expect(p.filterNames).toEqual([
+      'envoy.filters.http.header_mutation',
+      'envoy.filters.http.jwt_authn',
+      'envoy.filters.http.ext_proc',
+      METER_FILTER,
+      'envoy.filters.http.router',
+    ]);
   });
 
   it('sanitizes client x-envoy-* control headers but keeps the client x-request-id', () => {
@@ -242,30 +348,139 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
     expect(t).toBeGreaterThanOrEqual(1);
     expect(t).toBeLessThanOrEqual(5);
     expect(obj(obj(p.extProc['grpc_service'], 'grpc_service')['envoy_grpc'], 'envoy_grpc')['cluster_name']).toBe('kvfleet');
+    // kvfleet may extend the timer of a BUFFERED request it holds (flow_control), up to this.
+    expect(seconds(p.extProc['max_message_timeout'])).toBeGreaterThanOrEqual(60);
   });
 
-  it('ext_proc processing mode, mutation rules, metadata namespaces and attributes', () => {
+  it('ext_proc: the request side only, full duplex (Envoy lets go of the stream after the answer), mutation rules, metadata namespaces', () => {
     expect(p.extProc['processing_mode']).toEqual({
       request_header_mode: 'SEND',
-      request_body_mode: 'BUFFERED',
-      request_trailer_mode: 'SKIP',
-      response_header_mode: 'SEND',
+      request_body_mode: 'FULL_DUPLEX_STREAMED',
+      request_trailer_mode: 'SEND',
+      response_header_mode: 'SKIP',
       response_body_mode: 'NONE',
       response_trailer_mode: 'SKIP',
     });
-    expect(p.extProc['allow_mode_override']).toBe(true);
+    // Nothing that would keep the stream open or ask for a response phase.
+    expect(p.extProc['allow_mode_override']).toBeUndefined();
+    expect(p.extProc['response_attributes']).toBeUndefined();
     expect(obj(p.extProc['mutation_rules'], 'mutation_rules')['allow_all_routing']).toBe(true);
     const md = obj(p.extProc['metadata_options'], 'metadata_options');
     expect(obj(md['receiving_namespaces'], 'receiving')['untyped']).toEqual(expect.arrayContaining(['envoy.lb', 'kvfleet']));
-    expect(p.extProc['response_attributes']).toContain('upstream.address');
   });
 
-  it('kvfleet cluster speaks HTTP/2 and does not cap in-flight requests at the 1024 default', () => {
-    const c = obj(p.clusters.get('kvfleet'), 'kvfleet cluster');
+  it('renders every explanation header from kvfleet metadata on the virtual host, after removing upstream copies', () => {
+    const vh = obj(arr(obj(p.hcm['route_config'], 'rc')['virtual_hosts'], 'vhs')[0], 'vh');
+    const added = arr(vh['response_headers_to_add'], 'response_headers_to_add').map((h) => obj(obj(h, 'hvo')['header'], 'header'));
+    const expected = {
+      ...Object.fromEntries(Object.entries(EXPLANATION_HEADERS).map(([h, f]) => [h, `%DYNAMIC_METADATA(kvfleet:${f})%`])),
+      'x-kvfleet-endpoint': '%UPSTREAM_HOST%',
+    };
+    expect(Object.fromEntries(added.map((h) => [h['key'], h['value']]))).toEqual(expected);
+    expect([...arr(vh['response_headers_to_remove'], 'remove')].sort()).toEqual(Object.keys(expected).sort());
+    for (const h of arr(vh['response_headers_to_add'], 'add')) expect(obj(h, 'hvo')['append_action']).toBe('OVERWRITE_IF_EXISTS_OR_ADD');
+  });
+
+  it("streams Envoy's access log to kvfleet: request ends with periodic entries, and one entry per upstream attempt", () => {
+    const als = (o: Obj, what: string) => {
+      const loggers = arr(o, what).map((l) => obj(l, 'logger'));
+      const grpc = loggers.find((l) => l['name'] === 'envoy.access_loggers.http_grpc');
+      const tc = obj(grpc?.['typed_config'], `${what} http_grpc`);
+      const cc = obj(tc['common_config'], 'common_config');
+      expect(obj(obj(cc['grpc_service'], 'gs')['envoy_grpc'], 'eg')['cluster_name']).toBe('kvfleet');
+      expect(cc['transport_api_version']).toBe('V3');
+      expect(cc['buffer_size_bytes']).toBe(0); // unbatched: in-flight counts stay current
+      expect(tc['additional_response_headers_to_log']).toEqual(expect.arrayContaining(['retry-after', 'x-ratelimit-remaining-requests']));
+    };
+    als(p.hcm['access_log'] as Obj, 'access_log');
+    const router = arr(p.hcm['http_filters'], 'filters')
+      .map((f) => obj(f, 'f'))
+      .find((f) => f['name'] === 'envoy.filters.http.router');
+    als(obj(router?.['typed_config'], 'router')['upstream_log'] as Obj, 'upstream_log');
+    // Periodic entries well inside the pending table's TTL (server.inflight_ttl_seconds, default 60).
+    expect(seconds(obj(p.hcm['access_log_options'], 'alo')['access_log_flush_interval'])).toBeLessThanOrEqual(20);
+  });
+
+  it("kvfleet's clusters (routing, meter) speak HTTP/2 and do not cap in-flight requests at the 1024 default", () => {
+    for (const name of KVFLEET_CLUSTERS) {
+      const c = obj(p.clusters.get(name), `${name} cluster`);
+      expect(withKey(c, 'http2_protocol_options'), name).toHaveLength(1);
+      const th = obj(arr(obj(c['circuit_breakers'], 'cb')['thresholds'], 'thresholds')[0], 'threshold');
+      expect(Number(th['max_requests']), name).toBeGreaterThan(1024);
+      expect(endpointsOf(c).map((e) => e.port)).toEqual([CONFIG_PORTS.kvfleet]);
+    }
+  });
+
+  it('the meter: observability mode, fails open, all SKIP by default, role metadata, the decision key forwarded', () => {
+    const m = p.meter;
+    // Envoy sends and never waits: the meter can neither delay, change nor fail a response.
+    expect(m['observability_mode']).toBe(true);
+    expect(m['failure_mode_allow']).toBe(true);
+    // Unmetered requests open no stream: every phase skipped unless a route turns it on.
+    expect(m['processing_mode']).toEqual({
+      request_header_mode: 'SKIP',
+      request_body_mode: 'NONE',
+      request_trailer_mode: 'SKIP',
+      response_header_mode: 'SKIP',
+      response_body_mode: 'NONE',
+      response_trailer_mode: 'SKIP',
+    });
+    expect(m['allow_mode_override']).toBeUndefined();
+    const gs = obj(m['grpc_service'], 'meter grpc_service');
+    expect(obj(gs['envoy_grpc'], 'envoy_grpc')['cluster_name']).toBe('kvfleet_meter');
+    // kvfleet tells the meter's streams from routing requests by this metadata.
+    expect(gs['initial_metadata']).toEqual([{ key: ROLE_HEADER, value: 'meter' }]);
+    const md = obj(m['metadata_options'], 'meter metadata_options');
+    expect(md['forwarding_namespaces']).toEqual({ untyped: ['kvfleet'] });
+    expect(md['receiving_namespaces']).toBeUndefined();
+    expect(seconds(m['deferred_close_timeout'])).toBeLessThanOrEqual(5);
+  });
+
+  it("the meter's cluster: kvfleet's own endpoints over HTTP/2, a fresh connection well before Node's 1,000 resets", () => {
+    const c = obj(p.clusters.get('kvfleet_meter'), 'kvfleet_meter cluster');
+    expect(endpointsOf(c)).toEqual(endpointsOf(obj(p.clusters.get('kvfleet'), 'kvfleet cluster')));
     expect(withKey(c, 'http2_protocol_options')).toHaveLength(1);
-    const th = obj(arr(obj(c['circuit_breakers'], 'cb')['thresholds'], 'thresholds')[0], 'threshold');
-    expect(Number(th['max_requests'])).toBeGreaterThan(1024);
-    expect(endpointsOf(c).map((e) => e.port)).toEqual([CONFIG_PORTS.kvfleet]);
+    const common = withKey(c, 'max_requests_per_connection');
+    expect(common).toHaveLength(1);
+    const perConnection = Number(common[0]?.['max_requests_per_connection']);
+    expect(perConnection).toBeGreaterThan(0);
+    expect(perConnection).toBeLessThanOrEqual(1000);
+    // The routing connection is not renewed: the meter's resets stay off it.
+    expect(withKey(obj(p.clusters.get('kvfleet'), 'kvfleet cluster'), 'max_requests_per_connection')).toEqual([]);
+  });
+
+  it('the meter is turned on only by routes that match x-kvfleet-meter and remove it, with the response side streamed', () => {
+    const metered = p.routes.filter((r) => meterOn(r) !== undefined);
+    expect(metered.length).toBeGreaterThanOrEqual(1);
+    for (const r of p.routes) {
+      const matchesMeter = headerMatches(r).filter((h) => h['name'] === METER_HEADER);
+      if (meterOn(r) === undefined) {
+        // An unmetered route never matches the mark (nor would it remove it: the twin does).
+        expect(matchesMeter, JSON.stringify(r['match'])).toEqual([]);
+        continue;
+      }
+      expect(matchesMeter, JSON.stringify(r['match'])).toEqual([{ name: METER_HEADER, present_match: true }]);
+      expect(r['request_headers_to_remove']).toEqual([METER_HEADER]);
+      expect(meterOn(r)).toEqual({
+        '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
+        overrides: {
+          processing_mode: { request_header_mode: 'SKIP', response_header_mode: 'SEND', response_body_mode: 'STREAMED', response_trailer_mode: 'SKIP' },
+        },
+      });
+    }
+  });
+
+  it('each metered route has an unmetered twin after it: the same match without the mark, the same destination', () => {
+    p.routes.forEach((r, i) => {
+      if (meterOn(r) === undefined) return;
+      const twin = p.routes.findIndex((t) => meterOn(t) === undefined && JSON.stringify(t['match']) === JSON.stringify(withoutMeterMatch(r)));
+      expect(twin, `the unmetered twin of ${JSON.stringify(r['match'])}`).toBeGreaterThan(i);
+      // With the meter on or off, the request goes to the same place with the same retries.
+      expect(p.routes[twin]?.['route']).toEqual(r['route']);
+    });
+    // And the catch-all (the cluster kvfleet chose) is still the last route, unmetered.
+    expect(meterOn(p.routes.at(-1) ?? {})).toBeUndefined();
+    expect(p.routes.at(-1)?.['match']).toEqual({ prefix: '/' });
   });
 
   it('routes by x-kvfleet-cluster with safe retries on other hosts and no overall deadline', () => {
@@ -273,9 +488,11 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
     expect(seconds(p.route['timeout'])).toBe(0);
     const rp = obj(p.route['retry_policy'], 'retry_policy');
     const on = String(rp['retry_on']).split(',');
-    expect(on).toEqual(expect.arrayContaining(['connect-failure', 'refused-stream', 'reset-before-request']));
-    // Never retry after the request may have reached a replica (half-done generation).
-    for (const unsafe of ['5xx', 'reset', 'gateway-error', 'retriable-4xx']) expect(on).not.toContain(unsafe);
+    // A replica that dies before its response headers (reset) loses nothing by a retry: Envoy
+    // never retries once the response has started.
+    expect(on).toEqual(expect.arrayContaining(['connect-failure', 'refused-stream', 'reset-before-request', 'reset']));
+    // Never retry a replica's own error answer (doubles GPU work on a request's fault).
+    for (const unsafe of ['5xx', 'gateway-error', 'retriable-4xx']) expect(on).not.toContain(unsafe);
     if (on.includes('retriable-status-codes')) expect(rp['retriable_status_codes']).toEqual([503]);
     expect(Number(rp['num_retries'])).toBeGreaterThanOrEqual(1);
     expect(Number(rp['num_retries'])).toBeLessThanOrEqual(3);
@@ -363,6 +580,12 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
     }
     const exprs = withKey(lrc, 'expression').map((o) => String(o['expression']));
     expect(exprs.some((e) => e.includes('ext_proc_error'))).toBe(true);
+    // Envoy's own protocol-error replies (codec errors, HTTP/1.0, bad path, no Host) too.
+    for (const d of ["startsWith('http1.')", 'low_version', 'missing_host_header', 'path_normalization_failed'])
+      expect(
+        exprs.some((e) => e.includes(d)),
+        d,
+      ).toBe(true);
   });
 });
 
@@ -373,7 +596,10 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
     const addrs = withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa'));
     // Loopback everywhere; the hosted provider's stand-in by name (a DNS cluster, like a real provider).
     expect(addrs.every((a) => a['address'] === (a['port_value'] === 18443 ? 'localhost' : '127.0.0.1'))).toBe(true);
-    expect(addrs.map((a) => a['port_value']).sort()).toEqual([CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort());
+    // kvfleet's port twice: the routing cluster and the meter's (kvfleet_meter), remapped alike.
+    expect(addrs.map((a) => a['port_value']).sort()).toEqual(
+      [CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort(),
+    );
     const endpoints = Object.fromEntries(MODEL_PORTS.map((port, i) => [String(port), 40001 + i]));
     const seen = remapPorts(boot, portMap({ listener: 30000, admin: 30001, kvfleet: 30002, endpoints }));
     expect(seen).toHaveLength(addrs.length);
@@ -381,7 +607,9 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
       withKey(boot, 'socket_address')
         .map((o) => obj(o['socket_address'], 'sa')['port_value'])
         .sort(),
-    ).toEqual([30000, 30001, 30002, 40001, 40002, 40003, 40004, 40005]);
+    ).toEqual([30000, 30001, 30002, 30002, 40001, 40002, 40003, 40004, 40005]);
+    const remapped = parts(boot);
+    for (const name of KVFLEET_CLUSTERS) expect(endpointsOf(obj(remapped.clusters.get(name), name)).map((e) => e.port)).toEqual([30002]);
   });
 
   it('envoy.docker.yaml and fleet.docker.yaml are exactly what `npm run render:docker-envoy` renders', () => {
@@ -504,6 +732,7 @@ describe('Kubernetes manifests', () => {
       'networking.istio.io/v1alpha3/EnvoyFilter',
       'networking.istio.io/v1/DestinationRule',
       'networking.istio.io/v1/DestinationRule',
+      'networking.istio.io/v1/DestinationRule',
       'networking.istio.io/v1/VirtualService',
     ]);
     const ef = docs('istio-envoyfilter.yaml')[0] as Obj;
@@ -517,9 +746,21 @@ describe('Kubernetes manifests', () => {
     const tc = obj(obj(obj(fp['patch'], 'patch')['value'], 'value')['typed_config'], 'tc');
     expect(tc['failure_mode_allow']).toBe(false);
     expect(patches.filter((x) => x['applyTo'] === 'CLUSTER')).toHaveLength(2);
+    // The meter, inserted after it (also before the router), fails open.
+    const inserted = patches.filter((x) => x['applyTo'] === 'HTTP_FILTER' && obj(x['patch'], 'patch')['operation'] === 'INSERT_BEFORE');
+    const values = inserted.map((x) => obj(obj(x['patch'], 'patch')['value'], 'value'));
+    expect(values.map((v) => v['name'])).toEqual(['envoy.filters.http.ext_proc', METER_FILTER]);
+    expect(obj(values[1]?.['typed_config'], 'meter tc')).toMatchObject({ observability_mode: true, failure_mode_allow: true });
+    // Its connections (Istio's one cluster for the kvfleet Service) are renewed by a DestinationRule.
+    const dr = docs('istio-envoyfilter.yaml').find(
+      (d) => d['kind'] === 'DestinationRule' && obj(d['spec'], 'spec')['host'] === 'kvfleet.llm.svc.cluster.local',
+    );
+    const http = obj(obj(obj(obj(dr?.['spec'], 'DestinationRule kvfleet spec')['trafficPolicy'], 'tp')['connectionPool'], 'cp')['http'], 'http');
+    expect(Number(http['maxRequestsPerConnection'])).toBeGreaterThan(0);
+    expect(Number(http['maxRequestsPerConnection'])).toBeLessThanOrEqual(1000);
   });
 
-  it('envoy-gateway-extension-policy.yaml: extProc to the kvfleet Service, fail closed, buffered body', () => {
+  it('envoy-gateway-extension-policy.yaml: extProc to the kvfleet Service, fail closed, full-duplex body', () => {
     expect(kinds('envoy-gateway-extension-policy.yaml')).toEqual([
       'gateway.envoyproxy.io/v1alpha1/EnvoyExtensionPolicy',
       'gateway.networking.k8s.io/v1/HTTPRoute',
@@ -530,7 +771,7 @@ describe('Kubernetes manifests', () => {
     expect(ep['backendRefs']).toEqual([{ name: 'kvfleet', port: 9002 }]);
     expect(ep['failOpen']).toBe(false);
     expect(seconds(ep['messageTimeout'])).toBeGreaterThanOrEqual(1);
-    expect(obj(obj(ep['processingMode'], 'pm')['request'], 'req')['body']).toBe('Buffered');
+    expect(obj(obj(ep['processingMode'], 'pm')['request'], 'req')['body']).toBe('FullDuplexStreamed');
     const lb = obj(obj(btp['spec'], 'spec')['loadBalancer'], 'lb');
     expect(lb['endpointOverride']).toEqual({ extractFrom: [{ header: 'x-gateway-destination-endpoint' }] });
   });

@@ -6,7 +6,7 @@ import { Exchange } from '../../src/extproc/exchange.js';
 import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
 import { STREAMED_CHUNK_BYTES } from '../../src/extproc/body/duplex-body.js';
 import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
-import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
+import { explained, headers, immediate, logEvent, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
 const DUPLEX = { protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED' as const } };
 const chatBytes = (model: string, content = 'hello there') => Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content }] }));
@@ -17,11 +17,11 @@ describe('full-duplex request body', () => {
     const env = testEnv(fleetFrom());
     const ex = new Exchange(env);
     const forged = { 'x-request-id': 'rid-d', 'x-kvfleet-cluster': 'pool-big', 'x-kvfleet-debug': '1' };
-    expect(ex.respond({ request_headers: post('/v1/chat/completions', forged), ...DUPLEX })).toEqual([]);
+    expect(ex.respondNow({ request_headers: post('/v1/chat/completions', forged), ...DUPLEX })).toEqual([]);
     const whole = chatBytes('tiny', 'a prompt split across three chunks');
-    expect(ex.respond(chunk(whole.subarray(0, 10), false))).toEqual([]);
-    expect(ex.respond(chunk(whole.subarray(10, 30), false))).toEqual([]);
-    const out = ex.respond(chunk(whole.subarray(30), true));
+    expect(ex.respondNow(chunk(whole.subarray(0, 10), false))).toEqual([]);
+    expect(ex.respondNow(chunk(whole.subarray(10, 30), false))).toEqual([]);
+    const out = ex.respondNow(chunk(whole.subarray(30), true));
     expect(out.map((r) => Object.keys(r).filter((k) => k !== 'dynamic_metadata'))).toEqual([['request_headers'], ['request_body']]);
 
     const h = out[0]?.request_headers?.response;
@@ -41,18 +41,19 @@ describe('full-duplex request body', () => {
     expect(body.messages[0].content).toBe('a prompt split across three chunks');
     expect(set['content-length']).toBe(String(sent?.body?.length));
 
-    // The response phase is unchanged.
-    const r = ex.respond({ response_headers: headers({ ':status': '200' }) });
-    expect(setHeaders(r[0]?.response_headers?.response.header_mutation?.set_headers)['x-kvfleet-request-id']).toBe('rid-d');
+    // The explanation rides on the headers answer's metadata; the end comes from the access log.
+    expect(explained(out[0] ?? {})['x-kvfleet-request-id']).toBe('rid-d');
+    expect(ex.finished).toBe(true);
     ex.close();
+    env.router.ended(logEvent(out[0], { status: 200, served: eps?.split(',')[0] }));
     expect(env.reports[0]).toMatchObject({ requestId: 'rid-d', status: 200 });
   });
 
   it('sends the body back byte for byte when the model name needs no rewrite', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
     const whole = chatBytes('big');
-    const out = ex.respond(chunk(whole, true));
+    const out = ex.respondNow(chunk(whole, true));
     expect(out[1]?.request_body?.response.body_mutation?.streamed_response?.body?.equals(whole)).toBe(true);
     expect(setHeaders(out[0]?.request_headers?.response.header_mutation?.set_headers)['content-length']).toBeUndefined();
   });
@@ -60,29 +61,29 @@ describe('full-duplex request body', () => {
   it('refuses a body over server.max_body_bytes as soon as the chunks pass it, and ignores what is still in flight', () => {
     const env = testEnv(fleetFrom()); // max_body_bytes: 2048
     const ex = new Exchange(env);
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    expect(ex.respond(chunk(Buffer.alloc(1200, 0x20), false))).toEqual([]);
-    const out = ex.respond(chunk(Buffer.alloc(1200, 0x20), false));
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    expect(ex.respondNow(chunk(Buffer.alloc(1200, 0x20), false))).toEqual([]);
+    const out = ex.respondNow(chunk(Buffer.alloc(1200, 0x20), false));
     expect(out).toHaveLength(1);
     const err = immediate(out[0] ?? {});
     expect(err.status).toBe(413);
     expect(err.body.error.code).toBe('body_too_large');
-    expect(ex.respond(chunk(Buffer.alloc(10), true))).toEqual([]);
+    expect(ex.respondNow(chunk(Buffer.alloc(10), true))).toEqual([]);
     ex.close();
     expect(env.reports).toHaveLength(1);
   });
 
   it('answers header errors at once, before any body arrives', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    const out = ex.respond({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-priority': 'urgent' }), ...DUPLEX });
+    const out = ex.respondNow({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-priority': 'urgent' }), ...DUPLEX });
     expect(immediate(out[0] ?? {}).body.error.param).toBe('x-kvfleet-priority');
-    expect(ex.respond(chunk(chatBytes('big'), true))).toEqual([]);
+    expect(ex.respondNow(chunk(chatBytes('big'), true))).toEqual([]);
   });
 
   it('a bad body is a 400 naming the field, after the held headers', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    const out = ex.respond(chunk(Buffer.from('{"model":"big","messages":"nope"}'), true));
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    const out = ex.respondNow(chunk(Buffer.from('{"model":"big","messages":"nope"}'), true));
     const err = immediate(out[0] ?? {});
     expect(err.status).toBe(400);
     expect(err.body.error.param).toBe('messages');
@@ -90,37 +91,37 @@ describe('full-duplex request body', () => {
 
   it('request trailers end the body: headers, body (not the end of stream), trailers', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    ex.respond(chunk(chatBytes('big'), false));
-    const out = ex.respond({ request_trailers: {} });
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respondNow(chunk(chatBytes('big'), false));
+    const out = ex.respondNow({ request_trailers: {} });
     expect(out.map((r) => Object.keys(r).filter((k) => k !== 'dynamic_metadata')[0])).toEqual(['request_headers', 'request_body', 'request_trailers']);
     expect(out[1]?.request_body?.response.body_mutation?.streamed_response?.end_of_stream).toBe(false);
   });
 
   it('hands a full-duplex response body back chunk by chunk, unchanged', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    ex.respond({
+    ex.respondNow({
       request_headers: post('/v1/chat/completions'),
       protocol_config: { request_body_mode: 'FULL_DUPLEX_STREAMED', response_body_mode: 'FULL_DUPLEX_STREAMED' },
     });
-    ex.respond(chunk(chatBytes('big'), true));
-    ex.respond({ response_headers: headers({ ':status': '200' }) });
+    ex.respondNow(chunk(chatBytes('big'), true));
+    ex.respondNow({ response_headers: headers({ ':status': '200' }) });
     const parts = ['data: {"a":1}\n\n', 'data: [DONE]\n\n'];
-    const out = parts.map((p, i) => ex.respond({ response_body: { body: Buffer.from(p), end_of_stream: i === parts.length - 1 } }));
+    const out = parts.map((p, i) => ex.respondNow({ response_body: { body: Buffer.from(p), end_of_stream: i === parts.length - 1 } }));
     expect(out.map((o) => o[0]?.response_body?.response.body_mutation?.streamed_response?.body?.toString())).toEqual(parts);
     expect(out.map((o) => o[0]?.response_body?.response.body_mutation?.streamed_response?.end_of_stream)).toEqual([false, true]);
   });
 
   it('GET /v1/models is answered at once in full-duplex mode too', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    const out = ex.respond({ request_headers: headers({ ':method': 'GET', ':path': '/v1/models' }, true), ...DUPLEX });
+    const out = ex.respondNow({ request_headers: headers({ ':method': 'GET', ':path': '/v1/models' }, true), ...DUPLEX });
     expect(out[0]?.immediate_response?.status.code).toBe(200);
   });
 
   it('without the protocol_config announcement it stays BUFFERED: one answer per message', () => {
     const ex = new Exchange(testEnv(fleetFrom()));
-    expect(ex.respond({ request_headers: post('/v1/chat/completions') })).toHaveLength(1);
-    const out = ex.respond(chunk(chatBytes('big'), true));
+    expect(ex.respondNow({ request_headers: post('/v1/chat/completions') })).toHaveLength(1);
+    const out = ex.respondNow(chunk(chatBytes('big'), true));
     expect(out).toHaveLength(1);
     expect(out[0]?.request_body?.response.header_mutation?.set_headers?.length).toBeGreaterThan(0);
   });
@@ -136,7 +137,7 @@ describe('full-duplex request body', () => {
     ];
     for (const [server, config, says] of cases) {
       const ex = new Exchange(testEnv(withServer(server)));
-      const err = immediate(ex.respond({ request_headers: post('/v1/chat/completions'), protocol_config: config })[0] ?? {});
+      const err = immediate(ex.respondNow({ request_headers: post('/v1/chat/completions'), protocol_config: config })[0] ?? {});
       expect(err.status).toBe(500);
       expect(err.body.error.code).toBe('unsupported_body_mode');
       expect(err.body.error.message).toContain(says);
@@ -145,31 +146,31 @@ describe('full-duplex request body', () => {
 
   it('server.body_mode: full-duplex serves a proxy that announces nothing', () => {
     const ex = new Exchange(testEnv(withServer('body_mode: full-duplex')));
-    expect(ex.respond({ request_headers: post('/v1/chat/completions') })).toEqual([]);
-    expect(ex.respond(chunk(chatBytes('big'), true)).map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body']);
+    expect(ex.respondNow({ request_headers: post('/v1/chat/completions') })).toEqual([]);
+    expect(ex.respondNow(chunk(chatBytes('big'), true)).map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body']);
   });
 
   it('holds at most server.max_held_body_bytes for all requests together: 503 past it, released on completion', () => {
     const env = testEnv(withServer('max_held_body_bytes: 1000'));
     const a = new Exchange(env);
     const b = new Exchange(env);
-    a.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    b.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    expect(a.respond(chunk(Buffer.alloc(700, 0x20), false))).toEqual([]);
+    a.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    b.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    expect(a.respondNow(chunk(Buffer.alloc(700, 0x20), false))).toEqual([]);
     expect(env.heldBodies.bytes).toBe(700);
-    const err = immediate(b.respond(chunk(Buffer.alloc(400, 0x20), false))[0] ?? {});
-    expect(err.status).toBe(503);
+    const err = immediate(b.respondNow(chunk(Buffer.alloc(400, 0x20), false))[0] ?? {});
+    expect(err.status).toBe(429);
     expect(err.body.error.code).toBe('overloaded');
     expect(err.headers['retry-after']).toBe('1');
-    expect(a.respond(chunk(Buffer.from('{"model":"big","messages":[{"role":"user","content":"x"}]}'), true))).toHaveLength(2);
+    expect(a.respondNow(chunk(Buffer.from('{"model":"big","messages":[{"role":"user","content":"x"}]}'), true))).toHaveLength(2);
     expect(env.heldBodies.bytes).toBe(0);
   });
 
   it('a body still incomplete at the deadline gets a 408 and gives its bytes back; a complete one is left alone', () => {
     const env = testEnv(fleetFrom());
     const ex = new Exchange(env);
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    ex.respond(chunk(Buffer.from('{"model":'), false));
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respondNow(chunk(Buffer.from('{"model":'), false));
     expect(ex.collecting).toBe(true);
     const err = immediate(ex.expire()[0] ?? {});
     expect(err.status).toBe(408);
@@ -179,8 +180,8 @@ describe('full-duplex request body', () => {
     expect(ex.expire()).toEqual([]);
 
     const done = new Exchange(env);
-    done.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    done.respond(chunk(chatBytes('big'), true));
+    done.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    done.respondNow(chunk(chatBytes('big'), true));
     expect(done.expire()).toEqual([]);
   });
 
@@ -191,9 +192,9 @@ describe('full-duplex request body', () => {
     );
     const env = testEnv(fleetFrom(yaml));
     const ex = new Exchange(env);
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
     const whole = chatBytes('big', 'z'.repeat(150_000));
-    const out = ex.respond(chunk(whole, true));
+    const out = ex.respondNow(chunk(whole, true));
     const pieces = out.slice(1).map((r) => r.request_body?.response.body_mutation?.streamed_response);
     expect(pieces).toHaveLength(Math.ceil(whole.length / STREAMED_CHUNK_BYTES));
     expect(pieces.every((p) => (p?.body?.length ?? 0) <= STREAMED_CHUNK_BYTES)).toBe(true);
@@ -204,11 +205,13 @@ describe('full-duplex request body', () => {
   it('a body message after the body was answered is ignored, not routed twice', () => {
     const env = testEnv(fleetFrom());
     const ex = new Exchange(env);
-    ex.respond({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
-    ex.respond(chunk(chatBytes('big'), true));
-    expect(ex.respond(chunk(chatBytes('big'), true))).toEqual([]);
+    ex.respondNow({ request_headers: post('/v1/chat/completions'), ...DUPLEX });
+    const out = ex.respondNow(chunk(chatBytes('big'), true));
+    expect(ex.respondNow(chunk(chatBytes('big'), true))).toEqual([]);
     expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(1);
+    expect(env.router.ends.inflight).toBe(1);
     ex.close();
+    env.router.ended(logEvent(out[0], { served: '10.0.1.1:8000' }));
     expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(0);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
 import { fleetFrom } from '../helpers/fleet.js';
-import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
+import type { ProcessingResponse } from '../../src/extproc/proto-types.js';
+import { explained, headers, immediate, logEvent, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({
   body: Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra })),
@@ -11,8 +12,8 @@ const chat = (model: string, extra: Record<string, unknown> = {}) => ({
 describe('ext_proc exchange (no socket)', () => {
   it('routes a chat request: cluster header, endpoint list in header and envoy.lb metadata, rewritten model', () => {
     // The Router's clock: the body phase starts at 1000 ms (parse, policy), the decision starts at
-    // 1000.1 and ends 250 µs after the body phase started; the response arrives 42 ms after it.
-    const readings = [1000, 1000.1, 1000.25, 1042.25];
+    // 1000.1 and ends 250 µs after the body phase started; Envoy's access log reports the end later.
+    const readings = [1000, 1000.1, 1000.25, 1042.25, 1042.25];
     const env = testEnv(fleetFrom(), { routerNow: () => readings.shift() ?? Number.NaN });
     const ex = new Exchange(env);
     const h = ex.handle({
@@ -40,16 +41,12 @@ describe('ext_proc exchange (no socket)', () => {
     expect(set['content-length']).toBe(String(newBody?.length));
     expect(env.live.endpoint(eps?.[0] ?? '')?.inflight).toBe(1);
 
-    env.clock.t += 42;
-    const r = ex.handle({
-      response_headers: headers({ ':status': '200' }),
-      attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: eps?.[1] ?? '' } } } },
-    });
-    const out = setHeaders(r.response_headers?.response.header_mutation?.set_headers);
+    // The explanation rides on the answer's metadata; Envoy renders it on the response.
+    expect(b.dynamic_metadata?.fields?.['kvfleet']?.structValue?.fields?.['key']?.stringValue).toMatch(/^[0-9a-f]{8}-/);
+    const out = explained(b);
     expect(out).toMatchObject({
       'x-kvfleet-request-id': 'rid-1',
       'x-kvfleet-model': 'small',
-      'x-kvfleet-endpoint': eps?.[1],
       'x-kvfleet-strategy': 'hybrid_score',
       'x-kvfleet-affinity': 'none',
       'x-kvfleet-fallbacks': '2',
@@ -57,8 +54,15 @@ describe('ext_proc exchange (no socket)', () => {
     expect(out['x-kvfleet-reason']).toContain('alias');
     expect(Number(out['x-kvfleet-score'])).toBeGreaterThan(0);
     expect(out['x-kvfleet-decision-us']).toBe('250');
+    // kvfleet's part is over: the stream may end, the slot stays held until the request's end.
+    expect(ex.finished).toBe(true);
     ex.close();
+    expect(env.live.endpoint(eps?.[0] ?? '')?.inflight).toBe(1);
+    expect(env.reports).toHaveLength(0);
+    // Envoy's access log: the end, served by the first fallback (a retry), 42 ms to the first byte.
+    env.router.ended(logEvent(b, { status: 200, served: eps?.[1], attempts: 2, ttfbMs: 42 }));
     expect(env.live.endpoint(eps?.[0] ?? '')?.inflight).toBe(0);
+    expect(env.live.endpoint(eps?.[1] ?? '')?.inflight).toBe(0);
     expect(env.reports).toHaveLength(1);
     expect(env.reports[0]).toMatchObject({ requestId: 'rid-1', status: 200, servedEndpoint: eps?.[1], upstreamMs: 42, decisionUs: 250 });
   });
@@ -78,15 +82,18 @@ describe('ext_proc exchange (no socket)', () => {
     const env = testEnv(fleetFrom());
     const primaries: string[] = [];
     const open: Exchange[] = [];
+    const answers: ProcessingResponse[] = [];
     for (let i = 0; i < 3; i++) {
       const ex = new Exchange(env);
       ex.handle({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-strategy': 'least_loaded' }) });
       const b = ex.handle({ request_body: chat('small') });
       primaries.push(setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0] ?? '');
       open.push(ex);
+      answers.push(b);
     }
     expect(new Set(primaries).size).toBe(3);
-    open[1]?.close();
+    for (const ex of open) ex.close();
+    env.router.ended(logEvent(answers[1], { served: primaries[1] }));
     const ex = new Exchange(env);
     ex.handle({ request_headers: post('/v1/chat/completions', { 'x-kvfleet-strategy': 'least_loaded' }) });
     const b = ex.handle({ request_body: chat('small') });
@@ -154,15 +161,32 @@ describe('ext_proc exchange (no socket)', () => {
     expect(setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-kvfleet-cluster']).toBe('pool-small');
   });
 
-  it('releases the in-flight count when the stream breaks before response headers', () => {
+  it("holds a routed request's in-flight slot until Envoy's access log reports its end, or until inflight_ttl_seconds without news", () => {
     const env = testEnv(fleetFrom());
-    const ex = new Exchange(env);
-    ex.handle({ request_headers: post('/v1/chat/completions') });
-    ex.handle({ request_body: chat('big') });
+    const route = () => {
+      const ex = new Exchange(env);
+      ex.handle({ request_headers: post('/v1/chat/completions') });
+      const b = ex.handle({ request_body: chat('big') });
+      ex.close();
+      return b;
+    };
+    const first = route();
+    const second = route();
+    expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(2);
+    // A long stream still running (periodic entries) keeps its slot past the TTL; the other expires.
+    const ttl = env.fleet.server.inflight_ttl_seconds * 1000;
+    env.clock.t += ttl * 0.75;
+    env.router.ended(logEvent(first, { kind: 'periodic', served: '10.0.1.1:8000' }));
+    env.clock.t += ttl * 0.5;
+    env.router.ends.expire();
     expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(1);
-    ex.close();
-    ex.close();
-    expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(0);
     expect(env.reports).toHaveLength(1);
+    expect(env.reports[0]?.status).toBeUndefined();
+    // The end of the long stream releases it; a second report of the same end changes nothing.
+    env.router.ended(logEvent(first, { served: '10.0.1.1:8000' }));
+    env.router.ended(logEvent(first, { served: '10.0.1.1:8000' }));
+    env.router.ended(logEvent(second, { served: '10.0.1.1:8000' }));
+    expect(env.live.endpoint('10.0.1.1:8000')?.inflight).toBe(0);
+    expect(env.reports.map((r) => r.status)).toEqual([undefined, 200]);
   });
 });

@@ -3,6 +3,7 @@
 // ../shared/schemas (test/helpers/k8s-schemas.ts says how), and deploy/ checked for the
 // values that must agree with each other and with the gateway manifests in envoy/.
 // A failure names file, document, Kind/name and the path of the offending field.
+import { parseFleet } from '../../src/config/load.js';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -294,18 +295,14 @@ describe('deploy/kvfleet.yaml: the fleet file in the ConfigMap', () => {
     expect(servicePort('http-admin')).toMatchObject({ port: 9003, targetPort: 'http-admin' });
   });
 
-  it('carries the shared-state section commented out, pointing at the Redis Service', () => {
-    const block = fleetText()
-      .split('\n')
-      .filter((l) => /^\s*#\s{0,3}(state:|\s+backend:|\s+url:)/.test(l))
-      .map((l) => l.replace(/^\s*# ?/, ''))
-      .join('\n');
-    const state = obj(obj(parse(block), 'uncommented')['state'], 'state');
+  it('shares state through the Redis Service of deploy/redis.yaml (and the fleet file validates with it)', () => {
+    const state = obj(fleet()['state'], 'state');
     expect(state['backend']).toBe('redis');
     const redis = findObject('deploy/redis.yaml', 'Service', 'kvfleet-redis');
     const port = num(obj(arr(obj(redis['spec'], 'spec')['ports'], 'ports')[0], 'port')['port'], 'port');
-    expect(state['url']).toBe(`redis://kvfleet-redis.${ns(redis)}.svc.cluster.local:${port}`);
-    expect(fleet()).not.toHaveProperty('state'); // the schema rejects unknown keys today
+    expect(obj(state['redis'], 'state.redis')['url']).toBe(`redis://kvfleet-redis.${ns(redis)}.svc.cluster.local:${port}/0`);
+    const res = parseFleet(fleetText());
+    expect(res.ok ? [] : res.problems).toEqual([]);
   });
 });
 
@@ -418,6 +415,21 @@ describe("the gateway manifests in envoy/ point at deploy/'s kvfleet Service", (
     const tc = obj(obj(obj(obj(patch, 'filter patch')['patch'], 'patch')['value'], 'value')['typed_config'], 'typed_config');
     const cluster = obj(obj(tc['grpc_service'], 'grpc_service')['envoy_grpc'], 'envoy_grpc')['cluster_name'];
     expect(cluster).toBe(`outbound|${grpcPort()}||${name()}.${ns(service())}.svc.cluster.local`);
+  });
+
+  it("Istio: the meter's cluster is the same Service, whose DestinationRule renews the connections", () => {
+    const ef = findObject('envoy/istio-envoyfilter.yaml', 'EnvoyFilter', 'kvfleet-ext-proc');
+    const meter = arr(obj(ef['spec'], 'spec')['configPatches'], 'patches')
+      .map((p) => obj(p, 'patch'))
+      .map((p) => obj(obj(p['patch'], 'patch')['value'], 'value'))
+      .find((v) => v['name'] === 'kvfleet-meter');
+    const tc = obj(obj(meter, 'the meter patch')['typed_config'], 'typed_config');
+    const cluster = obj(obj(tc['grpc_service'], 'grpc_service')['envoy_grpc'], 'envoy_grpc')['cluster_name'];
+    const fqdn = `${name()}.${ns(service())}.svc.cluster.local`;
+    expect(cluster).toBe(`outbound|${grpcPort()}||${fqdn}`);
+    const dr = findObject('envoy/istio-envoyfilter.yaml', 'DestinationRule', name());
+    expect(obj(dr['spec'], 'spec')['host']).toBe(fqdn);
+    expect(ns(dr)).toBe(ns(service()));
   });
 
   it('Envoy Gateway: extProc backendRefs name the Service and its port, in its namespace', () => {

@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
 import { startExtProcServer } from '../../src/extproc/server.js';
 import { EXT_PROC_SERVICE } from '../../src/extproc/proto.js';
-import type { ProcessingRequest, ProtoStruct } from '../../src/extproc/proto-types.js';
+import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
 import { LiveEndpoints } from '../../src/fleet/live-endpoints.js';
 import { applyOutcome, resetDurationMs, retryAfterMs, type ResponseFacts } from '../../src/fleet/outcomes.js';
 import { SUBSET_KEY, SUBSET_NAMESPACE } from '../../src/extproc/subset-hint.js';
 import { fleetFrom } from '../helpers/fleet.js';
-import { headers, immediate, post, setHeaders, testEnv } from '../helpers/exchange.js';
+import { immediate, logEvent, post, setHeaders, testEnv } from '../helpers/exchange.js';
 
 const HEALTH = fleetFrom().file.health;
 
@@ -123,52 +123,70 @@ describe('applyOutcome', () => {
 });
 
 const chat = { body: Buffer.from(JSON.stringify({ model: 'small', stream: true, messages: [{ role: 'user', content: 'hello there' }] })), end_of_stream: true };
-const served = (addr: string, attempts?: number): Record<string, ProtoStruct> => ({
-  'envoy.filters.http.ext_proc': {
-    fields: {
-      'upstream.address': { stringValue: addr },
-      ...(attempts !== undefined ? { 'upstream.request_attempt_count': { numberValue: attempts } } : {}),
-    },
-  },
-});
-
 function envWithClock() {
   return testEnv(fleetFrom());
 }
 
-describe('in-flight accounting through the exchange', () => {
-  it('a streamed response holds its in-flight count past the response headers until the stream ends, on the endpoint that served', () => {
+describe('in-flight accounting and outcomes from the access log', () => {
+  it('a streamed response holds its in-flight slot until its end; a retry moves it to the endpoint that serves; the failed attempt counts against its endpoint', () => {
     const env = envWithClock();
     const ex = new Exchange(env);
     ex.handle({ request_headers: post('/v1/chat/completions') });
     const b = ex.handle({ request_body: chat });
+    ex.close();
     const list = setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',') ?? [];
     const [primary, fallback] = list;
     if (primary === undefined || fallback === undefined) throw new Error('expected a primary and a fallback');
     expect(env.live.endpoint(primary)?.inflight).toBe(1);
-    // Envoy retried: the fallback served the (streamed) response.
-    ex.handle({ response_headers: headers({ ':status': '200', 'content-type': 'text/event-stream' }), attributes: served(fallback, 2) });
-    // Learning from the response runs once its answer is sent (the server settles the exchange then).
-    expect(ex.unsettled).toBe(true);
-    expect(env.live.endpoint(primary)?.inflight).toBe(1);
-    ex.settle();
+    // The router's upstream_log: the primary reset before answering; Envoy retried on the fallback.
+    env.router.ended(logEvent(b, { kind: 'attempt', status: 0, served: primary }));
+    env.router.ended(logEvent(b, { kind: 'attempt', status: 200, served: fallback }));
+    expect(env.live.snapshot().find((s) => s.address === primary)?.failures).toBe(1);
+    // The stream runs on: a periodic entry says where; the slot follows it.
+    env.router.ended(logEvent(b, { kind: 'periodic', status: 200, served: fallback }));
     expect(env.live.endpoint(primary)?.inflight).toBe(0);
     expect(env.live.endpoint(fallback)?.inflight).toBe(1);
-    expect(env.live.snapshot().find((s) => s.address === primary)?.failures).toBe(1);
-    ex.close();
+    env.router.ended(logEvent(b, { status: 200, served: fallback, attempts: 2 }));
     expect(env.live.endpoint(fallback)?.inflight).toBe(0);
+    expect(env.reports).toHaveLength(1);
+    expect(env.reports[0]).toMatchObject({ status: 200, servedEndpoint: fallback });
   });
 
-  it('a 429 answer through the exchange cools the endpoint that sent it', () => {
+  it('without per-attempt entries, the end alone says which offered endpoints failed before the one that served', () => {
+    const env = envWithClock();
+    const ex = new Exchange(env);
+    ex.handle({ request_headers: post('/v1/chat/completions') });
+    const b = ex.handle({ request_body: chat });
+    const [primary, fallback] = setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',') ?? [];
+    env.router.ended(logEvent(b, { status: 200, served: fallback, attempts: 2 }));
+    expect(env.live.snapshot().find((s) => s.address === primary)?.failures).toBe(1);
+    expect(env.live.snapshot().find((s) => s.address === fallback)?.failures).toBe(0);
+  });
+
+  it.each(['attempt', 'end'] as const)('a 429 with retry-after (%s entry) cools the endpoint that sent it', (kind) => {
     const env = envWithClock();
     const ex = new Exchange(env);
     ex.handle({ request_headers: post('/v1/chat/completions') });
     const b = ex.handle({ request_body: chat });
     const primary = setHeaders(b.request_body?.response.header_mutation?.set_headers)['x-gateway-destination-endpoint']?.split(',')[0] ?? '';
-    ex.handle({ response_headers: headers({ ':status': '429', 'retry-after': '4' }), attributes: served(primary) });
-    ex.settle();
+    env.router.ended(logEvent(b, { kind, status: 429, served: primary, headers: { 'retry-after': '4' } }));
     expect(env.live.endpoint(primary)?.coolUntil).toBe(env.clock.t + 4000);
-    ex.close();
+  });
+
+  it('entries for requests kvfleet did not route (or routed before a restart) teach endpoint health but hold nothing', () => {
+    const env = envWithClock();
+    const stranger = logEvent(undefined, { status: 503, served: '10.0.0.1:8000', offered: ['10.0.0.1:8000'] });
+    env.router.ended({ ...stranger, key: 'deadbeef-1' });
+    expect(env.live.snapshot().find((s) => s.address === '10.0.0.1:8000')?.failures).toBe(1);
+    // A long stream decided before a restart: its slot is taken again, then released at its end.
+    env.router.ended({ ...stranger, kind: 'periodic', status: 200, key: 'deadbeef-2' });
+    expect(env.live.endpoint('10.0.0.1:8000')?.inflight).toBe(1);
+    env.router.ended({ ...stranger, status: 200, key: 'deadbeef-2' });
+    expect(env.live.endpoint('10.0.0.1:8000')?.inflight).toBe(0);
+    // An address outside the fleet gets no live state at all.
+    env.router.ended({ ...stranger, kind: 'periodic', key: 'deadbeef-3', served: '192.0.2.1:1' });
+    expect(env.live.endpoint('192.0.2.1:1')).toBeUndefined();
+    expect(env.reports).toHaveLength(0);
   });
 });
 

@@ -7,7 +7,7 @@ import { Exchange } from '../../src/extproc/exchange.js';
 import type { ProcessingRequest } from '../../src/extproc/proto-types.js';
 import { hashApiKey } from '../../src/request/identity.js';
 import { fleetFrom } from '../helpers/fleet.js';
-import { headers, immediate, post, setHeaders, testEnv, type TestEnv } from '../helpers/exchange.js';
+import { explained, headers, immediate, logEvent, post, setHeaders, testEnv, type TestEnv } from '../helpers/exchange.js';
 
 export const HYBRID_YAML = `
 default_model: private-small
@@ -91,18 +91,15 @@ function send(env: TestEnv, o: { model?: string; content?: string; headers?: Rec
   const set = setHeaders(b.request_body?.response.header_mutation?.set_headers);
   const sentBody = b.request_body?.response.body_mutation?.body;
   const first = set['x-gateway-destination-endpoint']?.split(',')[0];
-  const r = ex.handle({
-    response_headers: headers({ ':status': '200' }),
-    attributes: { 'envoy.filters.http.ext_proc': { fields: { 'upstream.address': { stringValue: first ?? '203.0.113.9:443' } } } },
-  });
   ex.close();
+  env.router.ended(logEvent(b, { status: 200, served: first ?? '203.0.113.9:443' }));
   return {
     status: 200,
     error: undefined,
     set,
     removed,
     body: sentBody !== undefined ? (JSON.parse(sentBody.toString('utf8')) as Record<string, unknown>) : undefined,
-    explain: setHeaders(r.response_headers?.response.header_mutation?.set_headers),
+    explain: explained(b),
   };
 }
 

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { EXT_PROC_PROTO, EXT_PROC_SERVICE, UPSTREAM_EXT_PROC_PROTO, protoIncludeDirs, upstreamProtoDirs } from '../../src/extproc/proto.js';
+import { ALS_PROTO, ALS_SERVICE } from '../../src/accesslog/proto.js';
+import { EXT_PROC_PROTO, EXT_PROC_SERVICE, OWN_PROTO_DIR, UPSTREAM_EXT_PROC_PROTO, protoIncludeDirs, upstreamProtoDirs } from '../../src/extproc/proto.js';
 
 interface FieldDesc {
   name: string;
@@ -39,11 +40,11 @@ const NEWER_ENUM_VALUES = new Set(['BodySendMode.FULL_DUPLEX_STREAMED', 'BodySen
 /** In upstream, deliberately not in ours: deprecated or not implemented by Envoy. */
 const LEFT_OUT_FIELDS = new Set(['HttpHeaders.attributes', 'CommonResponse.trailers']);
 
-function messages(file: string, includeDirs: string[]): Map<string, MessageDesc> {
+function messages(file: string, includeDirs: string[], packages: readonly string[] = PACKAGES): Map<string, MessageDesc> {
   const def = protoLoader.loadSync(file, { keepCase: true, includeDirs });
   const out = new Map<string, MessageDesc>();
   for (const [name, v] of Object.entries(def)) {
-    if (!PACKAGES.some((p) => name.startsWith(p))) continue;
+    if (!packages.some((p) => name.startsWith(p))) continue;
     if (!('type' in v) || (v as { format?: string }).format !== 'Protocol Buffer 3 DescriptorProto') continue;
     out.set(name, v.type as unknown as MessageDesc);
   }
@@ -51,6 +52,13 @@ function messages(file: string, includeDirs: string[]): Map<string, MessageDesc>
 }
 
 const lastSegment = (typeName: string) => typeName.split('.').pop() ?? '';
+
+function loadRoot(file: string, dirs: string[]): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => dirs.map((d) => join(d, target)).find((p) => existsSync(p)) ?? target;
+  root.loadSync(file, { keepCase: true });
+  return root;
+}
 
 describe('proto/kvfleet against the pinned Envoy API', () => {
   const ours = messages(EXT_PROC_PROTO, protoIncludeDirs());
@@ -121,14 +129,8 @@ describe('proto/kvfleet against the pinned Envoy API', () => {
   });
 
   it('fields sit in the same oneof as upstream (proto-loader presents a oneof as one property)', () => {
-    const load = (file: string, dirs: string[]) => {
-      const root = new protobuf.Root();
-      root.resolvePath = (_origin, target) => dirs.map((d) => join(d, target)).find((p) => existsSync(p)) ?? target;
-      root.loadSync(file, { keepCase: true });
-      return root;
-    };
-    const mine = load(EXT_PROC_PROTO, protoIncludeDirs());
-    const theirs = load(UPSTREAM_EXT_PROC_PROTO, upstreamProtoDirs());
+    const mine = loadRoot(EXT_PROC_PROTO, protoIncludeDirs());
+    const theirs = loadRoot(UPSTREAM_EXT_PROC_PROTO, upstreamProtoDirs());
     let compared = 0;
     for (const name of ours.keys()) {
       if (!upstream.has(name)) continue;
@@ -142,5 +144,55 @@ describe('proto/kvfleet against the pinned Envoy API', () => {
       }
     }
     expect(compared).toBeGreaterThan(40);
+  });
+});
+
+// The access log service subset (proto/kvfleet/als/): only the fields kvfleet reads, each
+// identical to upstream (number, name, type, label, oneof), the service under its upstream name.
+describe('proto/kvfleet/als against the pinned Envoy API', () => {
+  const ALS_PACKAGES = ['envoy.service.accesslog.v3.', 'envoy.data.accesslog.v3.', 'envoy.config.core.v3.'];
+  const ours = messages(ALS_PROTO, [OWN_PROTO_DIR, ...upstreamProtoDirs()], ALS_PACKAGES);
+  const upstream = messages('envoy/service/accesslog/v3/als.proto', upstreamProtoDirs(), ALS_PACKAGES);
+
+  it('loads the service under its upstream name and method path', () => {
+    const def = protoLoader.loadSync(ALS_PROTO, { keepCase: true, includeDirs: [OWN_PROTO_DIR, ...upstreamProtoDirs()] });
+    const svc = def[ALS_SERVICE] as unknown as Record<string, { path: string; requestStream: boolean; responseStream: boolean }>;
+    expect(svc.StreamAccessLogs?.path).toBe('/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs');
+    expect(svc.StreamAccessLogs?.requestStream).toBe(true);
+    expect(svc.StreamAccessLogs?.responseStream).toBe(false);
+  });
+
+  it('every field of ours is the upstream field of that number, in the same oneof', () => {
+    const mineRoot = loadRoot(ALS_PROTO, [OWN_PROTO_DIR, ...upstreamProtoDirs()]);
+    const theirsRoot = loadRoot('envoy/service/accesslog/v3/als.proto', upstreamProtoDirs());
+    let compared = 0;
+    for (const [name, mine] of ours) {
+      const theirs = upstream.get(name);
+      expect(theirs, name).toBeDefined();
+      const byNumber = new Map((theirs as MessageDesc).field.map((f) => [f.number, f]));
+      for (const f of mine.field) {
+        const u = byNumber.get(f.number);
+        expect(u, `${name}.${f.name}`).toBeDefined();
+        expect({ name: f.name, type: f.type, label: f.label, typeName: lastSegment(f.typeName) }).toEqual({
+          name: u?.name,
+          type: u?.type,
+          label: u?.label,
+          typeName: lastSegment(u?.typeName ?? ''),
+        });
+        const a = mineRoot.lookupType(name).fields[f.name];
+        const b = theirsRoot.lookupType(name).fields[f.name];
+        expect(`${name}.${f.name} in ${a?.partOf?.name ?? '-'}`).toBe(`${name}.${f.name} in ${b?.partOf?.name ?? '-'}`);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(15);
+  });
+
+  it('the access log types agree value for value', () => {
+    const mine = protoLoader.loadSync(ALS_PROTO, { keepCase: true, includeDirs: [OWN_PROTO_DIR, ...upstreamProtoDirs()] });
+    const theirs = protoLoader.loadSync('envoy/service/accesslog/v3/als.proto', { keepCase: true, includeDirs: upstreamProtoDirs() });
+    const values = (d: protoLoader.PackageDefinition) =>
+      (d['envoy.data.accesslog.v3.AccessLogType'] as unknown as { type: EnumDesc }).type.value.map((v) => `${v.number}=${v.name}`);
+    expect(values(mine)).toEqual(values(theirs));
   });
 });

@@ -207,6 +207,44 @@ describe('scraper', () => {
     expect(await sc.scrape(target(1, { address: '127.0.0.1:1', url: 'http://127.0.0.1:1/metrics' }))).toBe('network_error');
   });
 
+  it('a replica that stops listening leaves the healthy set after two refused scrapes (discovery off), and returns once it answers; errors and timeouts are not "down"', async () => {
+    let mode: 'ok' | '500' | 'hang' = 'ok';
+    const s = createServer((_req, res) => {
+      if (mode === 'ok') res.end(VLLM_TEXT);
+      else if (mode === '500') {
+        res.statusCode = 500;
+        res.end('no');
+      }
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as AddressInfo).port;
+    const live = new LiveEndpoints();
+    const sc = new Scraper(live, { concurrency: 1, maxBytes: 1 << 20 });
+    const t = target(port, { timeoutMs: 100 });
+    sc.setTargets([t]);
+    expect(await sc.scrape(t)).toBe('ok');
+    // Alive but failing or slow: stale data, still a candidate (Envoy and the circuit judge its answers).
+    for (const m of ['500', 'hang', '500', 'hang'] as const) {
+      mode = m;
+      await sc.scrape(t);
+    }
+    expect(live.endpoint(t.address)?.healthy).toBe(true);
+    // Killed: nothing listens any more.
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+    expect(await sc.scrape(t)).toBe('network_error');
+    expect(live.endpoint(t.address)?.healthy).toBe(true);
+    expect(await sc.scrape(t)).toBe('network_error');
+    expect(live.endpoint(t.address)?.healthy).toBe(false);
+    // Back on the same port: the first good scrape restores it.
+    mode = 'ok';
+    const again = createServer((_req, res) => res.end(VLLM_TEXT));
+    servers.push(again);
+    await new Promise<void>((r) => again.listen(port, '127.0.0.1', () => r()));
+    expect(await sc.scrape(t)).toBe('ok');
+    expect(live.endpoint(t.address)?.healthy).toBe(true);
+  });
+
   it('never runs more than `concurrency` scrapes at once, and scrapes every target repeatedly', async () => {
     let open = 0;
     let maxOpen = 0;

@@ -1,5 +1,5 @@
 // Per-arm (per model) outcome statistics the bandit strategies read, fed from
-// the response phase. Bounded: one entry per model name; at most `capacity`
+// each request's end (Envoy's access log). Bounded: one entry per model name; at most `capacity`
 // arms (least recently updated dropped); `retain` forgets removed models.
 //   mean     = rewardSum / n                    (epsilon_greedy, ucb1)
 //   α, β     = 1 + rewardSum, 1 + (n − rewardSum) (thompson_sampling, fractional successes)

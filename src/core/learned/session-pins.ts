@@ -9,6 +9,8 @@ interface Pin {
 
 export class SessionPins {
   private readonly pins = new Map<string, Pin>();
+  /** Told of every pin made here (the Router shares pins with other kvfleet instances). */
+  onPin: ((key: string, endpoint: string, ttlMs: number) => void) | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -28,8 +30,18 @@ export class SessionPins {
 
   /** Pin (or re-pin) `key` to `endpoint` until now + ttl. */
   pin(key: string, endpoint: string, now: number): void {
+    this.set(key, endpoint, now + this.ttlMs, now);
+    this.onPin?.(key, endpoint, this.ttlMs);
+  }
+
+  /** A pin another instance made (not told again), expiring `ttlMs` from now. */
+  adopt(key: string, endpoint: string, now: number, ttlMs: number): void {
+    if (ttlMs > 0) this.set(key, endpoint, now + Math.min(ttlMs, this.ttlMs), now);
+  }
+
+  private set(key: string, endpoint: string, expires: number, now: number): void {
     this.pins.delete(key);
-    this.pins.set(key, { endpoint, expires: now + this.ttlMs });
+    this.pins.set(key, { endpoint, expires });
     // Sweep expired pins at the old end, then enforce the capacity.
     for (const [k, p] of this.pins) {
       if (p.expires > now && this.pins.size <= this.capacity) break;

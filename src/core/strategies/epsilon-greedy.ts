@@ -1,7 +1,7 @@
 // epsilon_greedy: with probability ε explore (uniform candidate), else exploit the
 // best mean reward; an arm never tried counts as best (tried first).
 //   ε starts at routing.bandit.epsilon; after each outcome ε ← max(epsilon_min, ε · epsilon_decay)
-//   mean(m) = Σ reward / n   (rewards from the response phase: see core/learn.ts)
+//   mean(m) = Σ reward / n   (rewards from each request's end: see core/learn.ts)
 //   score = mean reward of the chosen arm (1 when untried)
 import { rankBy, type Strategy } from './strategy.js';
 

@@ -8,6 +8,10 @@
 // Both hand the complete body to the same `route` function (phases/request-body.ts).
 import type { HttpBody, ProcessingResponse } from '../proto-types.js';
 import type { BodyRoute } from '../phases/request-body.js';
+import type { MaybePromise } from '../../router/maybe-async.js';
+
+/** Answers now, or later (a Redis round trip for usage limits, a request held by flow control). */
+export type Answers = MaybePromise<readonly ProcessingResponse[]>;
 
 export interface BodyReader {
   /** The answer to the request-headers message: now (buffered) or held until the body completes. */
@@ -15,12 +19,12 @@ export interface BodyReader {
   /** Still collecting a full-duplex body (the body deadline applies). */
   readonly collecting: boolean;
   /** One request_body message → the answers to send. */
-  chunk(msg: HttpBody): readonly ProcessingResponse[];
+  chunk(msg: HttpBody): Answers;
   /** Request trailers (they end a full-duplex body). */
-  trailers(): readonly ProcessingResponse[];
+  trailers(): Answers;
 }
 
-/** Routes one complete body (parse, decide, build the mutation). */
-export type RouteBody = (body: Buffer) => BodyRoute;
+/** Routes one complete body (parse, decide, check the limits, build the mutation). */
+export type RouteBody = (body: Buffer) => MaybePromise<BodyRoute>;
 
 export const NO_ANSWER: readonly ProcessingResponse[] = Object.freeze([]);

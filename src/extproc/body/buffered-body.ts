@@ -2,7 +2,8 @@
 // answer; kvfleet answers it with one mutation (cluster header, endpoint list header +
 // envoy.lb metadata, the rewritten body and its content-length), clear_route_cache.
 import type { CommonResponse, HttpBody, ProcessingResponse } from '../proto-types.js';
-import type { BodyReader, RouteBody } from './body-reader.js';
+import { andThen } from '../../router/maybe-async.js';
+import type { Answers, BodyReader, RouteBody } from './body-reader.js';
 
 export class BufferedBody implements BodyReader {
   readonly holdsHeaders = false;
@@ -10,14 +11,15 @@ export class BufferedBody implements BodyReader {
 
   constructor(private readonly route: RouteBody) {}
 
-  chunk(msg: HttpBody): readonly ProcessingResponse[] {
-    const r = this.route(msg.body ?? Buffer.alloc(0));
-    const response: CommonResponse = { status: 'CONTINUE', clear_route_cache: true, header_mutation: { set_headers: r.set } };
-    if (r.rewritten !== undefined) response.body_mutation = { body: r.rewritten };
-    return [{ request_body: { response }, dynamic_metadata: r.metadata }];
+  chunk(msg: HttpBody): Answers {
+    return andThen(this.route(msg.body ?? Buffer.alloc(0)), (r): ProcessingResponse[] => {
+      const response: CommonResponse = { status: 'CONTINUE', clear_route_cache: true, header_mutation: { set_headers: r.set } };
+      if (r.rewritten !== undefined) response.body_mutation = { body: r.rewritten };
+      return [{ request_body: { response }, dynamic_metadata: r.metadata }];
+    });
   }
 
-  trailers(): readonly ProcessingResponse[] {
+  trailers(): Answers {
     return [{ request_trailers: {} }];
   }
 }

@@ -15,8 +15,9 @@
 import { kvError } from '../../errors.js';
 import { streamedBody } from '../mutations.js';
 import type { HttpBody, ProcessingResponse } from '../proto-types.js';
-import { checkBodySize } from '../phases/request-body.js';
-import { NO_ANSWER, type BodyReader, type RouteBody } from './body-reader.js';
+import { checkBodySize, type BodyRoute } from '../phases/request-body.js';
+import { NO_ANSWER, type Answers, type BodyReader, type RouteBody } from './body-reader.js';
+import { andThen } from '../../router/maybe-async.js';
 
 /** Largest streamed_response chunk sent back to Envoy. */
 export const STREAMED_CHUNK_BYTES = 64 * 1024;
@@ -47,7 +48,7 @@ export class DuplexBody implements BodyReader {
     return !this.complete;
   }
 
-  chunk(msg: HttpBody): readonly ProcessingResponse[] {
+  chunk(msg: HttpBody): Answers {
     if (this.complete) return NO_ANSWER; // late chunks after the answer: nothing more to say
     const c = msg.body;
     if (c !== undefined && c.length > 0) {
@@ -63,9 +64,9 @@ export class DuplexBody implements BodyReader {
     return msg.end_of_stream === true ? this.finish(true) : NO_ANSWER;
   }
 
-  trailers(): readonly ProcessingResponse[] {
+  trailers(): Answers {
     if (this.complete) return NO_ANSWER;
-    return [...this.finish(false), { request_trailers: {} }];
+    return andThen(this.finish(false), (out) => [...out, { request_trailers: {} }]);
   }
 
   /** Give this request's share of the held-body budget back (idempotent). */
@@ -75,11 +76,15 @@ export class DuplexBody implements BodyReader {
     this.chunks.length = 0;
   }
 
-  private finish(endOfStream: boolean): ProcessingResponse[] {
+  private finish(endOfStream: boolean): Answers {
     this.complete = true;
     const whole = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.bytes);
     this.release();
-    const r = this.route(whole);
+    return andThen(this.route(whole), (r) => this.answers(r, whole, endOfStream));
+  }
+
+  /** The headers answer with the route, then the body (rewritten or as it came) in chunks. */
+  private answers(r: BodyRoute, whole: Buffer, endOfStream: boolean): ProcessingResponse[] {
     // Forged copies of the headers set here are overwritten by the set itself; only the
     // other stripped headers are removed (whatever order Envoy applies the two lists in).
     const setKeys = new Set(r.set.map((h) => h.header.key));

@@ -1,19 +1,25 @@
 // Phase 2: the complete request body, whatever the body mode (body/*.ts hand it here).
-// Parse once, route through the Router (decide, commit, hold the primary's in-flight
-// slot), and build the one mutation: cluster header, endpoint list (header + envoy.lb
-// metadata), :authority for hosted providers, and the rewritten model name with a
-// matching content-length.
+// Parse once, route through the Router (policy, decide, commit, hold the primary's
+// in-flight slot until the access log says the request ended), and build the one mutation:
+// cluster header, endpoint list (header + envoy.lb metadata), :authority for hosted
+// providers, the rewritten model name with a matching content-length, and kvfleet's
+// explanation metadata.
 import type { ApiKind } from '../../config/names.js';
 import { kvError } from '../../errors.js';
 import type { RequestMeta } from '../../request/headers.js';
 import { parseRequestBody, serializeBody } from '../../request/parse-body.js';
 import type { Admission, Router, Routed } from '../../router/router.js';
 import type { FleetTenant } from '../../config/fleet.js';
+import { explanationFields, withKvfleetMetadata } from '../explain-metadata.js';
 import { DESTINATION_KEY, destinationMetadata, setHeader } from '../mutations.js';
 import type { HeaderValueOption, ProtoStruct } from '../proto-types.js';
 import type { LiveView } from '../../core/types.js';
+import { andThen, type MaybePromise } from '../../router/maybe-async.js';
+import { budgetRemaining } from '../../router/usage-gate.js';
 
 export const CLUSTER_HEADER = 'x-kvfleet-cluster';
+/** Set on requests whose response token usage kvfleet reads (the metered route of envoy.yaml). */
+export const METER_HEADER = 'x-kvfleet-meter';
 
 /** What routing one complete request body produces. */
 export interface BodyRoute {
@@ -23,8 +29,12 @@ export interface BodyRoute {
   readonly set: HeaderValueOption[];
   /** The body with the model name rewritten, or undefined when it goes upstream unchanged. */
   readonly rewritten: Buffer | undefined;
-  /** envoy.lb metadata with the same endpoint list (read by override_host); none for a hosted provider's virtual endpoint. */
-  readonly metadata: ProtoStruct | undefined;
+  /**
+   * Dynamic metadata: envoy.lb with the same endpoint list (read by override_host; none for a
+   * hosted provider's virtual endpoint) and kvfleet's explanation (rendered by Envoy as the
+   * x-kvfleet-* response headers; its key joins the access log back to the decision).
+   */
+  readonly metadata: ProtoStruct;
 }
 
 export function checkBodySize(limit: number, bytes: number): void {
@@ -42,9 +52,13 @@ export interface BodyContext {
   readonly tenant: FleetTenant | undefined;
   /** The policy let the request through (called before routing, so a routing error is still reported with it). */
   readonly admitted: (a: Admission) => void;
+  /** Aborted when the client goes away (a request held by flow control leaves its lane). */
+  readonly signal?: AbortSignal | undefined;
+  /** Flow control holds the request. */
+  readonly onHold?: (() => void) | undefined;
 }
 
-export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
+export function routeBody(c: BodyContext, body: Buffer): MaybePromise<BodyRoute> {
   const startedAt = c.router.now();
   checkBodySize(c.maxBodyBytes, body.length);
   if (body.length === 0) throw kvError('body_required', {});
@@ -61,18 +75,27 @@ export function routeBody(c: BodyContext, body: Buffer): BodyRoute {
     startedAt,
   );
   c.admitted(admission);
-  const routed = c.router.route(admission, { view: c.view });
+  return andThen(c.router.route(admission, { view: c.view, signal: c.signal, onHold: c.onHold }), (routed) => mutation(routed, input.stream));
+}
+
+/** The one mutation that sends a routed request on its way. */
+function mutation(routed: Routed, stream: boolean): BodyRoute {
   const d = routed.decision;
   const set: HeaderValueOption[] = [setHeader(CLUSTER_HEADER, d.model.cluster)];
   // A hosted provider's virtual endpoint is not an address: the cluster's own load balancer picks.
-  const metadata = d.model.virtualEndpoint ? undefined : destinationMetadata(d.endpoints);
+  const metadata = withKvfleetMetadata(
+    explanationFields(d, routed.decisionUs, routed.key, budgetRemaining(routed.usage)),
+    d.model.virtualEndpoint ? undefined : destinationMetadata(d.endpoints),
+  );
   if (!d.model.virtualEndpoint) set.push(setHeader(DESTINATION_KEY, d.endpoints.join(',')));
   if (d.model.host !== undefined) set.push(setHeader(':authority', d.model.host));
-  const sent = admission.input;
+  // Its response's token usage is read by the meter (envoy.yaml: the metered route).
+  if (routed.plan?.meter === true) set.push(setHeader(METER_HEADER, '1'));
+  const sent = routed.admission.input;
   let rewritten: Buffer | undefined;
   if (sent.model !== d.model.model_id || sent.bodyChanged) {
     rewritten = serializeBody(sent, d.model.model_id);
     set.push(setHeader('content-length', String(rewritten.length)));
   }
-  return { routed, stream: input.stream, set, rewritten, metadata };
+  return { routed, stream, set, rewritten, metadata };
 }

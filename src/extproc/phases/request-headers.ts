@@ -5,7 +5,7 @@ import type { ApiKind } from '../../config/names.js';
 import type { Fleet, FleetTenant } from '../../config/fleet.js';
 import { resolveIdentity, type FilterMetadata } from '../../request/identity.js';
 import { kvError } from '../../errors.js';
-import { parseRequestHeaders, type RequestMeta } from '../../request/headers.js';
+import { decodeSegment, parseRequestHeaders, type RequestMeta } from '../../request/headers.js';
 import { API_PATHS } from '../../request/types.js';
 import { modelList, modelObject, visibleTo } from '../models-endpoint.js';
 import { CONTINUE, immediateJson, setHeader } from '../mutations.js';
@@ -62,8 +62,8 @@ export function onRequestHeaders(
     return { kind: 'answered', tenant, answer: immediateJson(200, modelList(fleet, tenant), idHeader) };
   }
   if (meta.method === 'GET' && meta.path.startsWith('/v1/models/')) {
-    const name = decodeURIComponent(meta.path.slice('/v1/models/'.length));
-    const model = fleet.byName.get(name);
+    const name = decodeSegment(meta.path.slice('/v1/models/'.length));
+    const model = name === undefined ? undefined : fleet.byName.get(name);
     if (model === undefined || !visibleTo(model, tenant)) throw kvError('unknown_model', { param: 'model' });
     return { kind: 'answered', tenant, answer: immediateJson(200, modelObject(model), idHeader) };
   }

@@ -133,11 +133,20 @@ export class Scraper {
         this.live.scrapeFailed(t.address, e.message);
       } else {
         outcome = 'network_error';
-        const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
-        this.live.scrapeFailed(t.address, cause.slice(0, 200));
+        const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
+        const message = cause instanceof Error ? cause.message : String(cause);
+        this.live.scrapeFailed(t.address, message.slice(0, 200), isConnectFailure(cause));
       }
     }
     this.opts.onScrape?.(t, outcome, this.now() - started);
     return outcome;
   }
+}
+
+/** Errors that mean nothing listens there (or the host is gone), as opposed to a slow or odd answer. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isConnectFailure(e: unknown): boolean {
+  const code = e !== null && typeof e === 'object' && 'code' in e ? e.code : undefined;
+  return typeof code === 'string' && CONNECT_CODES.has(code);
 }

@@ -3,7 +3,7 @@
 //   live        drive a running Envoy (--target) and read the replicas' /metrics
 //   live-local  start sims + kvfleet + Envoy on free loopback ports, run live per strategy,
 //               and the same setup in virtual time (do the rankings agree?)
-//   overhead    Envoy alone vs Envoy + kvfleet (and + a do-nothing processor): added latency, rate, CPU
+//   overhead    Envoy alone vs Envoy + kvfleet vs Envoy + a floor processor: added latency, ratios, CPU, background CPU
 //   report      assemble docs/benchmarks.md from the JSON results the other commands wrote
 // Progress goes to stderr; tables to stdout; --out DIR receives JSON, markdown and SVG.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,7 +13,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EXT_PROC_MODES, type ExtProcMode } from '../envoy/processing-mode.js';
 import { runLive, type LiveResult } from './live.js';
 import { startLocalStack } from './local-stack.js';
-import { runOverhead, type OverheadSize } from './overhead.js';
+import type { ClientChoice, LoadShape } from './load-gen.js';
+import { runOverhead } from './overhead.js';
+import { backgroundWarnings, comparisons, loadLabel, overheadMarkdown, overheadText, type OverheadRun } from './overhead-report.js';
 import { barChartSvg, fmt, markdownTable, pct, textTable, type Cell } from './report.js';
 import { scenario, SCENARIO_NAMES, simModel, streamOf, type Scenario, type ScenarioName } from './scenarios.js';
 import { checkTargets, defaultPolicies, policiesByName, runVirtual, VIRTUAL_HEAD, virtualRows, type VirtualRun } from './virtual.js';
@@ -362,59 +364,54 @@ async function cmdLiveLocal(o: LiveLocalCli): Promise<void> {
 
 // ── overhead ─────────────────────────────────────────────────────────────────────────────
 
-export const OVERHEAD_HEAD = [
-  'prompt',
-  'processor',
-  'rate req/s',
-  'E2E p50 plain ms',
-  'E2E p50 via processor ms',
-  'added p50 ms',
-  'E2E p99 plain ms',
-  'E2E p99 via processor ms',
-  'added p99 ms',
-  'p99 ratio',
-  'max rate plain',
-  'max rate via processor',
-  'rate ratio',
-  'CPU s / 1000 requests',
-  'decision µs p50 / p99',
-] as const;
-
-export function overheadRows(rs: readonly OverheadSize[]): Cell[][] {
-  return rs.map((r) => [
-    `${r.sizeKb} KB`,
-    r.variant,
-    r.rate,
-    fmt(r.plain.p50, 2),
-    fmt(r.routed.p50, 2),
-    fmt(r.addedP50Ms, 2),
-    fmt(r.plain.p99, 2),
-    fmt(r.routed.p99, 2),
-    fmt(r.addedP99Ms, 2),
-    `${fmt(r.p99Ratio, 2)}×`,
-    r.sustainPlain,
-    r.sustainRouted,
-    `${fmt(r.sustainRatio, 2)}×`,
-    r.cpuSecondsPer1000 !== undefined ? fmt(r.cpuSecondsPer1000, 3) : '–',
-    r.decisionUs !== undefined ? `${fmt(r.decisionUs.p50, 0)} / ${fmt(r.decisionUs.p99, 0)}` : '–',
-  ]);
-}
-
 interface OverheadCli {
   sizes: string[];
+  loads: string[];
+  serial: number;
+  rate: number;
+  seconds: number;
+  rounds: number;
+  busyRetries: number;
   modes: ExtProcMode[];
   floor: boolean;
-  rate: number;
-  rateLarge: number;
-  seconds: number;
-  ramp: string[];
-  step: number;
+  responsePhase: boolean;
+  client: ClientChoice;
   replicas: number;
   seed: number;
   out?: string;
 }
 
+function loadShapes(o: OverheadCli): LoadShape[] {
+  return o.loads.map((l) => {
+    if (l === 'serial') return { kind: 'serial', requests: o.serial };
+    if (l === 'open') return { kind: 'open', rate: o.rate, seconds: o.seconds };
+    throw new InvalidArgumentError(`unknown load '${l}' (serial, open)`);
+  });
+}
+
+function clientChoice(v: string): ClientChoice {
+  if (v !== 'auto' && v !== 'h2load' && v !== 'node') throw new InvalidArgumentError(`unknown client '${v}' (auto, h2load, node)`);
+  return v;
+}
+
+function overheadDescription(o: OverheadCli, run: OverheadRun): string {
+  const loads = loadShapes(o)
+    .map((l) =>
+      l.kind === 'serial' ? `serial (one request at a time, ${l.requests} per variant)` : `open loop at ${l.rate} req/s (${l.seconds} s per variant)`,
+    )
+    .join(' and ');
+  return (
+    `**overhead** — the same ${o.replicas} sim replicas (answering at once, 1 output token) behind one Envoy per variant, all running side by side: *plain* (no ext_proc, no gRPC access log), *kvfleet* behind the shipped envoy.yaml in each ext_proc body mode (${o.modes.join(', ')}; src/tools/envoy/processing-mode.ts)` +
+    (o.floor
+      ? `, and the *floor* (src/tools/bench/floor-processor.ts) behind the same config in the same modes: kvfleet's gRPC stack answering the same phases with constants (full duplex: the headers answer with the cluster header, clear_route_cache and constant kvfleet metadata, then the body streamed back) and sinking the access log undecoded${o.responsePhase ? '; *floor full-duplex +response* also gets the response headers (the phase the shipped config skips)' : ''}`
+      : '') +
+    `. Loads: ${loads}, in ${o.rounds} rounds over all variants (order rotated each round) after a short warm-up of each; a phase that ran with more than 10 % background CPU is discarded and measured again (at most ${o.busyRetries} times); load generator: ${run.tool}${run.tool === 'h2load' ? ' (nghttp2, HTTP/1.1, one body file; open loop = ⌈rate/20⌉ h2load processes of one connection each at rate/processes req/s, started 1/rate s apart)' : ' (Node child process, node:http keep-alive)'}. ` +
+    `Added = variant − plain at the same size and load; ratio = kvfleet's added ÷ the floor's in the same mode (n/a when the floor added ≤ 0). CPU s / 1000 req = the process's CPU (/proc) over its phases ÷ requests answered 200 (kvfleet's includes its engine-metrics scraping). Background CPU = the machine's busy CPU (/proc/stat, all CPUs) minus our processes' (Envoys, processors, replicas + harness, load generator), as % of the whole machine: time-weighted mean over the variant's phases / worst phase; ⚠ above 10 %. Everything shares one machine with ${run.nproc} CPUs.`
+  );
+}
+
 async function cmdOverhead(o: OverheadCli): Promise<void> {
+  const loads = loadShapes(o);
   const stack = await startLocalStack({
     replicas: o.replicas,
     prefillUsPerToken: 0,
@@ -423,51 +420,39 @@ async function cmdOverhead(o: OverheadCli): Promise<void> {
     maxConcurrency: 4096,
     maxWaiting: 100000,
   });
-  let rs: OverheadSize[];
+  let run: OverheadRun;
   try {
-    rs = await runOverhead(stack, {
+    run = await runOverhead(stack, {
       sizesKb: o.sizes.map(Number),
+      loads,
       modes: o.modes,
       floor: o.floor,
-      rate: o.rate,
-      seconds: o.seconds,
-      rateLarge: o.rateLarge,
-      rampRates: o.ramp.map(Number),
-      stepSeconds: o.step,
+      responsePhase: o.responsePhase,
+      rounds: o.rounds,
+      busyRetries: o.busyRetries,
+      client: o.client,
       seed: o.seed,
       progress: say,
     });
   } finally {
     await stack.close();
   }
-  process.stdout.write(`${textTable(OVERHEAD_HEAD, overheadRows(rs))}\n`);
-  const md = [
-    `**overhead** — kvfleet with the ext_proc request body ${o.modes.join(' and ')} (src/envoy/processing-mode.ts)${o.floor ? ', and the floor: a processor on the same gRPC stack that answers constants and decides nothing (src/bench/floor-processor.ts)' : ''}; ${o.replicas} sim replicas answering at once (1 output token), open-loop ${o.rate} req/s (prompts ≥ 32 KB: ${o.rateLarge} req/s) for ${o.seconds} s per variant (two interleaved halves), ramp ${o.ramp.join('/')} req/s × ${o.step} s; sustainable = the client issued ≥ 80% of the offered requests, ≥ 99% completed OK, p99 < 1 s, all done within 1 s of the step's end. Client, sims, Envoys and the processor share the machine. CPU per 1,000 requests is the processor's whole process CPU (for kvfleet: ext_proc gRPC, decision, engine scraping) during the latency comparison divided by the requests it routed; decision µs is kvfleet's own x-kvfleet-decision-us header.`,
-    '',
-    markdownTable(OVERHEAD_HEAD, overheadRows(rs)),
-    '',
-    markdownTable(
-      ['target (issue 5)', 'processor', 'measured (4 KB)', 'met'],
-      rs
-        .filter((r) => r.sizeKb === 4)
-        .flatMap((r4) => [
-          [`≤ 0.5 ms p50 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP50Ms, 2)} ms`, r4.addedP50Ms <= 0.5 ? 'yes' : '**no**'],
-          [`≤ 2 ms p99 added at ${o.rate} req/s, 4 KB`, r4.variant, `${fmt(r4.addedP99Ms, 2)} ms`, r4.addedP99Ms <= 2 ? 'yes' : '**no**'],
-        ]),
-    ),
-  ].join('\n');
-  await writeOut(o.out, 'overhead.json', `${JSON.stringify({ machine: machine(), options: o, results: rs }, null, 1)}\n`);
+  process.stdout.write(`${overheadText(run)}\n`);
+  for (const w of backgroundWarnings(run)) say(w);
+  const md = overheadMarkdown(run, overheadDescription(o, run));
+  await writeOut(o.out, 'overhead.json', `${JSON.stringify({ machine: machine(), options: o, run, comparisons: comparisons(run) }, null, 1)}\n`);
   await writeOut(o.out, 'overhead.md', `${md}\n`);
+  const shown = run.cells.flatMap((c) => c.variants.filter((v) => v.variant !== 'plain').map((v) => ({ c, v })));
   await writeOut(
     o.out,
     'overhead.svg',
     barChartSvg(
-      'Envoy alone vs Envoy + ext_proc processor: end-to-end ms',
+      'Added end-to-end latency over plain Envoy, ms',
       ' ms',
-      rs.flatMap((r) => [`${r.sizeKb} KB plain`, `${r.sizeKb} KB ${r.variant}`]),
+      shown.map(({ c, v }) => `${c.sizeKb} KB ${loadLabel(c.load)} ${v.variant}`),
       [
-        { label: 'p50', values: rs.flatMap((r) => [r.plain.p50, r.routed.p50]) },
-        { label: 'p99', values: rs.flatMap((r) => [r.plain.p99, r.routed.p99]) },
+        { label: 'added p50', values: shown.map(({ v }) => v.addedP50Ms ?? Number.NaN) },
+        { label: 'added p99', values: shown.map(({ v }) => v.addedP99Ms ?? Number.NaN) },
       ],
     ),
   );
@@ -556,16 +541,19 @@ export function registerBenchCommand(program: Command): void {
   bench
     .command('overhead')
     .description(
-      'Envoy alone vs Envoy + kvfleet (each body mode) and + a do-nothing processor on the same replicas: added latency, sustainable rate, CPU per request',
+      'Envoy alone vs Envoy + kvfleet vs Envoy + a floor processor answering the same phases with constants (each ext_proc mode), serial and open loop: added latency, ratios to the floor, CPU per request, background CPU',
     )
     .option('--sizes <list>', 'prompt sizes in KB', list, ['4', '64'])
-    .option('--modes <list>', `ext_proc request-body modes of the kvfleet variant (${EXT_PROC_MODES.join(', ')})`, extProcModes, [...EXT_PROC_MODES])
-    .option('--no-floor', 'skip the floor processor (same gRPC stack, constant answers)')
-    .option('--rate <r>', 'rate of the latency comparison, req/s', num(1, 100_000), 200)
-    .option('--rate-large <r>', 'rate of the latency comparison for prompts ≥ 32 KB, req/s', num(1, 100_000), 25)
-    .option('--seconds <s>', 'seconds per variant of the latency comparison', num(1, 600), 10)
-    .option('--ramp <list>', 'rates of the capacity ramp, req/s', list, ['25', '50', '100', '200', '400', '600', '800', '1200', '1600'])
-    .option('--step <s>', 'seconds per ramp step', num(1, 60), 3)
+    .option('--loads <list>', 'serial (one request at a time) and/or open (open loop at --rate)', list, ['serial', 'open'])
+    .option('--serial <n>', 'requests per variant of the serial load', num(1, 1_000_000), 2000)
+    .option('--rate <r>', 'rate of the open load, req/s', num(1, 100_000), 200)
+    .option('--seconds <s>', 'seconds per variant of the open load', num(1, 600), 20)
+    .option('--rounds <n>', 'passes over all variants (each takes its share of the requests / seconds per pass)', num(1, 100), 4)
+    .option('--busy-retries <n>', 'measure a phase again when background CPU exceeded 10 % of the machine, at most this many times', num(0, 100), 2)
+    .option('--modes <list>', `ext_proc request-body modes of kvfleet and the floor (${EXT_PROC_MODES.join(', ')})`, extProcModes, ['full-duplex', 'buffered'])
+    .option('--no-floor', 'skip the floor processor')
+    .option('--no-response-phase', 'skip the floor with the response-headers phase (full-duplex)')
+    .option('--client <tool>', 'load generator: auto (h2load when on PATH, else node), h2load, node', clientChoice, 'auto')
     .option('--replicas <n>', 'simulated replicas', num(1, 64), 4)
     .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
     .option('--out <dir>', 'write JSON, markdown and SVG here')

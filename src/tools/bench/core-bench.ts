@@ -99,7 +99,7 @@ function run(promptBytes: number, strategy: string, policy: boolean): { p50: num
     const v = live.views.get(eps[i % eps.length] as string);
     if (v !== undefined) v.inflight = (i * 7) % 5;
     const t0 = performance.now();
-    router.route(router.admit(`b${i}`, inp, meta));
+    router.routeNow(router.admit(`b${i}`, inp, meta));
     const t1 = performance.now();
     if (i >= WARMUP) samples[i - WARMUP] = (t1 - t0) * 1000;
     now += 1;

@@ -1,7 +1,9 @@
 // A self-contained benchmark stack on loopback, on free ports: simulated replicas (in this
 // process, src/sim), kvfleet (`kvfleet serve`, a child process so it can be restarted per
 // strategy and its CPU read from its own /metrics), and one or two real Envoys on bootstraps
-// generated from envoy/envoy.yaml (envoy-bootstrap.ts). Everything binds 127.0.0.1.
+// generated from envoy/envoy.yaml (envoy-bootstrap.ts), in the shipped ext_proc mode unless
+// asked otherwise. Everything binds 127.0.0.1. `pids()` lists every process the stack runs
+// (the overhead benchmark counts their CPU as its own).
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ExtProcMode } from '../envoy/processing-mode.js';
 import { existsSync } from 'node:fs';
@@ -16,8 +18,9 @@ import { startSim, type SimHandle, type SimOptions } from '../sim/index.js';
 import { freePort, waitFor } from '../ports.js';
 
 export { freePort };
-import { benchBootstrapFromFile, BENCH_CLUSTER } from './envoy-bootstrap.js';
+import { benchBootstrapFromFile, BENCH_CLUSTER, type BootstrapOptions } from './envoy-bootstrap.js';
 import { benchFleetFile } from './policies/kvfleet.js';
+import { pidByCommandLine } from './proc-cpu.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BENCH_MODEL_ID = 'sim-model';
@@ -25,6 +28,7 @@ export const BENCH_MODEL_ID = 'sim-model';
 export interface KvfleetChild {
   readonly adminUrl: string;
   readonly grpcPort: number;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -58,6 +62,7 @@ export async function startKvfleetChild(fleet: Record<string, unknown>, dir: str
   return {
     adminUrl,
     grpcPort,
+    pid: child.pid,
     logs: () => log,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -70,18 +75,29 @@ export async function startKvfleetChild(fleet: Record<string, unknown>, dir: str
   };
 }
 
+/** An Envoy (and the processor behind it) of the stack. */
+export interface StackPart {
+  /** The Envoy listener. */
+  readonly url: string;
+  /** The Envoy process (undefined without /proc). */
+  readonly envoyPid: number | undefined;
+  stop(): Promise<void>;
+}
+
 export interface LocalStack {
   readonly sim: SimHandle;
   readonly replicaPorts: readonly number[];
   readonly metricsUrls: readonly string[];
   readonly dir: string;
   readonly envoyBin: string;
-  /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it; returns the listener URL. */
-  startRouted(strategy: string, seed: number, mode?: ExtProcMode): Promise<{ url: string; kvfleet: KvfleetChild; stop(): Promise<void> }>;
+  /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it (ext_proc mode: as shipped unless given). */
+  startRouted(strategy: string, seed: number, mode?: ExtProcMode): Promise<StackPart & { kvfleet: KvfleetChild }>;
   /** The floor processor (floor-processor.ts, a child process) + an Envoy in front of it. */
-  startFloor(): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }>;
+  startFloor(opts?: BootstrapOptions): Promise<StackPart & { pid: number | undefined }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */
-  startPlain(): Promise<{ url: string; stop(): Promise<void> }>;
+  startPlain(): Promise<StackPart>;
+  /** Every process the stack runs now (Envoys, kvfleet, floors); the replicas run in this process. */
+  pids(): number[];
   /** Clear every replica's prefix cache and counters. */
   resetReplicas(): void;
   close(): Promise<void>;
@@ -95,14 +111,25 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
   const replicaPorts = handle.replicas.map((r) => r.port);
   const envoyYaml = join(REPO_ROOT, 'envoy', 'envoy.yaml');
   const running = new Set<() => Promise<void>>();
+  const pids = new Set<number>();
 
-  const startEnvoy = async (variant: 'kvfleet' | 'plain', kvPort: number, mode: ExtProcMode = 'buffered'): Promise<{ url: string; proc: EnvoyProcess }> => {
+  const startEnvoy = async (
+    variant: 'kvfleet' | 'plain',
+    kvPort: number,
+    opts: BootstrapOptions = {},
+  ): Promise<{ url: string; proc: EnvoyProcess; pid: number | undefined }> => {
     const [listener, admin] = [await freePort(), await freePort()];
-    const cfg = await benchBootstrapFromFile(envoyYaml, variant, { listener, admin, kvfleet: kvPort }, replicaPorts, mode);
+    const cfg = await benchBootstrapFromFile(envoyYaml, variant, { listener, admin, kvfleet: kvPort }, replicaPorts, opts);
     const file = join(dir, `envoy-${variant}-${listener}.yaml`);
     await writeFile(file, cfg);
     const proc = await startEnvoyProcess({ binary: envoyBin, configFile: file, adminUrl: `http://127.0.0.1:${admin}` });
-    return { url: `http://127.0.0.1:${listener}`, proc };
+    // The bootstrap file's path is unique to this Envoy.
+    const pid = await pidByCommandLine(file);
+    return { url: `http://127.0.0.1:${listener}`, proc, pid };
+  };
+  const track = (...ps: Array<number | undefined>): (() => void) => {
+    for (const p of ps) if (p !== undefined) pids.add(p);
+    return () => ps.forEach((p) => p !== undefined && pids.delete(p));
   };
 
   // Ctrl-C / SIGTERM during a run: stop the child Envoys and kvfleet instead of orphaning them.
@@ -127,29 +154,31 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     metricsUrls: replicaPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
     dir,
     envoyBin,
-    async startRouted(strategy, seed, mode = 'buffered') {
+    async startRouted(strategy, seed, mode) {
       const [grpc, admin] = [await freePort(), await freePort()];
       const fleet = benchFleetFile(
         replicaPorts.map((p) => `127.0.0.1:${p}`),
         { strategy, seed, prefillUsPerToken: sim.prefillUsPerToken ?? 50, grpcPort: grpc, adminPort: admin, modelId: BENCH_MODEL_ID, cluster: BENCH_CLUSTER },
       );
       const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin);
-      let envoy: { url: string; proc: EnvoyProcess };
+      let envoy: Awaited<ReturnType<typeof startEnvoy>>;
       try {
-        envoy = await startEnvoy('kvfleet', grpc, mode);
+        envoy = await startEnvoy('kvfleet', grpc, mode !== undefined ? { mode } : {});
       } catch (e) {
         await kvfleet.stop();
         throw e;
       }
+      const untrack = track(envoy.pid, kvfleet.pid);
       const stop = async () => {
         running.delete(stop);
+        untrack();
         await envoy.proc.stop().catch(() => undefined);
         await kvfleet.stop().catch(() => undefined);
       };
       running.add(stop);
-      return { url: envoy.url, kvfleet, stop };
+      return { url: envoy.url, envoyPid: envoy.pid, kvfleet, stop };
     },
-    async startFloor() {
+    async startFloor(opts = {}) {
       const port = await freePort();
       const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -160,34 +189,39 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
         child.kill('SIGTERM');
         await exited;
       };
-      let envoy: { url: string; proc: EnvoyProcess };
+      let envoy: Awaited<ReturnType<typeof startEnvoy>>;
       try {
         await new Promise<void>((ok, fail) => {
           child.once('exit', (code) => fail(new Error(`floor processor exited with ${code}`)));
           child.stdout?.on('data', (b: Buffer) => (b.toString().includes('ready') ? ok() : undefined));
         });
-        envoy = await startEnvoy('kvfleet', port);
+        envoy = await startEnvoy('kvfleet', port, opts);
       } catch (e) {
         await stopChild();
         throw e;
       }
+      const untrack = track(envoy.pid, child.pid);
       const stop = async () => {
         running.delete(stop);
+        untrack();
         await envoy.proc.stop().catch(() => undefined);
         await stopChild();
       };
       running.add(stop);
-      return { url: envoy.url, pid: child.pid, stop };
+      return { url: envoy.url, envoyPid: envoy.pid, pid: child.pid, stop };
     },
     async startPlain() {
       const envoy = await startEnvoy('plain', 1);
+      const untrack = track(envoy.pid);
       const stop = async () => {
         running.delete(stop);
+        untrack();
         await envoy.proc.stop().catch(() => undefined);
       };
       running.add(stop);
-      return { url: envoy.url, stop };
+      return { url: envoy.url, envoyPid: envoy.pid, stop };
     },
+    pids: () => [...pids],
     resetReplicas() {
       for (const r of handle.replicas) r.reset();
     },

@@ -10,10 +10,13 @@ import { locateEnvoy } from '../envoy/locate.js';
 import { serve } from '../../serve.js';
 import { startSim, type SimHandle } from '../sim/index.js';
 import { startEnvoyProcess } from '../envoy/envoy-process.js';
+import { busyPorts } from '../ports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ENVOY_URL = 'http://127.0.0.1:10000';
 const ENVOY_ADMIN = 'http://127.0.0.1:9901';
+/** Envoy listener and admin, kvfleet gRPC and admin, the simulated replicas, the hosted stand-in. */
+const DEMO_PORTS = [10000, 9901, 9002, 9003, 18001, 18002, 18011, 18012, 18443];
 
 interface Row {
   label: string;
@@ -72,6 +75,14 @@ export async function runDemo(): Promise<number> {
   if (envoyBin === undefined) {
     process.stderr.write('kvfleet demo: no Envoy binary; run `bash scripts/setup-envoy.sh` (or `npm run demo`, which does)\n');
     return 1;
+  }
+  // The demo's fixed ports (envoy/envoy.yaml, examples/fleet.yaml): all free, or one clear line.
+  const busy = await busyPorts(DEMO_PORTS);
+  if (busy.length > 0) {
+    process.stderr.write(
+      `kvfleet demo: port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} on 127.0.0.1 already in use (another demo, kvfleet or Envoy still running?); stop it and run the demo again\n`,
+    );
+    return 3;
   }
   const cleanups: Array<() => Promise<unknown>> = [];
   const say = (s: string) => process.stdout.write(`${s}\n`);

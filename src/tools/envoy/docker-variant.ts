@@ -100,10 +100,11 @@ export const DOCKER_IPS: Readonly<Record<string, string>> = { 'sim-llama': '172.
 const FLEET_HEADER = ` kvfleet fleet file for docker-compose.yml (mounted at /etc/kvfleet/fleet.yaml).
 
  GENERATED from examples/fleet.yaml by \`npm run render:docker-envoy\` (src/tools/envoy/docker-variant.ts):
- edit that file, then render. The same fleet; only addresses differ: kvfleet listens on 0.0.0.0
- inside its container (Envoy reaches it as kvfleet:9002), and endpoints are the replicas' IPs
- pinned in docker-compose.yml, because Envoy's override_host policy matches the RESOLVED ip:port
- of the STRICT_DNS hosts in envoy/envoy.docker.yaml, never the service names.`;
+ edit that file, then render. The same fleet; only addresses and the state backend differ: kvfleet
+ listens on 0.0.0.0 inside its container (Envoy reaches both instances as kvfleet:9002), endpoints
+ are the replicas' IPs pinned in docker-compose.yml, because Envoy's override_host policy matches
+ the RESOLVED ip:port of the STRICT_DNS hosts in envoy/envoy.docker.yaml, never the service names,
+ and the two kvfleet instances share their state in the compose Redis.`;
 
 export function dockerFleet(source: string): string {
   const doc: Document = parseDocument(source);
@@ -115,6 +116,8 @@ export function dockerFleet(source: string): string {
     const l = get(get(contents, 'server'), side);
     if (isMap(l)) l.set('host', '0.0.0.0');
   }
+  // Two instances, one truth: budgets, limits, pins, cooldowns and circuits in the compose Redis.
+  if (isMap(contents)) contents.set('state', doc.createNode({ backend: 'redis', redis: { url: 'redis://redis:6379/0' } }));
   const models = get(contents, 'models');
   if (isSeq(models)) {
     for (const m of models.items) {

@@ -1,21 +1,20 @@
 // The ext_proc request-body modes kvfleet serves, as edits of a parsed Envoy bootstrap.
-//   buffered     envoy/envoy.yaml as shipped: Envoy buffers the body, sends headers, waits
-//                for kvfleet's answer, then sends the whole body (two round trips).
-//   full-duplex  the endpoint-picker protocol's mode: request_body_mode FULL_DUPLEX_STREAMED
-//                (Envoy sends the body chunks without waiting; kvfleet answers the headers
-//                once the body is complete and sends the body back), request trailers SEND
-//                (Envoy requires it with full duplex), and response trailers SEND so the
-//                ext_proc stream stays open until the response ends: Envoy closes a stream
-//                as soon as nothing more can be asked of kvfleet, and kvfleet counts an
-//                endpoint's in-flight request until its stream closes.
+//   full-duplex  envoy/envoy.yaml as shipped (the endpoint-picker protocol's mode):
+//                request_body_mode FULL_DUPLEX_STREAMED, Envoy sends the body chunks without
+//                waiting; kvfleet answers the headers once the body is complete (with the
+//                route) and sends the body back; request trailers SEND (Envoy requires it).
+//                The response side is skipped, so Envoy half-closes the stream right after
+//                kvfleet's last answer: a kvfleet restart never cuts a response.
+//   buffered     request_body_mode BUFFERED: Envoy buffers the body, sends the headers, waits
+//                for kvfleet's answer, then sends the whole body (two round trips). Envoy keeps
+//                the stream until the HTTP stream ends (src/extproc/server.ts).
 export type ExtProcMode = 'buffered' | 'full-duplex';
 
 export const EXT_PROC_MODES: readonly ExtProcMode[] = ['buffered', 'full-duplex'];
 
-const FULL_DUPLEX = {
-  request_body_mode: 'FULL_DUPLEX_STREAMED',
-  request_trailer_mode: 'SEND',
-  response_trailer_mode: 'SEND',
+const BUFFERED = {
+  request_body_mode: 'BUFFERED',
+  request_trailer_mode: 'SKIP',
 } as const;
 
 /** Calls `fn` with the processing_mode of every ext_proc filter in the bootstrap; returns how many. */
@@ -44,6 +43,6 @@ export function forEachProcessingMode(bootstrap: unknown, fn: (processingMode: R
 
 /** Every ext_proc filter's processing_mode in the bootstrap; returns how many were changed. */
 export function setExtProcMode(bootstrap: unknown, mode: ExtProcMode): number {
-  if (mode === 'buffered') return 0;
-  return forEachProcessingMode(bootstrap, (pm) => Object.assign(pm, FULL_DUPLEX));
+  if (mode === 'full-duplex') return 0;
+  return forEachProcessingMode(bootstrap, (pm) => Object.assign(pm, BUFFERED));
 }

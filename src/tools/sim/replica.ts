@@ -29,6 +29,12 @@ export interface ReplicaHandle {
   faults(): FaultSettings;
   /** Change faults at runtime; `refuse` closes or re-opens the port (resolves when done). */
   setFaults(patch: FaultPatch): Promise<FaultSettings>;
+  /**
+   * Die like a killed process: the port closes and every open connection is reset, requests
+   * being generated included (their clients see a reset, no response). `setFaults({ refuse: false })`
+   * brings it back.
+   */
+  crash(): Promise<void>;
   /** Clear the prefix cache, counters and metrics (faults are kept). */
   reset(): void;
   /** Prometheus text of /metrics. */
@@ -106,6 +112,17 @@ export class Replica implements ReplicaHandle, ReplicaControl {
     });
     this.transition = step.catch(() => undefined);
     return step.then(() => this.faults());
+  }
+
+  crash(): Promise<void> {
+    const step = this.transition.then(async () => {
+      const live = [...this.servers];
+      await this.stopListening();
+      for (const srv of live) srv.closeAllConnections();
+      this.state.faults.refuse = true;
+    });
+    this.transition = step.catch(() => undefined);
+    return step;
   }
 
   /** Stop listening and drop every connection (aborting in-flight requests). */

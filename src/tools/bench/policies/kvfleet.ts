@@ -1,5 +1,5 @@
-// kvfleet's own Router as a benchmark policy: the same route() / observe() the ext_proc
-// body and response phases call (src/router), over a fleet file
+// kvfleet's own Router as a benchmark policy: the same route() the ext_proc body phase
+// calls and the finish() Envoy's access log leads to (src/router), over a fleet file
 // generated for the simulated fleet (one model, one endpoint per replica).
 //   request  the workload request rendered as chat messages (text.ts), x-session-id =
 //            conversation id for multi-turn traffic (what a chat front end sends)
@@ -21,6 +21,7 @@ import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from 
 import { chatMessages } from '../text.js';
 
 export const BENCH_MODEL = 'bench-model';
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
 
 export interface KvfleetPolicyOptions {
   /** Strategy name (default: kvfleet's default strategy). */
@@ -51,7 +52,13 @@ export function benchFleetFile(
 ): Record<string, unknown> {
   return {
     version: 1,
-    server: { grpc: { host: '127.0.0.1', port: o.grpcPort ?? 0 }, admin: { host: '127.0.0.1', port: o.adminPort ?? 0 }, max_body_bytes: 64 * 1024 * 1024 },
+    // Virtual runs queue for minutes of simulated time: ends are never given up on.
+    server: {
+      grpc: { host: '127.0.0.1', port: o.grpcPort ?? 0 },
+      admin: { host: '127.0.0.1', port: o.adminPort ?? 0 },
+      max_body_bytes: 64 * 1024 * 1024,
+      inflight_ttl_seconds: 86_400,
+    },
     default_model: BENCH_MODEL,
     models: [
       {
@@ -158,7 +165,7 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
             sessionId: sessions && r.req.session >= 0 ? `conv-${r.req.session}` : undefined,
             overrides: { strategy: undefined, models: undefined, priority: 'normal' },
           };
-          const routed = router.route(router.admit(String(r.req.id), input, meta));
+          const routed = router.routeNow(router.admit(String(r.req.id), input, meta));
           pending.set(r.req.id, routed);
           let k = 0;
           for (const a of routed.decision.endpoints) {
@@ -171,9 +178,15 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
           const routed = pending.get(r.req.id);
           if (routed === undefined) return;
           pending.delete(r.req.id);
-          // The outcome as the response phase would see it, at first-token time.
-          clock = Number.isNaN(ttftMs) ? now : routed.decidedAt + ttftMs;
-          router.observe(routed, { status: Number.isNaN(ttftMs) ? 503 : 200, served: env.addresses[replica], attempts: 1, headers: new Map() });
+          // The end as Envoy's access log reports it (time to first byte = TTFT here).
+          clock = now;
+          router.finish(routed, {
+            status: Number.isNaN(ttftMs) ? 503 : 200,
+            served: env.addresses[replica],
+            attempts: 1,
+            ttfbMs: Number.isNaN(ttftMs) ? undefined : ttftMs,
+            headers: NO_HEADERS,
+          });
         },
       };
     },

@@ -3,10 +3,10 @@
 // — chat message content (strings and text parts), tool-call arguments, completion `prompt`,
 // embedding `input` — and the typed input is rebuilt from it, so the fingerprint and the
 // policy see exactly what the replica will. The client's body object is never mutated.
-import type { PiiDetector } from '../config/names.js';
-import { redactPii, scanPii } from '../core/policy/pii/index.js';
-import { inputOf } from './parse-body.js';
-import type { RequestInput } from './types.js';
+import type { PiiDetector } from '../../config/names.js';
+import { redactPii, scanPii } from './pii/index.js';
+import { inputOf } from '../../request/parse-body.js';
+import type { RequestInput } from '../../request/types.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
