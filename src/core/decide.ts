@@ -57,6 +57,9 @@ function policySummary(req: DecisionRequest, fleet: Fleet): PolicySummary {
 }
 
 /** Whether a candidate has an endpoint it can use now (healthy and not cooling). */
+/** Below this share of a rate window left, the explanation predicts exhaustion. */
+const HEADROOM_LOW = 0.1;
+
 const usableNow = (c: Candidate): boolean => c.assessment.usable.length > 0;
 
 export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
@@ -116,6 +119,24 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     else rejected.push({ model: model.name, reason: 'no-healthy-endpoint' });
   }
 
+  // Rate headroom (model or provider account): among several candidates, one whose window is
+  // spent is left out before it would answer 429; the chosen one close to its limit is said so.
+  const room = (m: Model): number | undefined => {
+    const a = ctx.headroom?.('model', m.name);
+    const b = ctx.headroom?.('provider', m.provider);
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+  };
+  const headroomReasons: string[] = [];
+  if (ctx.headroom !== undefined && cands.length > 1 && cands.some((c) => (room(c.model) ?? 1) > 0)) {
+    for (let k = cands.length - 1; k >= 0; k--) {
+      const m = (cands[k] as Candidate).model;
+      if ((room(m) ?? 1) > 0) continue;
+      cands.splice(k, 1);
+      rejected.push({ model: m.name, reason: 'rate-exhausted' });
+      headroomReasons.push(`headroom:skip:${m.name}`);
+    }
+  }
+
   let guess: DomainGuess | undefined;
   const domain = () => (guess ??= classifyPrompt(req.input.segments));
   const ranking: Ranking =
@@ -160,7 +181,9 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   });
   if (pick === undefined) throw kvError('no_healthy_endpoint', { model: model.name }, 1);
 
-  const reasons = [...pick.reasons, ...cm.reasons, ...extra, ...ranking.reasons];
+  const reasons = [...pick.reasons, ...cm.reasons, ...extra, ...ranking.reasons, ...headroomReasons];
+  const left = room(model);
+  if (left !== undefined && left < HEADROOM_LOW) reasons.push(`headroom-low:${Math.round(left * 100)}%`);
   if (guess !== undefined && !reasons.some((r) => r.startsWith('domain:'))) reasons.push(`domain:${guess.domain}`);
   if (rejected.length > 0) reasons.push(`filtered:${rejected.length}`);
   if (priority !== 'normal') reasons.push(`priority:${priority}`);

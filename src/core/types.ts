@@ -191,4 +191,9 @@ export interface DecideContext {
   readonly state: LearnedState;
   /** Monotonic ms (the same clock as EndpointView.coolUntil and session TTLs). */
   readonly now: number;
+  /**
+   * Room left in a model's or a provider account's rate windows, 0..1 (the lowest of its rpm
+   * and tpm), as last known; undefined: no limit, or nothing known yet.
+   */
+  readonly headroom?: ((scope: 'model' | 'provider', id: string) => number | undefined) | undefined;
 }

@@ -37,6 +37,7 @@ import type { TokenUsage } from '../core/limits/cost.js';
 import type { MeterReading } from '../core/limits/meter-reading.js';
 import type { Signal, Signals } from '../state/signals.js';
 import { FlowControl } from './flow-control.js';
+import { HeadroomCache } from './headroom.js';
 import { poolSaturated } from '../core/limits/saturation.js';
 import { endpointsOf, fleetEndpoints } from '../core/membership.js';
 import type { Priority } from '../config/names.js';
@@ -97,6 +98,7 @@ export class Router {
   private seq = 0;
   private signals: Signals | undefined;
   private readonly alerted = new Set<string>();
+  private readonly headroom = new HeadroomCache();
 
   constructor(private readonly deps: RouterDeps) {
     const fleet = deps.fleet();
@@ -221,6 +223,7 @@ export class Router {
   /** The store's verdict: commit, downgrade (an exhausted budget that asks for it) or refuse. */
   private admitted(a: Admission, decision: Decision, view: LiveView, started: number, plan: UsagePlan, out: AdmitOutcome): Routed | Promise<Routed> {
     const onUnavailable = a.fleet.usage.state.on_unavailable;
+    this.headroom.record(out, this.wallNow());
     if (!out.allowed && !out.unavailable && downgradable(out)) {
       // The cheapest model the tenant and the policy allow: `auto` under cost_first.
       const cheaper: Admission = {
@@ -387,9 +390,10 @@ export class Router {
   }
 
   private decide(a: Admission, live: LiveView, now: number): Decision {
+    const headroom = a.fleet.usage.limited ? (scope: 'model' | 'provider', id: string) => this.headroom.get(scope, id, this.wallNow()) : undefined;
     return decide(
       { requestId: a.requestId, sessionId: a.meta.sessionId, overrides: a.meta.overrides, input: a.input, policy: a.policy },
-      { fleet: a.fleet, live, state: this.state, now },
+      { fleet: a.fleet, live, state: this.state, now, headroom },
     );
   }
 }

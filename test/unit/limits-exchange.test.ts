@@ -69,6 +69,30 @@ describe('rate limits', () => {
   });
 });
 
+describe('rate headroom as a routing input', () => {
+  it('model auto: near its limit the explanation says so; spent, the model is left out before it would answer 429', () => {
+    const env = testEnv(
+      fleetFrom(
+        FLEET().replace(
+          '- { name: premium, cluster: pool-premium, model_id: premium, endpoints: [10.0.0.1:8000], priors: { quality: 0.9, cost_per_1k_input: 10, cost_per_1k_output: 30 } }',
+          '- { name: premium, cluster: pool-premium, model_id: premium, endpoints: [10.0.0.1:8000], priors: { quality: 0.9 }, limits: { rpm: 20 } }',
+        ),
+      ),
+    );
+    const auto = () => send(env, 'key-strict', 'auto');
+    const cluster = (r: ProcessingResponse) => setHeaders(r.request_body?.response.header_mutation?.set_headers)['x-kvfleet-cluster'];
+    for (let i = 0; i < 19; i++) expect(cluster(auto())).toBe('pool-premium');
+    const last = auto(); // 1 of 20 left when it was decided
+    expect(cluster(last)).toBe('pool-premium');
+    expect(explained(last)['x-kvfleet-reason']).toContain('headroom-low:5%');
+    const next = auto();
+    expect(cluster(next)).toBe('pool-cheap');
+    expect(explained(next)['x-kvfleet-reason']).toContain('headroom:skip:premium');
+    // Named explicitly, the spent model answers 429 (no silent switch).
+    expect(immediate(send(env, 'key-strict', 'premium')).body.error.code).toBe('rate_limited');
+  });
+});
+
 describe('budgets', () => {
   it('block: once the daily budget is spent, 429 budget_exceeded until the UTC day ends; x-kvfleet-budget-remaining explains', () => {
     const env = testEnv(fleetFrom(FLEET()));
