@@ -68,6 +68,12 @@ export const flowControlSchema = z
     max_queue_ms: positiveInt.max(600_000).default(5000),
     /** Requests held at once, all pools together; past it the lowest priority is shed. */
     max_queued: positiveInt.max(1_000_000).default(10_000),
+    /**
+     * Share of the saturation limits kept for high and normal requests: a low (sheddable)
+     * request counts an endpoint as over at (1 − this) of them, so there is room when a high
+     * one comes.
+     */
+    sheddable_reserve: z.number().min(0).max(0.9).default(0.5),
     /** A pool is saturated when every usable endpoint is over one of these. */
     saturation: z
       .strictObject({

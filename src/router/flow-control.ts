@@ -3,7 +3,8 @@
 // answer — in per-pool lanes, and sends them as room appears:
 //   order      high before normal before low; within a lane, tenants take turns (fair), each
 //              tenant's requests in arrival order
-//   room       core/limits/saturation.ts: some usable endpoint below the queue / KV limits;
+//   room       core/limits/saturation.ts: some usable endpoint below the queue / KV limits (for
+//              low, below the share of them that is not kept for high and normal);
 //              checked when a request ends (Envoy's access log) and every 20 ms while anything waits
 //   waiting    at most flow_control.max_queue_ms: then high and normal are sent anyway, low is
 //              shed (429 overloaded, retry-after); past flow_control.max_queued held in all,
@@ -31,8 +32,8 @@ export interface FlowDeps {
   readonly config: () => FlowControlConfig;
   /** Monotonic ms. */
   readonly now: () => number;
-  /** Whether the pool can take another request now. */
-  readonly saturated: (pool: string) => boolean;
+  /** Whether the pool can take another request of this priority now. */
+  readonly saturated: (pool: string, priority: Priority) => boolean;
   readonly onShed?: (priority: Priority) => void;
 }
 
@@ -96,21 +97,22 @@ export class FlowControl {
           }
         }
       }
-      while (!this.deps.saturated(pool)) {
-        const w = this.next(lanes);
-        if (w === undefined) break;
+      // The highest lane with a waiter that fits (a low one may not, where a high one does).
+      const w = this.next(lanes, (p) => !this.deps.saturated(pool, p));
+      if (w !== undefined) {
         this.held--;
+        // One per pool and tick: the released request is routed (and counted in flight) before
+        // the pool is checked again.
         w.resolve();
-        // The released request is routed (and counted in flight) before the pool is checked again.
-        break;
       }
     }
     if (this.held === 0) this.stop();
   }
 
-  /** The next waiter: the highest lane with anyone; tenants take turns within it. */
-  private next(lanes: Lanes): Waiter | undefined {
+  /** The next waiter: the highest lane with anyone that `fits`; tenants take turns within it. */
+  private next(lanes: Lanes, fits: (p: Priority) => boolean): Waiter | undefined {
     for (const p of LANES) {
+      if (!fits(p)) continue;
       const lane = lanes.get(p) as Map<string, Waiter[]>;
       for (const [tenant, q] of lane) {
         if (q.length === 0) continue;

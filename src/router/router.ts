@@ -108,7 +108,7 @@ export class Router {
     this.flow = new FlowControl({
       config: () => this.deps.fleet().usage.flowControl,
       now: deps.now,
-      saturated: (pool) => this.saturated(pool),
+      saturated: (pool, priority) => this.saturated(pool, priority),
       onShed: deps.onShed,
     });
     this.ends = new RequestEnds(
@@ -203,7 +203,7 @@ export class Router {
     const view = o.view ?? this.deps.live;
     const started = this.deps.now();
     const decision = this.decide(a, view, started);
-    if (o.released !== true && a.fleet.usage.flowControl.enabled && this.saturated(decision.model.cluster, view)) {
+    if (o.released !== true && a.fleet.usage.flowControl.enabled && this.saturated(decision.model.cluster, decision.priority, view)) {
       o.onHold?.();
       const tenant = a.policy.tenant?.id ?? '';
       return this.flow.wait(decision.model.cluster, tenant, decision.priority, o.signal).then(() => this.route(a, { ...o, released: true }));
@@ -308,12 +308,13 @@ export class Router {
     if (e.kind === 'end') this.flow.kick();
   }
 
-  /** Whether every usable endpoint of the pool is over flow_control.saturation. */
-  private saturated(pool: string, view: LiveView = this.deps.live): boolean {
+  /** Whether every usable endpoint of the pool is over flow_control.saturation (for this priority). */
+  private saturated(pool: string, priority: Priority, view: LiveView = this.deps.live): boolean {
     const fleet = this.deps.fleet();
     const model = fleet.models.find((m) => m.cluster === pool);
     if (model === undefined) return false;
-    return poolSaturated(endpointsOf(model, view), view, fleet.usage.flowControl.saturation, this.deps.now());
+    const fc = fleet.usage.flowControl;
+    return poolSaturated(endpointsOf(model, view), view, fc.saturation, this.deps.now(), priority === 'low' ? 1 - fc.sheddable_reserve : 1);
   }
 
   /**

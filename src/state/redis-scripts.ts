@@ -5,7 +5,8 @@
 
 /**
  * admit: KEYS = the plan's check keys, then its usage counter keys.
- * ARGV = now, #checks, #usage keys, usage expiry (wall ms), then per check:
+ * ARGV = now, #checks, #usage keys, usage expiry (wall ms), force ('1': charge even when a
+ *        check refuses — the caller already admitted the request from its own headroom), then per check:
  *        kind ('r' rate | 'b' budget), limit, window ms (rate) or reset at (budget), cost, enforce ('1'/'0').
  * Returns: ok ('1'/'0'), then per check: allowed, remaining, resetMs, retryAfterMs.
  */
@@ -14,11 +15,12 @@ local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local nu = tonumber(ARGV[3])
 local usageExpire = ARGV[4]
+local force = ARGV[5] == '1'
 local out = {}
 local ok = 1
 local nextTat = {}
 for k = 1, n do
-  local a = 4 + (k - 1) * 5
+  local a = 5 + (k - 1) * 5
   local kind = ARGV[a + 1]
   local limit = tonumber(ARGV[a + 2])
   local win = tonumber(ARGV[a + 3])
@@ -30,6 +32,7 @@ for k = 1, n do
     local base = math.max(cur or now, now)
     local nxt = base + cost * t
     local allowAt = nxt - win
+    nextTat[k] = nxt
     if allowAt > now then
       ok = 0
       local retry = allowAt - now
@@ -39,7 +42,6 @@ for k = 1, n do
       out[#out + 1] = tostring(base - now)
       out[#out + 1] = tostring(retry)
     else
-      nextTat[k] = nxt
       out[#out + 1] = '1'
       out[#out + 1] = tostring(math.max(0, math.floor((now + win - nxt) / t)))
       out[#out + 1] = tostring(nxt - now)
@@ -62,9 +64,9 @@ for k = 1, n do
     end
   end
 end
-if ok == 1 then
+if ok == 1 or force then
   for k = 1, n do
-    local a = 4 + (k - 1) * 5
+    local a = 5 + (k - 1) * 5
     if ARGV[a + 1] == 'r' then
       redis.call('SET', KEYS[k], tostring(nextTat[k]), 'PX', math.max(1, math.ceil(nextTat[k] - now) + 1000))
     else

@@ -28,6 +28,8 @@ type ScriptRedis = Redis & {
 
 const WINDOWS: readonly BudgetWindow[] = ['day', 'month'];
 const UNAVAILABLE: AdmitOutcome = Object.freeze({ allowed: false, outcomes: [], unavailable: true });
+/** Share of a limit that must stay after a request for it to be admitted without waiting on Redis. */
+export const FAST_MARGIN = 0.1;
 
 /** A Redis client set up the way kvfleet uses it: no offline queue, bounded commands, reconnecting. */
 export function connectRedis(o: RedisOptions): Redis {
@@ -56,6 +58,8 @@ export function connectRedis(o: RedisOptions): Redis {
 export class RedisUsageStore implements UsageStore {
   readonly backend = 'redis';
   private readonly client: ScriptRedis;
+  /** Per check key: what Redis last said was left, and when (wall ms). Bounded by the fleet's keys × windows. */
+  private readonly heard = new Map<string, { remaining: number; at: number }>();
 
   constructor(
     o: RedisOptions,
@@ -75,11 +79,21 @@ export class RedisUsageStore implements UsageStore {
     if (!this.up()) return UNAVAILABLE;
     const now = this.wallNow();
     const usage = plan.meter && plan.tenant !== undefined ? WINDOWS.map((w) => usageKey(plan.tenant as string, windowId(w, now))) : [];
-    const args: Array<string | number> = [...plan.checks.map((c) => c.key), ...usage, now, plan.checks.length, usage.length, windowEnd('month', now)];
+    // Far from every limit (as this instance last heard), admit now and charge in the background.
+    const fast = this.fromHeadroom(plan, now);
+    const args: Array<string | number> = [
+      ...plan.checks.map((c) => c.key),
+      ...usage,
+      now,
+      plan.checks.length,
+      usage.length,
+      windowEnd('month', now),
+      fast !== undefined ? '1' : '0',
+    ];
     for (const c of plan.checks) {
       args.push(c.kind === 'rate' ? 'r' : 'b', c.limit, c.kind === 'rate' ? RATE_WINDOW_MS : c.resetAt, c.cost, c.kind === 'budget' && !c.enforce ? '0' : '1');
     }
-    return this.client.kvAdmit(plan.checks.length + usage.length, ...args).then(
+    const reply = this.client.kvAdmit(plan.checks.length + usage.length, ...args).then(
       (r) => {
         const outcomes: CheckOutcome[] = plan.checks.map((check, i) => ({
           check,
@@ -88,10 +102,41 @@ export class RedisUsageStore implements UsageStore {
           resetMs: Number(r[3 + i * 4]),
           retryAfterMs: Number(r[4 + i * 4]),
         }));
+        this.remember(outcomes, now);
         return { allowed: r[0] === '1', outcomes, unavailable: false };
       },
       () => UNAVAILABLE,
     );
+    if (fast === undefined) return reply;
+    void reply;
+    return fast;
+  }
+
+  /**
+   * Admit without waiting when every check keeps at least FAST_MARGIN of its limit (and twice
+   * this request's cost) after this request, by what this instance last heard from Redis — a
+   * GCRA window refilled since. The charge still goes to Redis (forced), and its reply refreshes
+   * what is heard. Near a limit, every request waits for the atomic check: that is where several
+   * instances must not overshoot.
+   */
+  private fromHeadroom(plan: UsagePlan, now: number): AdmitOutcome | undefined {
+    const outcomes: CheckOutcome[] = [];
+    for (const c of plan.checks) {
+      const h = this.heard.get(c.key);
+      if (h === undefined) return undefined;
+      const left = c.kind === 'rate' ? Math.min(c.limit, h.remaining + ((now - h.at) * c.limit) / RATE_WINDOW_MS) : h.remaining;
+      if (left - c.cost < Math.max(c.limit * FAST_MARGIN, 2 * c.cost)) return undefined;
+      const resetMs = c.kind === 'rate' ? ((c.limit - (left - c.cost)) * RATE_WINDOW_MS) / c.limit : Math.max(0, c.resetAt - now);
+      outcomes.push({ check: c, allowed: true, remaining: left - c.cost, resetMs, retryAfterMs: 0 });
+    }
+    this.remember(outcomes, now);
+    return { allowed: true, outcomes, unavailable: false };
+  }
+
+  private remember(outcomes: readonly CheckOutcome[], now: number): void {
+    // Budget keys change with their window: never more than a few thousand alive.
+    if (this.heard.size > 10_000) this.heard.clear();
+    for (const o of outcomes) this.heard.set(o.check.key, { remaining: o.remaining, at: now });
   }
 
   settle(s: Settlement): void {

@@ -9,8 +9,9 @@ import { loadExtProcClient, upstreamProtoDirs } from '../../src/extproc/proto.js
 import type { ProcessingRequest, ProcessingResponse } from '../../src/extproc/proto-types.js';
 import { startExtProcServer } from '../../src/extproc/server.js';
 import type { AccessLogEvent } from '../../src/router/log-event.js';
-import { fleetFrom } from '../helpers/fleet.js';
-import { keyOf, post, testEnv } from '../helpers/exchange.js';
+import { fleetFrom, TWO_MODEL_YAML } from '../helpers/fleet.js';
+import { keyOf, logEvent, post, testEnv } from '../helpers/exchange.js';
+import { waitFor } from '../../src/tools/ports.js';
 
 const chat = { body: Buffer.from(JSON.stringify({ model: 'big', messages: [{ role: 'user', content: 'hello there' }] })), end_of_stream: true };
 
@@ -83,6 +84,39 @@ describe('the ext_proc stream', () => {
     } finally {
       client.close();
       als.close();
+    }
+  });
+});
+
+describe('a BUFFERED request held by flow control', () => {
+  it("gets Envoy's message timer extended (override_message_timeout) before its answer", async () => {
+    const fleet = fleetFrom(
+      TWO_MODEL_YAML.replace(
+        'server: { max_body_bytes: 2048 }',
+        'server: { max_body_bytes: 2048 }\nscrape: { enabled: false }\nflow_control: { enabled: true, max_queue_ms: 4000, saturation: { inflight: 1 } }',
+      ),
+    );
+    const env = testEnv(fleet);
+    const srv = await startExtProcServer(env, { host: '127.0.0.1', port: 0 });
+    const client = processClient(srv.port);
+    try {
+      const first = await routeOne(client, false); // the pool's only slot
+      expect(keyOf(first.answers[1] ?? {})).toBeDefined();
+      const call = client.Process();
+      const got: ProcessingResponse[] = [];
+      call.on('data', (r: ProcessingResponse) => got.push(r));
+      call.write({ request_headers: post('/v1/chat/completions') });
+      call.write({ request_body: chat });
+      await waitFor('the timer extension', () => got.some((r) => r.override_message_timeout !== undefined), 5000);
+      expect(got.find((r) => r.override_message_timeout !== undefined)?.override_message_timeout?.seconds).toBe(6);
+      expect(got.some((r) => r.request_body !== undefined)).toBe(false); // still held
+      env.router.ended(logEvent(first.answers[1], { served: '10.0.1.1:8000' }));
+      await waitFor('the answer', () => got.some((r) => r.request_body !== undefined), 5000);
+      call.end();
+      first.call.end();
+    } finally {
+      client.close();
+      await srv.drain(0);
     }
   });
 });
