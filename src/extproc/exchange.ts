@@ -16,6 +16,7 @@ import { isKvError, kvError, type KvError } from '../errors.js';
 import { BufferedBody } from './body/buffered-body.js';
 import { NO_ANSWER, type Answers, type BodyReader } from './body/body-reader.js';
 import { isPromise, andThen } from '../router/maybe-async.js';
+import { BUDGET_HEADER } from '../router/usage-gate.js';
 import { isFullDuplex } from './body/body-mode.js';
 import { DuplexBody } from './body/duplex-body.js';
 import type { ExchangeEnv, ExchangeState, Phase } from './exchange-state.js';
@@ -252,7 +253,11 @@ export class Exchange {
     this.end({ error: err });
     const extra = [setHeader('x-kvfleet-request-id', this.st.requestId)];
     if (this.st.tenant !== undefined) extra.push(setHeader('x-kvfleet-tenant', this.st.tenant.id));
-    return { ...immediateError(err, extra), dynamic_metadata: withKvfleetMetadata(answerFields(this.st.requestId, this.st.tenant?.id)) };
+    // Envoy renders the explanation headers from the metadata (it removes copies set here).
+    const fields = answerFields(this.st.requestId, this.st.tenant?.id);
+    const left = err.headers[BUDGET_HEADER];
+    if (left !== undefined) fields['budget_remaining'] = { stringValue: left };
+    return { ...immediateError(err, extra), dynamic_metadata: withKvfleetMetadata(fields) };
   }
 
   /** kvfleet's part is over: give back what the request holds; report it unless it was routed (the Router reports those at their end). */

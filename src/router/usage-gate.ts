@@ -35,8 +35,11 @@ export function denial(out: AdmitOutcome, onUnavailable: StateConfig['on_unavail
   const c = refused.check;
   const who = `${c.scope} '${c.id}'`;
   const retry = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-  if (c.kind === 'budget') return kvError('budget_exceeded', { scope: who, window: c.window, unit: c.unit }, retry);
-  return kvError('rate_limited', { scope: who, unit: c.unit, limit: c.limit }, retry, rateHeaders(out.outcomes, c.scope, c.id));
+  // A budgeted tenant's answers say what is left, refusals included.
+  const left = budgetRemaining(out);
+  const budget: Record<string, string> = left !== undefined ? { [BUDGET_HEADER]: left } : {};
+  if (c.kind === 'budget') return kvError('budget_exceeded', { scope: who, window: c.window, unit: c.unit }, retry, budget);
+  return kvError('rate_limited', { scope: who, unit: c.unit, limit: c.limit }, retry, { ...rateHeaders(out.outcomes, c.scope, c.id), ...budget });
 }
 
 /** Every refusal is an exhausted budget whose owner asked to downgrade rather than block. */
@@ -44,6 +47,8 @@ export function downgradable(out: AdmitOutcome): boolean {
   const refused = out.outcomes.filter((o) => !o.allowed);
   return refused.length > 0 && refused.every((o) => o.check.kind === 'budget' && o.check.onExhausted === 'downgrade');
 }
+
+export const BUDGET_HEADER = 'x-kvfleet-budget-remaining';
 
 /** x-kvfleet-budget-remaining: `day_usd=12.34,month_tokens=98000` for the tenant's budgets. */
 export function budgetRemaining(out: AdmitOutcome | undefined): string | undefined {

@@ -98,9 +98,11 @@ describe('budgets', () => {
     const env = testEnv(fleetFrom(FLEET()));
     const first = send(env, 'key-strict'); // ~ $3 reserved (100 max_tokens at $30/1k + the prompt)
     expect(explained(first)['x-kvfleet-budget-remaining']).toBe('day_usd=0.0000');
-    const r = immediate(send(env, 'key-strict'));
+    const refused = send(env, 'key-strict');
+    const r = immediate(refused);
     expect(r.status).toBe(429);
     expect(r.body.error).toMatchObject({ code: 'budget_exceeded', type: 'insufficient_quota' });
+    expect(explained(refused)['x-kvfleet-budget-remaining']).toBe('day_usd=0.0000');
     const now = new Date();
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
     expect(Number(r.headers['retry-after'])).toBeGreaterThan((midnight - Date.now()) / 1000 - 5);
