@@ -6,7 +6,7 @@
 //             Cache hits make the real utilisation lower; each result reports it.
 import { defaultSimOptions } from '../sim/index.js';
 import type { Arrivals, ReplicaModel } from './des.js';
-import { DEFAULT_SPECS, type StreamSpec, type WorkloadSpec } from './workload.js';
+import { createWorkload, DEFAULT_SPECS, type StreamSpec, type WorkloadSpec } from './workload.js';
 
 export interface Scenario {
   readonly name: string;
@@ -42,6 +42,17 @@ export function meanTokens(spec: WorkloadSpec): { prompt: number; output: number
       return { prompt: spec.systemTokens + spec.questionTokens, output: spec.outputTokens };
     case 'random':
       return { prompt: spec.promptTokens, output: spec.outputTokens };
+    case 'adversarial': {
+      // Measured on the stream itself (deterministic): sizes are heavy-tailed and follow-ups grow.
+      const w = createWorkload(spec, { seed: 99, requests: 4000, rate: 1 });
+      let n = 0;
+      let sum = 0;
+      for (let r = w.next(); r !== undefined; r = w.next()) {
+        n++;
+        sum += r.promptTokens;
+      }
+      return { prompt: sum / Math.max(1, n), output: spec.outputTokens };
+    }
     case 'multi-turn': {
       // history before turn t (0-based): t · (turnTokens + outputTokens), plus the new turn
       const meanHistory = ((spec.turns - 1) / 2) * (spec.turnTokens + spec.outputTokens) + spec.turnTokens;
@@ -114,6 +125,21 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         ...common(20_000),
       };
     }
+    case 'adversarial': {
+      // Issue 14: long real-world-shaped traffic at 95 % load, caches of about one GPU's KV each.
+      const spec = DEFAULT_SPECS.adversarial;
+      const replicas = o.replicas ?? 16;
+      return {
+        name,
+        description: `every prompt starts with one shared 64-token block; 1k–90k tokens (90 % under 8k); 40 % follow-up turns without session ids; bursts ±50 % every 5 s; ${replicas} replicas, 64k tokens of KV cache each`,
+        spec,
+        model: simModel({ replicas, cacheBlocks: Math.ceil(65_536 / BT), maxWaiting: 1_000_000 }),
+        arrivals: { mode: 'open' } as const,
+        requests: o.requests ?? 8000,
+        load: o.load ?? 0.95,
+        seed: o.seed ?? 1,
+      };
+    }
     case 'scale': {
       // Internet-scale check: 1,000 replicas × 1,000,000 requests of shared-prefix traffic.
       const replicas = o.replicas ?? 1000;
@@ -130,5 +156,5 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
   }
 }
 
-export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'scale'] as const;
+export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'adversarial', 'scale'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

@@ -8,6 +8,12 @@
 //                  earlier user message and reply) plus the new user message, so turn t+1
 //                  extends turn t. Turns of a conversation are thinkMs (exponential) apart.
 //   random         no sharing: every prompt is fresh text of promptTokens.
+//   adversarial    what real traffic does to prefix routing: every prompt starts with the same
+//                  preamble (one shared first block), sizes from 1k to 90k tokens (most small,
+//                  a few enormous), a share of requests continuing an earlier conversation with
+//                  no session id (the prompt extends that conversation's last one), and bursty
+//                  arrivals (the rate alternates between burstFactor × and (2 − burstFactor) ×
+//                  the mean every burstMs).
 // A prompt is a list of spans: the first `tokens` tokens of a text source (a numeric id).
 // Two prompts share a prefix exactly when their leading spans do; blockKeys() turns that into
 // chained block keys, and text.ts renders the same spans as text for live runs.
@@ -46,7 +52,7 @@ export interface Workload {
   next(): BenchRequest | undefined;
 }
 
-export const WORKLOAD_KINDS = ['shared-prefix', 'multi-turn', 'random'] as const;
+export const WORKLOAD_KINDS = ['shared-prefix', 'multi-turn', 'random', 'adversarial'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export interface SharedPrefixSpec {
@@ -79,7 +85,24 @@ export interface RandomSpec {
   readonly outputTokens: number;
 }
 
-export type WorkloadSpec = SharedPrefixSpec | MultiTurnSpec | RandomSpec;
+export interface AdversarialSpec {
+  readonly kind: 'adversarial';
+  /** Tokens every prompt starts with (the common preamble). */
+  readonly commonTokens: number;
+  /** New conversations: 90 % log-uniform in [minTokens, midTokens], 10 % in [midTokens, maxTokens]. */
+  readonly minTokens: number;
+  readonly midTokens: number;
+  readonly maxTokens: number;
+  /** Share of requests that continue a recent conversation (no session id). */
+  readonly followUpShare: number;
+  /** New user tokens of a follow-up turn. */
+  readonly turnTokens: number;
+  readonly outputTokens: number;
+  readonly burstFactor: number;
+  readonly burstMs: number;
+}
+
+export type WorkloadSpec = SharedPrefixSpec | MultiTurnSpec | RandomSpec | AdversarialSpec;
 
 export interface StreamSpec {
   readonly seed: number;
@@ -94,11 +117,25 @@ export const SRC_SYSTEM = 1 * NS;
 export const SRC_QUESTION = 2 * NS;
 export const SRC_CONVERSATION = 3 * NS;
 export const SRC_RANDOM = 4 * NS;
+export const SRC_COMMON = 5 * NS;
+export const SRC_ADVERSARIAL = 6 * NS;
 
 export const DEFAULT_SPECS: Readonly<Record<WorkloadKind, WorkloadSpec>> = Object.freeze({
   'shared-prefix': { kind: 'shared-prefix', groups: 64, promptsPerGroup: 16, systemTokens: 1024, questionTokens: 128, outputTokens: 16, zipf: 1.0 },
   'multi-turn': { kind: 'multi-turn', systemGroups: 8, systemTokens: 256, turns: 6, turnTokens: 96, outputTokens: 16, thinkMs: 2000, zipf: 1.0 },
   random: { kind: 'random', promptTokens: 1152, outputTokens: 16 },
+  adversarial: {
+    kind: 'adversarial',
+    commonTokens: 64,
+    minTokens: 1000,
+    midTokens: 8000,
+    maxTokens: 90_000,
+    followUpShare: 0.4,
+    turnTokens: 400,
+    outputTokens: 16,
+    burstFactor: 1.5,
+    burstMs: 5000,
+  },
 });
 
 function sumTokens(spans: readonly Span[]): number {
@@ -268,6 +305,49 @@ class MultiTurn implements Workload {
   }
 }
 
+class Adversarial implements Workload {
+  readonly kind = 'adversarial' as const;
+  private readonly rng: Rng;
+  private readonly recent: Array<{ id: number; history: number }> = [];
+  private i = 0;
+  private convs = 0;
+  private t = 0;
+
+  constructor(
+    private readonly spec: AdversarialSpec,
+    private readonly stream: StreamSpec,
+  ) {
+    this.rng = rngFor(stream.seed, 4);
+  }
+
+  private logUniform(lo: number, hi: number): number {
+    return Math.round(lo * Math.exp(this.rng.next() * Math.log(hi / lo)));
+  }
+
+  next(): BenchRequest | undefined {
+    if (this.i >= this.stream.requests) return undefined;
+    const s = this.spec;
+    // Bursts: the rate alternates around the mean.
+    const phase = Math.floor(this.t / s.burstMs) % 2 === 0 ? s.burstFactor : 2 - s.burstFactor;
+    this.t += exponential(this.rng, 1000 / (this.stream.rate * phase));
+    let conv: { id: number; history: number };
+    if (this.recent.length > 0 && this.rng.next() < s.followUpShare) {
+      conv = this.recent[intBelow(this.rng, this.recent.length)] as { id: number; history: number };
+      conv.history = Math.min(s.maxTokens, conv.history + s.outputTokens + s.turnTokens);
+    } else {
+      const size = this.rng.next() < 0.9 ? this.logUniform(s.minTokens, s.midTokens) : this.logUniform(s.midTokens, s.maxTokens);
+      conv = { id: this.convs++, history: Math.max(1, size - s.commonTokens) };
+      this.recent.push(conv);
+      if (this.recent.length > 256) this.recent.shift();
+    }
+    const spans: Span[] = [
+      { src: SRC_COMMON, tokens: s.commonTokens, role: 'system' },
+      { src: SRC_ADVERSARIAL + (this.stream.seed % 65536) * 2 ** 24 + conv.id, tokens: conv.history, role: 'user' },
+    ];
+    return { id: this.i++, arrivalMs: this.t, spans, promptTokens: sumTokens(spans), outputTokens: s.outputTokens, session: -1, group: -1 };
+  }
+}
+
 export function createWorkload(spec: WorkloadSpec, stream: StreamSpec): Workload {
   if (!(stream.rate > 0)) throw new RangeError('workload rate must be > 0');
   if (!Number.isInteger(stream.requests) || stream.requests < 0) throw new RangeError('workload requests must be an integer >= 0');
@@ -278,6 +358,8 @@ export function createWorkload(spec: WorkloadSpec, stream: StreamSpec): Workload
       return new MultiTurn(spec, stream);
     case 'random':
       return new RandomPrompts(spec, stream);
+    case 'adversarial':
+      return new Adversarial(spec, stream);
   }
 }
 
