@@ -103,6 +103,8 @@ export const affinitySchema = z
       .max(7 * 86400)
       .default(1800),
     session_from_user: z.boolean().default(false),
+    /** Sessions without ids: a prompt that extends a recent prompt whole is that conversation's next turn. */
+    infer_sessions: z.boolean().default(true),
     session_capacity: z.number().int().min(1).max(10_000_000).default(100_000),
     /** CHWBL: an endpoint accepts a new key while load + 1 ≤ ceil(load_bound · (total + 1) / healthy endpoints). */
     load_bound: z.number().min(1).max(100).default(1.25),

@@ -7,6 +7,7 @@
 //   filters (candidates.ts, filters.ts) → scorers (scorers/registry.ts, each 0..1)
 //   → weights (scorers/registry.ts, priority.ts) → strategy (strategies/registry.ts)
 //   → endpoint picker (endpoints/picker.ts, pickers/registry.ts)
+import { promptTail } from './learned/conversation-tails.js';
 import type { Fleet, Model } from '../config/fleet.js';
 import { DEFAULT_STRATEGY, type PiiAction } from '../config/names.js';
 import type { AffinityConfig } from '../config/routing-schema.js';
@@ -30,7 +31,7 @@ import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySu
 export const MAX_FALLBACKS = 3;
 
 /** The session key of a request: x-session-id, else the body's `user` when affinity.session_from_user. */
-export function sessionKeyOf(req: DecisionRequest, fromUser: boolean): { key: string; source: 'x-session-id' | 'user' } | undefined {
+export function sessionKeyOf(req: DecisionRequest, fromUser: boolean): { key: string; source: 'x-session-id' | 'user' | 'inferred' } | undefined {
   if (req.sessionId !== undefined) return { key: `s:${req.sessionId}`, source: 'x-session-id' };
   if (fromUser && req.input.user !== undefined) return { key: `u:${req.input.user}`, source: 'user' };
   return undefined;
@@ -76,7 +77,11 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const cm = candidateModels(req, fleet, fp.promptTokens);
   const rejected: Rejection[] = [...cm.rejected];
 
-  const session = sessionKeyOf(req, a.session_from_user);
+  // No id: with infer_sessions, a prompt extending a recent one whole continues its conversation.
+  const explicit = sessionKeyOf(req, a.session_from_user);
+  const inferred = a.infer_sessions && explicit === undefined && fp.blocks > 1 ? state.tails.find(fp) : undefined;
+  const session = explicit ?? (inferred !== undefined ? { key: inferred, source: 'inferred' as const } : undefined);
+  const tail = a.infer_sessions ? promptTail(fp) : undefined;
   const pin = session !== undefined ? state.sessions.get(session.key, now) : undefined;
   const ringBase = session !== undefined ? hashKey(session.key) : fp.routingKey;
   const weights = priorityWeights(routing.weights, effect);
@@ -227,7 +232,9 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     learn: {
       keys: chosen.assessment.keys,
       rootSeen: fp.blocks > 0 ? state.index.holders(chosen.assessment.keys[0] as number) !== undefined : undefined,
-      sessionKey: session?.key,
+      // A new conversation (no id, nothing extended) is named after its first tail.
+      sessionKey: session?.key ?? (tail !== undefined ? `c:${tail.key}` : undefined),
+      tail,
       counters,
       banditProb: ranking.banditProb,
       armCount: cands.length,

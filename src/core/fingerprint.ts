@@ -25,6 +25,12 @@ export interface Fingerprint {
   /** Estimated prompt tokens (all of it, not only the blocks considered). */
   readonly promptTokens: number;
   readonly blockTokens: number;
+  /** The canonical render the chain was hashed from (read during the decision, never kept). */
+  readonly render: string;
+  /** Characters per block. */
+  readonly blockChars: number;
+  /** The whole prompt was hashed (not cut at max_blocks): the render is complete. */
+  readonly complete: boolean;
 }
 
 export function blockChars(a: Pick<AffinityConfig, 'block_tokens' | 'chars_per_token'>): number {
@@ -58,7 +64,7 @@ export function fingerprint(
   const routingKey = blocks > 0 ? (chain[0] as number) : hashKey(text);
   // Token estimate over the raw prompt text plus the role markers of the render.
   const promptTokens = Math.ceil((promptChars + segments.length * 8) / a.chars_per_token);
-  return { chain, blocks, routingKey, promptTokens, blockTokens: a.block_tokens };
+  return { chain, blocks, routingKey, promptTokens, blockTokens: a.block_tokens, render: text, blockChars: bc, complete: text.length < bc * a.max_blocks };
 }
 
 const salts = new WeakMap<Model, number>();

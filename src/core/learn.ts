@@ -30,6 +30,7 @@ export function commitDecision(state: LearnedState, d: Decision, live: LiveView,
   if (primary === undefined) return;
   state.index.record(primary, d.learn.keys, d.learn.keys.length, indexCapacity(live.endpoint(primary), a));
   if (d.learn.sessionKey !== undefined) state.sessions.pin(d.learn.sessionKey, primary, now);
+  if (d.learn.tail !== undefined && d.learn.sessionKey !== undefined) state.tails.record(d.learn.tail, d.learn.sessionKey);
   if (d.learn.rootSeen !== undefined) state.reuse.observe(d.learn.rootSeen);
   if (d.learn.counters.length > 0) {
     if (state.counters.size > MAX_COUNTERS) state.counters.clear();

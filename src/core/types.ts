@@ -1,4 +1,5 @@
 // Plain data the decision core reads and returns. No I/O, no clocks, no sockets.
+import type { PromptTail } from './learned/conversation-tails.js';
 import type { Fleet, FleetTenant, Model } from '../config/fleet.js';
 import type { Domain, PiiAction, PiiDetector, Priority, ScoreDimension } from '../config/names.js';
 import type { ResolvedRule } from '../config/policy.js';
@@ -127,7 +128,7 @@ export interface CandidateScore {
 }
 
 export interface SessionInfo {
-  readonly source: 'x-session-id' | 'user';
+  readonly source: 'x-session-id' | 'user' | 'inferred';
   /** The endpoint the session was pinned to before this decision, if any (and of the chosen model). */
   readonly pinned: string | undefined;
   /** pinned: followed the pin; new: no pin yet; yield-unhealthy / yield-overloaded: pin abandoned, re-pinned. */
@@ -141,6 +142,8 @@ export interface LearnPlan {
   /** Whether the prompt's first block was already known to the index (undefined: shorter than a block). */
   readonly rootSeen: boolean | undefined;
   readonly sessionKey: string | undefined;
+  /** affinity.infer_sessions: where the prompt ends, joining the conversation sessionKey. */
+  readonly tail: PromptTail | undefined;
   /** Round-robin counters to advance. */
   readonly counters: readonly string[];
   /** exp3: the probability with which the chosen model was drawn. */

@@ -113,7 +113,31 @@ describe('prefix and session affinity', () => {
     msgs.push({ role: 'assistant', text: 'an answer '.repeat(20) }, { role: 'user', text: 'follow-up' });
     const d2 = r.run(request(chatInput(msgs)));
     expect(d2.endpoints[0]).toBe(d1.endpoints[0]);
-    expect(d2.affinity.kind).toBe('prefix');
+    // It extends turn 1's whole prompt: inferred as the same conversation (affinity.infer_sessions).
+    expect(d2.affinity.kind).toBe('session');
+    expect(d2.session?.source).toBe('inferred');
+    // Without inference, the prefix index finds the same replica.
+    const plain = router(oneModelFleet(8, 'affinity: { infer_sessions: false }'));
+    const p1 = plain.run(request(chatInput(msgs.slice(0, 2))));
+    const p2 = plain.run(request(chatInput(msgs)));
+    expect(p2.endpoints[0]).toBe(p1.endpoints[0]);
+    expect(p2.affinity.kind).toBe('prefix');
+  });
+
+  it('inferred sessions: two questions after one long shared system prompt stay two conversations; a follow-up joins its own', () => {
+    const r = router(oneModelFleet(8));
+    const a = r.run(request(turn('what is the refund policy for annual plans?')));
+    const b = r.run(request(turn('how do I export my invoices as CSV?')));
+    expect(b.session).toBeUndefined(); // shares the system prompt's blocks, not a's whole prompt
+    const aFollow = chatInput([
+      { role: 'system', text: SYSTEM },
+      { role: 'user', text: 'what is the refund policy for annual plans?' },
+      { role: 'assistant', text: 'Annual plans are refundable within 30 days. '.repeat(4) },
+      { role: 'user', text: 'and for monthly ones?' },
+    ]);
+    const d = r.run(request(aFollow));
+    expect(d.session?.source).toBe('inferred');
+    expect(d.endpoints[0]).toBe(a.endpoints[0]);
   });
 
   it('a session pin holds, yields when its endpoint is unhealthy or overloaded, and re-pins', () => {
@@ -214,7 +238,7 @@ describe('adaptive load bound and large pools', () => {
     eps.forEach((e, i) => r.live.set(e, { inflight: i % 3 }));
     const first = r.run(request(turn('how do I reset my password?')));
     const home = first.endpoints[0] as string;
-    const again = r.run(request(turn('how do I reset my password?')));
+    const again = r.run(request(turn('how do I reset my email address?')));
     expect(again.endpoints[0]).toBe(home);
     expect(again.affinity.kind).toBe('prefix');
     expect(again.endpointCount).toBe(1000);

@@ -7,12 +7,15 @@ import { BanditStats } from './bandit-stats.js';
 import { PrefixIndex } from './prefix-index.js';
 import { ReuseRate } from './reuse-rate.js';
 import { SessionPins } from './session-pins.js';
+import { ConversationTails } from './conversation-tails.js';
 
 export interface LearnedState {
   readonly index: PrefixIndex;
   /** Share of recent requests whose prompt start was already known (scales the CHWBL bound). */
   readonly reuse: ReuseRate;
   readonly sessions: SessionPins;
+  /** Conversations inferred from prompts that extend earlier ones (affinity.infer_sessions). */
+  readonly tails: ConversationTails;
   readonly bandit: BanditStats;
   /** Round-robin positions, keyed by model name (endpoints) and candidate set (models). */
   readonly counters: Map<string, number>;
@@ -30,6 +33,7 @@ export function createLearnedState(fleet: Fleet, rng?: Rng): LearnedState {
     index: new PrefixIndex(a.index_max_endpoints),
     reuse: new ReuseRate(),
     sessions: new SessionPins(a.session_capacity, a.session_ttl_s * 1000),
+    tails: new ConversationTails(a.session_capacity),
     bandit: new BanditStats(MAX_ARMS),
     counters: new Map(),
     rng: rng ?? seededRng(fleet.routing.seed ?? Date.now()),
