@@ -155,6 +155,25 @@ export const ERRORS = {
     UNAVAILABLE,
     (_: Record<string, never>) => 'usage limits cannot be checked right now (state backend unreachable; state.on_unavailable is fail_closed)',
   ),
+  model_waking: entry(503, UNAVAILABLE, (d: { readonly model: string; readonly why: 'waking' | 'min_sleep' | 'failed' }) =>
+    d.why === 'failed'
+      ? `model '${d.model}' is asleep and its replicas did not wake; retry later`
+      : d.why === 'min_sleep'
+        ? `model '${d.model}' is asleep for its minimum sleep time; retry after retry-after seconds`
+        : `model '${d.model}' is waking up; retry after retry-after seconds`,
+  ),
+  model_busy: entry(
+    409,
+    INVALID,
+    (d: { readonly model: string; readonly inflight: number }) =>
+      `model '${d.model}' has ${d.inflight} requests in flight; it is put to sleep only when none is`,
+  ),
+  sleep_failed: entry(
+    502,
+    'server_error',
+    (d: { readonly model: string }) => `no replica of model '${d.model}' went to sleep (kvfleet's log names each failure)`,
+  ),
+  sleep_unsupported: entry(400, INVALID, (d: { readonly model: string; readonly why: string }) => `model '${d.model}' cannot be put to sleep: ${d.why}`),
   unsupported_body_mode: entry(500, 'server_error', (d: { readonly announced: string; readonly setting?: string }) =>
     d.setting === undefined
       ? `the proxy's ext_proc filter sends request bodies as ${d.announced}; kvfleet routes on the body and needs BUFFERED or FULL_DUPLEX_STREAMED`

@@ -17,9 +17,15 @@ import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
 import type { RequestReport } from './router/report.js';
 import { Router } from './router/router.js';
+import { createLearnedState } from './core/learned/learned-state.js';
 import { openSignals, openUsageStore } from './state/open-store.js';
 import { usageRoute } from './admin/usage-routes.js';
 import { fleetSources, watchFiles } from './config/file-watch.js';
+import { ModelTraffic } from './fleet/model-traffic.js';
+import { SleepController } from './fleet/sleep-controller.js';
+import { engineSleepApi } from './fleet/engine-sleep.js';
+import { registerModelMetrics } from './obs/model-metrics.js';
+import { modelRoutes } from './admin/model-routes.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -36,6 +42,8 @@ export interface Running {
   readonly live: LiveEndpoints;
   readonly router: Router;
   readonly metrics: Metrics;
+  readonly traffic: ModelTraffic;
+  readonly sleep: SleepController;
   /** Re-read the fleet file; an invalid file keeps the current fleet. */
   reload(): Promise<{ ok: boolean; problems: readonly string[] }>;
   /** Drain open streams (up to the fleet's drain_seconds), then close everything. */
@@ -51,7 +59,34 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
   const report = (r: RequestReport) => reportExchange(log, metrics, r);
   const usage = openUsageStore(fleet, log, metrics);
+  const traffic = new ModelTraffic(Date.now, fleet.file.traffic.max_window_seconds);
+  // Idle sleep and wake-on-request (models[].sleep, admin POST /models/{m}/sleep|wake).
+  let tellSleep: (model: string, state: 'sleeping' | 'awake') => void = () => undefined;
+  const learned = createLearnedState(fleet);
+  const sleep = new SleepController({
+    fleet: () => fleet,
+    live,
+    traffic,
+    api: engineSleepApi(),
+    now: () => performance.now(),
+    forget: (address) => learned.index.forget(address),
+    coolDown: (address, until) => live.coolDown(address, until, 'waking'),
+    endCoolDown: (address) => live.endCoolDown(address, 'waking'),
+    events: {
+      changed: (model, state, reason) => {
+        modelMetrics.stateChanges.inc({ model, state });
+        log.info({ model, state, reason }, 'model sleep state');
+        if ((state === 'sleeping' || state === 'awake') && reason !== 'another instance') tellSleep(model, state);
+      },
+      woke: (model, ms, ok) => modelMetrics.wakeSeconds.observe({ model, result: ok ? 'ok' : 'failed' }, ms / 1000),
+      failed: (model, address, what, error) => log.warn({ model, endpoint: address, what, error }, 'engine sleep call failed'),
+    },
+  });
+  const modelMetrics = registerModelMetrics(metrics.registry, () => fleet, traffic, sleep);
   const router = new Router({
+    state: learned,
+    traffic,
+    wake: sleep,
     fleet: () => fleet,
     live,
     endpoints: live,
@@ -79,6 +114,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
 
   const signals = openSignals(fleet, router.instance);
   router.share(signals);
+  tellSleep = (model, state) => signals.publish({ t: 'sleep', model, state });
+  // kvfleet restarted while models slept: ask their engines, then watch for idle models.
+  void sleep.probe().catch(() => undefined);
+  sleep.start();
 
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
@@ -125,7 +164,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router), usageRoute(router)]);
+  const admin = await startAdminServer(adminListen, [
+    metricsRoute,
+    healthRoute,
+    fleetRoute,
+    ...decisionRoutes(router),
+    usageRoute(router),
+    modelRoutes({ fleet: () => fleet, traffic, sleep }),
+  ]);
 
   log.info(
     {
@@ -144,6 +190,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       fleetState.update(next);
       live.retain(fleetEndpoints(next.models, live));
       router.retain(next);
+      traffic.retain(new Set(next.models.map((m) => m.name)), next.file.traffic.max_window_seconds);
+      sleep.retain(next);
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -173,6 +221,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     live,
     router,
     metrics,
+    traffic,
+    sleep,
     reload: async () => {
       const r = await reload();
       await watch?.rebase(fleetSources(opts.fleetPath, fleet));
@@ -183,6 +233,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       clearInterval(expiry);
       watch?.stop();
       router.flow.stop();
+      sleep.stop();
       log.info({ streams: ext.activeStreams(), grace_ms: graceMs }, 'draining');
       await ext.drain(graceMs);
       await fleetState.stop();

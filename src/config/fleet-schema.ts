@@ -7,6 +7,7 @@ import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, 
 import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
 import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
+import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
 
 const listen = (defaultPort: number) =>
@@ -69,6 +70,8 @@ const modelSchema = z.strictObject({
   limits: rateLimitSchema.optional(),
   /** Spending on this model, all tenants together. */
   budget: budgetSchema.optional(),
+  /** Idle sleep and wake-on-request through the engine's API (sleep-schema.ts); vllm and sglang only. */
+  sleep: modelSleepSchema.optional(),
 });
 
 export const fleetSchema = z
@@ -142,6 +145,8 @@ export const fleetSchema = z
     flow_control: flowControlSchema,
     /** Which requests' token usage kvfleet reads from their responses. */
     metering: meteringSchema,
+    /** Idle/active classification and the longest stats window (sleep-schema.ts). */
+    traffic: trafficSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -182,6 +187,16 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
         ctx.addIssue({ code: 'custom', path, message: `"${n}" is already used by ${prev}` });
       } else {
         seen.set(n, `models[${i}]`);
+      }
+    }
+    if (m['sleep'] !== undefined) {
+      const engine = typeof m['engine'] === 'string' ? m['engine'] : 'vllm';
+      if (m['host'] !== undefined || !SLEEP_ENGINES.some((e) => e === engine)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'sleep'],
+          message: `sleep needs a self-hosted model on engine ${SLEEP_ENGINES.join(' or ')} (this one is ${m['host'] !== undefined ? 'hosted' : engine})`,
+        });
       }
     }
     const eps = new Set<unknown>();

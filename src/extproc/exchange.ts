@@ -53,7 +53,7 @@ export class Exchange {
    * Flow control holds this BUFFERED request: the server sends Envoy a longer message timer
    * (override_message_timeout). In full duplex Envoy runs no message timer.
    */
-  onHold: (() => void) | undefined;
+  onHold: ((ms: number) => void) | undefined;
 
   constructor(private readonly env: ExchangeEnv) {
     this.st = {
@@ -147,6 +147,13 @@ export class Exchange {
     return [this.fail(kvError('body_timeout', { seconds: s }))];
   }
 
+  /** Made when a wait needs it (flow control, a model waking): aborted when the stream ends. */
+  private abortSignal(): AbortSignal {
+    this.abort ??= new AbortController();
+    if (this.closed) this.abort.abort();
+    return this.abort.signal;
+  }
+
   /** The stream ended (completed, cancelled or broken): release what is held, report once. */
   close(): void {
     this.closed = true;
@@ -190,8 +197,8 @@ export class Exchange {
             meta: st.meta as NonNullable<typeof st.meta>,
             maxBodyBytes: st.fleet.server.max_body_bytes,
             view: withSubset(this.env.router.live, st.subset),
-            signal: st.fleet.usage.flowControl.enabled ? (this.abort ??= new AbortController()).signal : undefined,
-            onHold: duplex ? undefined : () => this.onHold?.(),
+            signal: () => this.abortSignal(),
+            onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
           },
           body,
         ),

@@ -69,9 +69,9 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
       return;
     }
     const exchange = new Exchange(env);
-    // Held by flow control (BUFFERED): Envoy's message timer must outlast the wait.
-    exchange.onHold = () => {
-      const s = Math.ceil(exchange.state.fleet.usage.flowControl.max_queue_ms / 1000) + 2;
+    // Held by flow control or a waking model (BUFFERED): Envoy's message timer must outlast the wait.
+    exchange.onHold = (ms) => {
+      const s = Math.ceil(ms / 1000) + 2;
       if (!call.writableEnded && !call.destroyed) call.write({ override_message_timeout: { seconds: s } });
     };
     setActive(1);

@@ -226,6 +226,14 @@ export class LiveEndpoints implements LiveView {
     }
   }
 
+  /** End a cooldown given for `reason` (a replica that was waking is awake); others stand. */
+  endCoolDown(address: string, reason: string): void {
+    const e = this.entries.get(address);
+    if (e === undefined || e.coolReason !== reason) return;
+    e.coolUntil = undefined;
+    e.coolReason = undefined;
+  }
+
   /** Forget every endpoint not in `keep` nor in a discovered cluster (fleet reload, discovery). */
   retain(keep: ReadonlySet<string>): void {
     const members = new Set<string>();

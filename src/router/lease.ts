@@ -14,6 +14,8 @@ export class InflightLease {
   constructor(
     private readonly counter: InflightCounter | undefined,
     address: string,
+    /** Called once when the slot is given back (the model's in-flight count). */
+    private onRelease?: (() => void) | undefined,
   ) {
     if (counter !== undefined) {
       counter.acquire(address);
@@ -35,6 +37,8 @@ export class InflightLease {
   }
 
   release(): void {
+    this.onRelease?.();
+    this.onRelease = undefined;
     if (this.held === undefined || this.counter === undefined) return;
     this.counter.release(this.held);
     this.held = undefined;

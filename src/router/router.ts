@@ -12,7 +12,8 @@
 //                        stream still running (request-ends.ts)
 //   retain(fleet)        after a fleet reload: forget endpoints and models that left
 // Tenants, policy, limits and usage plug in here, around decide().
-import type { Fleet } from '../config/fleet.js';
+import type { Fleet, Model } from '../config/fleet.js';
+import type { ModelTraffic } from '../fleet/model-traffic.js';
 import { kvError } from '../errors.js';
 import { redactInput } from '../core/policy/redact-input.js';
 import type { RequestInput } from '../request/types.js';
@@ -70,17 +71,33 @@ export interface RouterDeps {
   readonly onShed?: ((priority: Priority) => void) | undefined;
   /** A budget crossed its alert_at share in this window (told once per window and instance). */
   readonly onBudgetAlert?: ((c: BudgetCheck, spentShare: number) => void) | undefined;
+  /** Requests per model, in flight per model (GET /models/stats; the sleep controller). */
+  readonly traffic?: ModelTraffic | undefined;
+  /** Sleeping models: a request waits for its model to wake (fleet/sleep-controller.ts). */
+  readonly wake?: ModelWake | undefined;
+}
+
+/** What the Router needs of the sleep controller. */
+export interface ModelWake {
+  /** true: the model is awake; else resolves when it is, rejects with 503 model_waking. */
+  ready(model: Model, signal?: () => AbortSignal): true | Promise<void>;
+  /** How long `ready` may hold a request for `model` (ms). */
+  holdMs(model: Model): number;
+  /** Another instance put a model to sleep or woke it. */
+  adopt(model: string, state: 'sleeping' | 'awake'): void;
 }
 
 export interface RouteOptions {
   /** The live view for this request (e.g. narrowed to the proxy's subset hint). */
   readonly view?: LiveView | undefined;
-  /** Aborts a wait in flow control (the client went away). */
-  readonly signal?: AbortSignal | undefined;
-  /** Flow control is holding the request (BUFFERED mode extends Envoy's message timer). */
-  readonly onHold?: (() => void) | undefined;
+  /** Aborts a wait in flow control or for a waking model (the client went away); made when a wait needs it. */
+  readonly signal?: (() => AbortSignal) | undefined;
+  /** Flow control or a waking model holds the request up to `ms` (BUFFERED mode extends Envoy's message timer). */
+  readonly onHold?: ((ms: number) => void) | undefined;
   /** Released by flow control: route now, do not wait again. */
   readonly released?: boolean | undefined;
+  /** Its model woke for it: route now. */
+  readonly woken?: boolean | undefined;
 }
 
 export class Router {
@@ -99,6 +116,7 @@ export class Router {
   private signals: Signals | undefined;
   private readonly alerted = new Set<string>();
   private readonly headroom = new HeadroomCache();
+  private readonly touched = new Map<string, number>();
 
   constructor(private readonly deps: RouterDeps) {
     const fleet = deps.fleet();
@@ -203,10 +221,19 @@ export class Router {
     const view = o.view ?? this.deps.live;
     const started = this.deps.now();
     const decision = this.decide(a, view, started);
+    const wake = this.deps.wake;
+    if (wake !== undefined && o.woken !== true) {
+      // A sleeping model: held until it is awake (one wake for every request), then decided again.
+      const ready = wake.ready(decision.model, o.signal);
+      if (ready !== true) {
+        o.onHold?.(wake.holdMs(decision.model));
+        return ready.then(() => this.route(a, { ...o, woken: true }));
+      }
+    }
     if (o.released !== true && a.fleet.usage.flowControl.enabled && this.saturated(decision.model.cluster, decision.priority, view)) {
-      o.onHold?.();
+      o.onHold?.(a.fleet.usage.flowControl.max_queue_ms);
       const tenant = a.policy.tenant?.id ?? '';
-      return this.flow.wait(decision.model.cluster, tenant, decision.priority, o.signal).then(() => this.route(a, { ...o, released: true }));
+      return this.flow.wait(decision.model.cluster, tenant, decision.priority, o.signal?.()).then(() => this.route(a, { ...o, released: true }));
     }
     const plan = this.plan(a, decision);
     if (plan === undefined || plan.checks.length === 0) return this.commit(a, decision, view, started, plan, undefined);
@@ -265,7 +292,8 @@ export class Router {
     if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
     this.decisions.put(a.requestId, decision);
-    const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string);
+    const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string, this.deps.traffic?.begin(decision.model.name));
+    this.touch(decision.model.name);
     const decidedAt = this.deps.now();
     const key = `${this.instance}-${(++this.seq).toString(36)}`;
     // From the start of the request's processing (body parse, policy) to the decision.
@@ -282,6 +310,16 @@ export class Router {
     };
     this.ends.track(key, routed);
     return routed;
+  }
+
+  /** Tell the other instances `model` has traffic (at most once a second each): their idle clocks restart. */
+  private touch(model: string): void {
+    const sig = this.signals;
+    if (sig === undefined) return;
+    const wall = this.wallNow();
+    if (wall - (this.touched.get(model) ?? 0) < 1000) return;
+    this.touched.set(model, wall);
+    sig.publish({ t: 'touch', model });
   }
 
   /** Budgets past their alert_at share: told once per window (the key names the window). */
@@ -348,7 +386,10 @@ export class Router {
     if (s.t === 'pin') this.state.sessions.adopt(s.session, s.endpoint, now, s.ttlMs - late);
     else if (s.t === 'cool') live?.coolDown(s.address, now + s.ms - late, s.reason);
     else if (s.t === 'open') live?.tripCircuit(s.address);
-    else if (s.owner === this.instance) {
+    else if (s.t === 'touch') this.deps.traffic?.touch(s.model, sentWall);
+    else if (s.t === 'sleep') {
+      if (s.state === 'sleeping' || s.state === 'awake') this.deps.wake?.adopt(s.model, s.state);
+    } else if (s.owner === this.instance) {
       const e = deserializeEvent(s.event);
       if (e !== undefined) this.ends.handle(e);
     }

@@ -11,6 +11,10 @@ export type Signal =
   | { readonly t: 'pin'; readonly session: string; readonly endpoint: string; readonly ttlMs: number }
   | { readonly t: 'cool'; readonly address: string; readonly ms: number; readonly reason: string }
   | { readonly t: 'open'; readonly address: string }
+  /** A request was routed to `model` (at most once a second per model and instance): idle clocks restart. */
+  | { readonly t: 'touch'; readonly model: string }
+  /** An instance put `model` to sleep or woke it (fleet/sleep-controller.ts). */
+  | { readonly t: 'sleep'; readonly model: string; readonly state: 'sleeping' | 'awake' }
   | { readonly t: 'end'; readonly owner: string; readonly event: Readonly<Record<string, unknown>> };
 
 export interface Signals {

@@ -46,6 +46,8 @@ export interface KvfleetProcess {
   stop(): Promise<number | null>;
   /** SIGKILL (a crash): no drain, nothing flushed. */
   kill(): void;
+  /** Send a signal (SIGHUP: reload the fleet file). */
+  signal(sig: NodeJS.Signals): void;
   logs(): string;
   /** Parsed pino lines emitted so far. */
   lines(): Array<Record<string, unknown>>;
@@ -90,6 +92,9 @@ export function kvfleetProcess(fleetPath: string, grpcPort: number, adminPort: n
     },
     kill() {
       child?.kill('SIGKILL');
+    },
+    signal(sig) {
+      child?.kill(sig);
     },
     logs: () => log,
     lines: () =>

@@ -44,7 +44,7 @@ describe('Redis usage store', () => {
       fc.asyncProperty(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1, max: 900 })), { minLength: 1, maxLength: 25 }),
         async (steps) => {
-          let now = Date.UTC(2026, 10, 28, 10);
+          let now = Date.now();
           const { a, b, mem } = stores(() => now);
           await ready(a);
           try {
@@ -72,7 +72,7 @@ describe('Redis usage store', () => {
   });
 
   it('two instances share one window: 5 requests per minute in all, not per instance', async () => {
-    const now = Date.UTC(2026, 10, 28, 10);
+    const now = Date.now();
     const { a, b } = stores(() => now);
     await Promise.all([ready(a), ready(b)]);
     const plan = () => planUsage({ fleet, model: small, tenant: acme, promptTokens: 1, maxOutputTokens: 1, wallNow: now });
@@ -82,7 +82,7 @@ describe('Redis usage store', () => {
   });
 
   it('settlement replaces the reservation; usage counters add up on either instance', async () => {
-    const now = Date.UTC(2026, 10, 28, 10);
+    const now = Date.now();
     const { a, b } = stores(() => now);
     await Promise.all([ready(a), ready(b)]);
     const plan = planUsage({ fleet, model: small, tenant: acme, promptTokens: 1000, maxOutputTokens: 1000, wallNow: now });
@@ -98,7 +98,7 @@ describe('Redis usage store', () => {
   });
 
   it('Redis down: admit answers `unavailable` at once; the store reconnects by itself', async () => {
-    const now = Date.UTC(2026, 10, 28, 10);
+    const now = Date.now();
     const { a } = stores(() => now);
     await ready(a);
     const plan = planUsage({ fleet, model: small, tenant: acme, promptTokens: 1, maxOutputTokens: 1, wallNow: now });

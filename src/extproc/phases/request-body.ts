@@ -53,9 +53,9 @@ export interface BodyContext {
   /** The policy let the request through (called before routing, so a routing error is still reported with it). */
   readonly admitted: (a: Admission) => void;
   /** Aborted when the client goes away (a request held by flow control leaves its lane). */
-  readonly signal?: AbortSignal | undefined;
-  /** Flow control holds the request. */
-  readonly onHold?: (() => void) | undefined;
+  readonly signal?: (() => AbortSignal) | undefined;
+  /** Flow control or a waking model holds the request up to `ms`. */
+  readonly onHold?: ((ms: number) => void) | undefined;
 }
 
 export function routeBody(c: BodyContext, body: Buffer): MaybePromise<BodyRoute> {

@@ -64,7 +64,9 @@ export function registerSimCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); with --tls-key: a hosted provider stand-in')
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--require-key <key>', 'answer 401 to API requests without Authorization: Bearer <key>, as a provider does')
-    .option('--path-prefix <prefix>', 'serve the API under this prefix (e.g. /provider)', d.pathPrefix);
+    .option('--path-prefix <prefix>', 'serve the API under this prefix (e.g. /provider)', d.pathPrefix)
+    .option('--sleep-ms <ms>', 'sleep mode: time to fall asleep (POST /sleep), milliseconds', numArg(0, 600_000), d.sleepMs)
+    .option('--wake-ms <ms>', 'sleep mode: time to wake (POST /wake_up), milliseconds', numArg(0, 600_000), d.wakeMs);
 
   sim.action(async () => {
     const o = sim.opts<SimOptions>();

@@ -53,6 +53,10 @@ export interface SimOptions {
   requireKey?: string | undefined;
   /** Serve the API under this path prefix (e.g. `/provider`), as some providers do; '' = none. */
   pathPrefix: string;
+  /** Sleep mode: how long falling asleep takes (POST /sleep), milliseconds. */
+  sleepMs: number;
+  /** Sleep mode: how long waking takes (POST /wake_up), milliseconds. */
+  wakeMs: number;
 }
 
 export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
@@ -77,6 +81,8 @@ export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
   adminPort: 0,
   seed: 1,
   pathPrefix: '',
+  sleepMs: 200,
+  wakeMs: 1000,
 });
 
 /** Runtime-switchable faults of one replica. */
@@ -130,6 +136,8 @@ export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions
   checkNum('addedLatencyMs', o.addedLatencyMs, 0, 600_000);
   for (const i of o.refuse) checkInt('refuse[]', i, 0, o.replicas - 1);
   checkInt('adminPort', o.adminPort, 0, 65535);
+  checkNum('sleepMs', o.sleepMs, 0, 600_000);
+  checkNum('wakeMs', o.wakeMs, 0, 600_000);
   checkInt('seed', o.seed, -(2 ** 53 - 1), 2 ** 53 - 1);
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('sim options tlsCert and tlsKey go together');
   if (o.pathPrefix !== '' && (!o.pathPrefix.startsWith('/') || o.pathPrefix.endsWith('/'))) {

@@ -2,6 +2,8 @@
 //   POST /v1/chat/completions · /v1/completions · /v1/embeddings
 //   GET /v1/models · /health (503 when faulted unhealthy) · /metrics · /version
 //   POST /sim/faults · POST /sim/reset · GET /sim/stats · GET /sim/faults
+//   sleep mode (sleep-mode.ts): POST /sleep?level=1 · POST /wake_up · GET /is_sleeping ·
+//   POST /release_memory_occupation · POST /resume_memory_occupation (503 to inference while asleep)
 // Inference order: body (413 > 8 MiB) → JSON object (400) → tally model → seeded fault draw
 // (error_status, retry-after on 429) → model check (404 vLLM message) → generation/embeddings.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -95,6 +97,20 @@ async function route(state: ReplicaState, control: ReplicaControl, req: Incoming
       });
     case 'GET /metrics':
       return sendText(res, 200, await state.metrics.text(), state.metrics.contentType);
+    case 'POST /sleep':
+    case 'POST /release_memory_occupation':
+      req.resume();
+      await state.sleep.sleep();
+      res.writeHead(200, { 'content-length': '0' });
+      return void res.end();
+    case 'POST /wake_up':
+    case 'POST /resume_memory_occupation':
+      req.resume();
+      await state.sleep.wake();
+      res.writeHead(200, { 'content-length': '0' });
+      return void res.end();
+    case 'GET /is_sleeping':
+      return sendJson(res, 200, { is_sleeping: state.sleep.sleeping });
     case 'GET /version':
       return sendJson(res, 200, { version: 'kvfleet-sim' });
     case 'GET /sim/stats':
@@ -135,6 +151,10 @@ async function serveInference(state: ReplicaState, kind: Route, path: string, re
   }
   const received = typeof model === 'string' ? model : null;
   state.recordModel(received ?? '(none)');
+  if (state.sleep.sleeping) {
+    state.refusedAsleep++;
+    return sendJson(res, 503, openAiError(503, 'the engine is sleeping (sleep mode); wake it with POST /wake_up'));
+  }
   if (state.drawError()) {
     const status = state.faults.errorStatus;
     const headers: Record<string, string> = status === 429 ? { 'retry-after': String(Math.ceil(state.faults.retryAfter)) } : {};

@@ -7,6 +7,7 @@ import { ReplicaMetrics } from './replica-metrics.js';
 import { SeededRandom } from './seeded-random.js';
 import { faultsJson } from './fault-patch.js';
 import type { FaultSettings, SimOptions } from './options.js';
+import { SleepMode, type SleepPhase } from './sleep-mode.js';
 
 const MAX_MODEL_NAMES = 64;
 const MAX_MODEL_NAME_CHARS = 200;
@@ -39,6 +40,7 @@ export interface ReplicaStats {
   cache_blocks_used: number;
   cache_blocks_capacity: number;
   faults: Record<string, number | boolean>;
+  sleep: { phase: SleepPhase; sleeps: number; wakes: number; refused: number };
 }
 
 export class ReplicaState {
@@ -55,6 +57,10 @@ export class ReplicaState {
   prefixHitsTokens = 0;
   /** KV blocks held by running requests (for vllm:kv_cache_usage_perc). */
   kvBlocksInUse = 0;
+  /** Sleep mode (vLLM /sleep, /wake_up; SGLang release/resume memory occupation). */
+  readonly sleep: SleepMode;
+  /** Inference requests refused because the replica slept. */
+  refusedAsleep = 0;
   private readonly receivedModels = new Map<string, number>();
   private readonly requestLog: LoggedRequest[] = [];
 
@@ -72,6 +78,7 @@ export class ReplicaState {
       unhealthy: false,
     };
     this.cache = new PrefixCache(opts.cacheBlocks, opts.blockTokens, opts.charsPerToken);
+    this.sleep = new SleepMode(opts.sleepMs, opts.wakeMs, () => this.cache.clear());
     this.queue = new AdmissionQueue(opts.maxConcurrency, opts.maxWaiting);
     this.random = new SeededRandom(opts.seed, index);
     this.metrics = new ReplicaMetrics(model, opts.blockTokens, opts.cacheBlocks, () => ({
@@ -119,6 +126,7 @@ export class ReplicaState {
     this.requests = 0;
     this.completed = 0;
     this.errorsInjected = 0;
+    this.refusedAsleep = 0;
     this.prefixQueriesTokens = 0;
     this.prefixHitsTokens = 0;
     this.receivedModels.clear();
@@ -144,6 +152,7 @@ export class ReplicaState {
       cache_blocks_used: this.cache.size,
       cache_blocks_capacity: this.cache.capacity,
       faults: faultsJson(this.faults),
+      sleep: { phase: this.sleep.phase, sleeps: this.sleep.sleeps, wakes: this.sleep.wakes, refused: this.refusedAsleep },
     };
   }
 }
