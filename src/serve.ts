@@ -24,7 +24,7 @@ import { fleetSources, watchFiles } from './config/file-watch.js';
 import { ModelTraffic } from './fleet/model-traffic.js';
 import { SleepController } from './fleet/sleep-controller.js';
 import { engineSleepApi } from './fleet/engine-sleep.js';
-import { registerModelMetrics } from './obs/model-metrics.js';
+import { registerModelMetrics } from './fleet/model-metrics.js';
 import { modelRoutes } from './admin/model-routes.js';
 
 export interface ServeOptions {

@@ -9,8 +9,8 @@
 //   kvfleet_requests_held_for_wake                     requests waiting for a model to wake
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Fleet } from '../config/fleet.js';
-import type { ModelTraffic } from '../fleet/model-traffic.js';
-import type { ModelSleepState, SleepController } from '../fleet/sleep-controller.js';
+import type { ModelTraffic } from './model-traffic.js';
+import type { ModelSleepState, SleepController } from './sleep-controller.js';
 
 const STATES: readonly ModelSleepState[] = ['awake', 'falling_asleep', 'sleeping', 'waking'];
 
