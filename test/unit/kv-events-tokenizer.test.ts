@@ -48,3 +48,28 @@ describe('tokenizer', () => {
     expect(blockHashChain(ids, { blockSize: 16, seed: '0' })).toHaveLength(Math.floor(ids.length / 16));
   });
 });
+
+describe('tokenizer word-split fast path', () => {
+  const fast = loadTokenizer(bundledTokenizerPath());
+  const plain = loadTokenizer(bundledTokenizerPath(), { wordSplit: false });
+
+  it('applies to the bundled file and gives the same ids as plain BPE on every fixture', () => {
+    expect(fast.wordSplit).toBe(true);
+    expect(plain.wordSplit).toBe(false);
+    for (const c of idCases) expect(fast.encode(c.text, { addSpecialTokens: c.addSpecialTokens })).toEqual(c.ids);
+  });
+
+  it('gives the same ids as plain BPE on generated text (spaces runs, punctuation, digits, unicode)', () => {
+    let s = 7;
+    const rnd = (n: number): number => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s % n;
+    };
+    const pieces = ['the', ' ', '  ', '\n', 'Ünïcode', '日本語', '123', '4.5', ',', '!', 'token', 'izer', '\t', '   x', 'éclair', '🙂', '--', 'A'];
+    for (let k = 0; k < 30; k++) {
+      let text = '';
+      for (let j = 0; j < 60; j++) text += pieces[rnd(pieces.length)];
+      expect(fast.encode(text)).toEqual(plain.encode(text));
+    }
+  });
+});
