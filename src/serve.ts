@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './obs/logger.js';
 import { createMetrics, type Metrics } from './obs/metrics.js';
 import type { RequestReport } from './router/report.js';
 import { Router } from './router/router.js';
+import { startKvIndex, withKvEvents } from './fleet/kv-events/kv-index-start.js';
 import { createLearnedState } from './core/learned/learned-state.js';
 import { openSignals, openUsageStore } from './state/open-store.js';
 import { usageRoute } from './admin/usage-routes.js';
@@ -83,10 +84,13 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     },
   });
   const modelMetrics = registerModelMetrics(metrics.registry, () => fleet, traffic, sleep);
+  // Precise prefix index from the engines' KV events (models[].kv_events; fleet/kv-events/kv-index.ts).
+  const kvIndex = startKvIndex({ fleet, fleetPath: opts.fleetPath, live, registry: metrics.registry, log });
   const router = new Router({
     state: learned,
     traffic,
     wake: sleep,
+    kvIndex,
     fleet: () => fleet,
     live,
     endpoints: live,
@@ -160,7 +164,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   };
   const fleetRoute: AdminRoute = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/fleet') return false;
-    sendJson(res, 200, fleetState.view());
+    sendJson(res, 200, withKvEvents(fleetState.view(), kvIndex));
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
@@ -192,6 +196,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       router.retain(next);
       traffic.retain(new Set(next.models.map((m) => m.name)), next.file.traffic.max_window_seconds);
       sleep.retain(next);
+      kvIndex.update(next);
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -237,6 +242,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       log.info({ streams: ext.activeStreams(), grace_ms: graceMs }, 'draining');
       await ext.drain(graceMs);
       await fleetState.stop();
+      await kvIndex.close();
       await usage.close();
       await signals.close();
       await admin.close();

@@ -7,6 +7,7 @@ import { checkFleetStateRefs, discoverySchema, healthSchema, modelScrapeSchema, 
 import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
 import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
+import { kvEventsSchema } from './kv-events-schema.js';
 import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
 
@@ -72,6 +73,8 @@ const modelSchema = z.strictObject({
   budget: budgetSchema.optional(),
   /** Idle sleep and wake-on-request through the engine's API (sleep-schema.ts); vllm and sglang only. */
   sleep: modelSleepSchema.optional(),
+  /** Precise prefix index from the engines' KV-cache events (kv-events-schema.ts); vllm self-hosted only. */
+  kv_events: kvEventsSchema.optional(),
 });
 
 export const fleetSchema = z
@@ -198,6 +201,9 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
           message: `sleep needs a self-hosted model on engine ${SLEEP_ENGINES.join(' or ')} (this one is ${m['host'] !== undefined ? 'hosted' : engine})`,
         });
       }
+    }
+    if (m['kv_events'] !== undefined && (m['host'] !== undefined || (m['engine'] ?? 'vllm') !== 'vllm')) {
+      ctx.addIssue({ code: 'custom', path: ['models', i, 'kv_events'], message: 'kv_events needs a self-hosted model on engine vllm' });
     }
     const eps = new Set<unknown>();
     if (Array.isArray(m['endpoints'])) {

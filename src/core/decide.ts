@@ -25,7 +25,7 @@ import { priceUsd } from './scorers/price.js';
 import { scoreAll, weightedSum } from './scorers/registry.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { Candidate, Ranking } from './strategies/strategy.js';
-import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySummary, Rejection } from './types.js';
+import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySummary, PreciseMatch, Rejection } from './types.js';
 
 /** Fallbacks offered after the primary (Envoy retries walk this list). */
 export const MAX_FALLBACKS = 3;
@@ -63,6 +63,14 @@ const HEADROOM_LOW = 0.1;
 
 const usableNow = (c: Candidate): boolean => c.assessment.usable.length > 0;
 
+/** The precise index knows `pin` and another endpoint holds more of the prompt than it does. */
+function heldElsewhere(p: PreciseMatch, pin: string): boolean {
+  const mine = p.shares.get(pin);
+  if (mine === undefined) return false;
+  for (const [a, s] of p.shares) if (a !== pin && s > mine) return true;
+  return false;
+}
+
 export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const { fleet, state, now } = ctx;
   const a = fleet.affinity;
@@ -88,23 +96,30 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   const loadBound = effectiveLoadBound(a, state.reuse.rate);
 
   const assessed = new Map<Model, Candidate>();
+  const preciseOf = new Map<Model, PreciseMatch>();
   /** The model's candidate entry (assessed and scored once), or undefined when it has no healthy endpoint. */
   const candidate = (model: Model): Candidate | undefined => {
     const known = assessed.get(model);
     if (known !== undefined) return known;
     const salt = modelSalt(model);
+    const precise = ctx.precise?.(model, req.input);
+    if (precise !== undefined) preciseOf.set(model, precise);
+    // An inferred conversation follows its cache: when the engines say its replica no longer
+    // holds the prompt and another holds more, the pin does not apply (explicit ids still do).
+    const unpin = session?.source === 'inferred' && pin !== undefined && precise !== undefined && heldElsewhere(precise, pin);
     const assessment = assessModel({
       model,
       keys: saltedKeys(fp, salt),
       fp,
       ringKey: salted(ringBase, salt),
-      pin,
+      pin: unpin ? undefined : pin,
       waitScale: effect.waitScale,
       loadBound,
       live: ctx.live,
       index: state.index,
       affinity: a,
       now,
+      precise,
     });
     if (assessment.healthyCount === 0) return undefined;
     const as = assessment;
@@ -191,6 +206,8 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
   if (left !== undefined && left < HEADROOM_LOW) reasons.push(`headroom-low:${Math.round(left * 100)}%`);
   if (guess !== undefined && !reasons.some((r) => r.startsWith('domain:'))) reasons.push(`domain:${guess.domain}`);
   if (rejected.length > 0) reasons.push(`filtered:${rejected.length}`);
+  const kv = preciseOf.get(model);
+  if (kv !== undefined) reasons.push(kv.mode === 'precise' ? 'kv-precise' : `kv-${kv.mode}:${kv.reason ?? 'unknown'}`);
   if (priority !== 'normal') reasons.push(`priority:${priority}`);
   if (capped) reasons.push('priority-capped');
 

@@ -199,4 +199,19 @@ export interface DecideContext {
    * and tpm), as last known; undefined: no limit, or nothing known yet.
    */
   readonly headroom?: ((scope: 'model' | 'provider', id: string) => number | undefined) | undefined;
+  /** Precise prefix matches from the engines' KV events, for models with kv_events (fleet/kv-events/kv-index.ts). */
+  readonly precise?: PreciseLookup | undefined;
 }
+
+/** What the engines' KV events say one model's endpoints hold of this prompt. */
+export interface PreciseMatch {
+  /** precise: every endpoint's event stream is usable; partial: some are; fallback: none (approximate index). */
+  readonly mode: 'precise' | 'partial' | 'fallback';
+  /** Why some or all endpoints use the approximate index (a short code), when not precise. */
+  readonly reason?: string | undefined;
+  /** Endpoint → share (0..1) of the prompt's tokens held as leading blocks, for endpoints whose stream is usable. */
+  readonly shares: ReadonlyMap<string, number>;
+}
+
+/** Computed on the request path (tokenize + hash; synchronous), undefined for models without kv_events. */
+export type PreciseLookup = (model: Model, input: RequestInput) => PreciseMatch | undefined;

@@ -22,7 +22,7 @@ import { classify } from '../core/policy/classify.js';
 import { commitDecision } from '../core/learn.js';
 import { DecisionRing } from '../core/learned/decision-ring.js';
 import { createLearnedState, retainLearned, type LearnedState } from '../core/learned/learned-state.js';
-import type { Decision, LiveView } from '../core/types.js';
+import type { Decision, LiveView, PreciseLookup } from '../core/types.js';
 import { randomBytes } from 'node:crypto';
 import { deserializeEvent, serializeEvent, type AccessLogEvent } from './log-event.js';
 import type { LiveEndpoints } from '../fleet/live-endpoints.js';
@@ -75,6 +75,8 @@ export interface RouterDeps {
   readonly traffic?: ModelTraffic | undefined;
   /** Sleeping models: a request waits for its model to wake (fleet/sleep-controller.ts). */
   readonly wake?: ModelWake | undefined;
+  /** Precise prefix index from KV events (fleet/kv-events/kv-index.ts): read by decide(), told where requests went. */
+  readonly kvIndex?: { readonly lookup: PreciseLookup; routed(model: Model, endpoint: string): void } | undefined;
 }
 
 /** What the Router needs of the sleep controller. */
@@ -291,6 +293,7 @@ export class Router {
     const fleet = a.fleet;
     if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
+    if (decision.endpoints[0] !== undefined) this.deps.kvIndex?.routed(decision.model, decision.endpoints[0]);
     this.decisions.put(a.requestId, decision);
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string, this.deps.traffic?.begin(decision.model.name));
     this.touch(decision.model.name);
@@ -435,7 +438,7 @@ export class Router {
     const headroom = a.fleet.usage.limited ? (scope: 'model' | 'provider', id: string) => this.headroom.get(scope, id, this.wallNow()) : undefined;
     return decide(
       { requestId: a.requestId, sessionId: a.meta.sessionId, overrides: a.meta.overrides, input: a.input, policy: a.policy },
-      { fleet: a.fleet, live, state: this.state, now, headroom },
+      { fleet: a.fleet, live, state: this.state, now, headroom, precise: this.deps.kvIndex?.lookup },
     );
   }
 }

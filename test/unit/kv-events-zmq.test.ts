@@ -2,7 +2,7 @@
 // Cleared with the hashes of real token ids, a sequence gap, and a replay that closes one.
 // Every wait is bounded; sockets are closed in afterEach.
 import { afterEach, describe, expect, it } from 'vitest';
-import { KvEventsPublisher } from '../../src/sim/kv-events-publisher.js';
+import { KvEventsPublisher } from '../../src/tools/sim/kv-events-publisher.js';
 import { Router } from 'zeromq';
 import { KvEventSubscriber } from '../../src/fleet/kv-events/subscriber.js';
 import { requestReplay } from '../../src/fleet/kv-events/replay-client.js';

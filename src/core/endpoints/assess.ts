@@ -10,7 +10,7 @@ import type { AffinityConfig } from '../../config/routing-schema.js';
 import type { Model } from '../../config/fleet.js';
 import type { PrefixIndex } from '../learned/prefix-index.js';
 import type { Fingerprint } from '../fingerprint.js';
-import type { EndpointEstimate, LiveView } from '../types.js';
+import type { EndpointEstimate, LiveView, PreciseMatch } from '../types.js';
 import { endpointsOf, positionsOf } from '../membership.js';
 import { loadCap, ringRanks } from './chwbl.js';
 import { prefillMsOf, waitMsOf } from './ttft.js';
@@ -57,6 +57,8 @@ export interface AssessInput {
   readonly index: PrefixIndex;
   readonly affinity: AffinityConfig;
   readonly now: number;
+  /** The engines' KV events for this model: replaces the approximate match of the endpoints it covers. */
+  readonly precise?: PreciseMatch | undefined;
 }
 
 /** Matched leading blocks per endpoint (index aligned with `addrs`): only holders of the prompt's root can match. */
@@ -72,6 +74,14 @@ function matchedBlocksOf(addrs: readonly string[], keys: Float64Array, blocks: n
   return out;
 }
 
+/** Precise shares → matched fingerprint blocks (the same unit as the approximate index), for the endpoints they cover. */
+function preciseBlocksOf(addrs: readonly string[], p: PreciseMatch, fp: Fingerprint, out: Int32Array): void {
+  for (let e = 0; e < addrs.length; e++) {
+    const share = p.shares.get(addrs[e] as string);
+    if (share !== undefined) out[e] = Math.min(fp.blocks, Math.floor((share * fp.promptTokens) / fp.blockTokens));
+  }
+}
+
 export function assessModel(i: AssessInput): ModelAssessment {
   const { model, affinity: a, fp } = i;
   const addrs = endpointsOf(model, i.live);
@@ -85,6 +95,7 @@ export function assessModel(i: AssessInput): ModelAssessment {
   const ttftMs = new Float64Array(buf, 32 * n, n);
   const ringRank = ringRanks(addrs, i.ringKey, a.virtual_nodes, new Int32Array(buf, 40 * n, n));
   const matched = matchedBlocksOf(addrs, i.keys, fp.blocks, i.index, new Int32Array(buf, 44 * n, n));
+  if (i.precise !== undefined && i.precise.shares.size > 0) preciseBlocksOf(addrs, i.precise, fp, matched);
   const healthy = new Uint8Array(buf, 48 * n, n);
   const cooling = new Uint8Array(buf, 49 * n, n);
   const stale = new Uint8Array(buf, 50 * n, n);

@@ -18,7 +18,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PreTokenizer, Tokenizer } from '@huggingface/tokenizers';
+import * as hf from '@huggingface/tokenizers';
+import { Tokenizer } from '@huggingface/tokenizers';
+
+// The package exports PreTokenizer at run time, but its type re-export does not resolve under
+// NodeNext; the base class is taken from the module object and typed as the tokenizer's own slot.
+type PreTokenizerSlot = NonNullable<Tokenizer['pre_tokenizer']>;
+const PreTokenizer = (hf as unknown as Record<string, unknown>)['PreTokenizer'] as abstract new () => PreTokenizerSlot;
 
 export interface LoadedTokenizer {
   /** Token ids of `text`; special tokens (e.g. BOS) are added unless told otherwise. */

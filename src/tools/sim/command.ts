@@ -66,7 +66,12 @@ export function registerSimCommand(program: Command): void {
     .option('--require-key <key>', 'answer 401 to API requests without Authorization: Bearer <key>, as a provider does')
     .option('--path-prefix <prefix>', 'serve the API under this prefix (e.g. /provider)', d.pathPrefix)
     .option('--sleep-ms <ms>', 'sleep mode: time to fall asleep (POST /sleep), milliseconds', numArg(0, 600_000), d.sleepMs)
-    .option('--wake-ms <ms>', 'sleep mode: time to wake (POST /wake_up), milliseconds', numArg(0, 600_000), d.wakeMs);
+    .option('--wake-ms <ms>', 'sleep mode: time to wake (POST /wake_up), milliseconds', numArg(0, 600_000), d.wakeMs)
+    .option('--kv-events', 'publish vLLM KV-cache events on ZMQ (real tokenizer, sha256_cbor block hashes)', d.kvEvents)
+    .option('--kv-events-port <port>', 'replica i publishes on kv-events-port + i (0 = free ephemeral ports)', intArg(0, 65535), d.kvEventsPort)
+    .option('--kv-tokenizer <file>', 'tokenizer.json for --kv-events (default: the bundled test tokenizer)')
+    .option('--kv-chat-template <file>', 'jinja chat template for --kv-events (default: tokenizer_config.json chat_template)')
+    .option('--kv-hash-seed <seed>', 'PYTHONHASHSEED of the simulated engine (block hash seed)', d.kvHashSeed);
 
   sim.action(async () => {
     const o = sim.opts<SimOptions>();
@@ -83,6 +88,8 @@ export function registerSimCommand(program: Command): void {
           ? `sim replica ${r.index} model=${r.model} listening on ${where}\n`
           : `sim replica ${r.index} model=${r.model} refused on ${where} (port closed)\n`,
       );
+      const kv = r.kvEventsAddress();
+      if (kv !== undefined) process.stdout.write(`sim replica ${r.index} kv events on ${kv}\n`);
     }
     if (handle.adminPort !== undefined) process.stdout.write(`sim admin listening on ${o.host}:${handle.adminPort}\n`);
     let stopping = false;

@@ -58,7 +58,8 @@ export async function serveGeneration(
   }
   const stream = body.stream === true;
   const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
-  const prompt = { text: rendered.text, tokens: countTokens(rendered.text, opts.charsPerToken) };
+  const ids = state.kv?.promptIds(kind, body);
+  const prompt = { text: rendered.text, tokens: ids?.length ?? countTokens(rendered.text, opts.charsPerToken), ids };
   const n = max.tokens;
   if (prompt.tokens + n > opts.maxModelLen) {
     const param = kind === 'chat' ? 'messages' : 'prompt';

@@ -57,6 +57,16 @@ export interface SimOptions {
   sleepMs: number;
   /** Sleep mode: how long waking takes (POST /wake_up), milliseconds. */
   wakeMs: number;
+  /** Publish vLLM KV-cache events (kv-events-sim.ts): prompts tokenized for real, cache keyed by vLLM block hashes. */
+  kvEvents: boolean;
+  /** Replica i's PUB socket binds kvEventsPort + i; 0 = ephemeral ports. */
+  kvEventsPort: number;
+  /** tokenizer.json for --kv-events (default: the bundled test tokenizer). */
+  kvTokenizer?: string | undefined;
+  /** Jinja chat template file (default: tokenizer_config.json's chat_template). */
+  kvChatTemplate?: string | undefined;
+  /** PYTHONHASHSEED of the simulated engine. */
+  kvHashSeed: string;
 }
 
 export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
@@ -83,6 +93,9 @@ export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
   pathPrefix: '',
   sleepMs: 200,
   wakeMs: 1000,
+  kvEvents: false,
+  kvEventsPort: 0,
+  kvHashSeed: '0',
 });
 
 /** Runtime-switchable faults of one replica. */
@@ -138,6 +151,8 @@ export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions
   checkInt('adminPort', o.adminPort, 0, 65535);
   checkNum('sleepMs', o.sleepMs, 0, 600_000);
   checkNum('wakeMs', o.wakeMs, 0, 600_000);
+  checkInt('kvEventsPort', o.kvEventsPort, 0, 65535);
+  if (o.kvEventsPort > 0) checkInt('kvEventsPort + replicas - 1', o.kvEventsPort + o.replicas - 1, 1, 65535);
   checkInt('seed', o.seed, -(2 ** 53 - 1), 2 ** 53 - 1);
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('sim options tlsCert and tlsKey go together');
   if (o.pathPrefix !== '' && (!o.pathPrefix.startsWith('/') || o.pathPrefix.endsWith('/'))) {

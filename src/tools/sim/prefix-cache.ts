@@ -3,7 +3,17 @@
 // hash_0 = sha1(block_0), hash_i = sha1(hash_{i-1} ‖ block_i), so a block hit implies its whole prefix.
 // Cached tokens = (leading consecutive cached blocks) × blockTokens, limited like vLLM to
 // prompt_tokens − 1 (the last prompt token is always recomputed to get logits).
+// With --kv-events the keys are vLLM's block hashes of real token ids instead (kv-events-sim.ts),
+// and `events` hears every change: the runs of blocks newly cached, evictions, clears.
 import { createHash } from 'node:crypto';
+
+/** Changes of the cache, as a KV-event publisher needs them. */
+export interface CacheEvents {
+  /** hashes[from..to) were not cached and now are (a prompt's chain: hashes[from − 1] is their parent). */
+  added(hashes: readonly string[], from: number, to: number): void;
+  evicted(hashes: readonly string[]): void;
+  cleared(): void;
+}
 
 export class PrefixCache {
   /** Block hash → true, in LRU order (first key = least recently used). */
@@ -13,6 +23,7 @@ export class PrefixCache {
     readonly capacity: number,
     readonly blockTokens: number,
     readonly charsPerToken: number,
+    private readonly events?: () => CacheEvents | undefined,
   ) {}
 
   get size(): number {
@@ -50,16 +61,34 @@ export class PrefixCache {
 
   /** Insert or refresh every block, evicting least recently used blocks beyond capacity. */
   insert(hashes: readonly string[]): void {
-    for (const h of hashes) this.touch(h);
+    const ev = this.events?.();
+    let runFrom = -1;
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i] as string;
+      const fresh = !this.lru.has(h);
+      if (ev !== undefined) {
+        if (fresh && runFrom === -1) runFrom = i;
+        else if (!fresh && runFrom !== -1) {
+          ev.added(hashes, runFrom, i);
+          runFrom = -1;
+        }
+      }
+      this.touch(h);
+    }
+    if (ev !== undefined && runFrom !== -1) ev.added(hashes, runFrom, hashes.length);
+    const evicted: string[] = [];
     while (this.lru.size > this.capacity) {
       const oldest = this.lru.keys().next();
       if (oldest.done === true) break;
       this.lru.delete(oldest.value);
+      evicted.push(oldest.value);
     }
+    if (ev !== undefined && evicted.length > 0) ev.evicted(evicted);
   }
 
   clear(): void {
     this.lru.clear();
+    this.events?.()?.cleared();
   }
 
   private touch(h: string): void {

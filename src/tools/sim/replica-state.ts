@@ -2,6 +2,7 @@
 // Everything here is bounded: the cache LRU by cacheBlocks, the queue by maxWaiting, and the
 // received-model tally by MAX_MODEL_NAMES distinct names (the rest are counted under "_other").
 import { PrefixCache } from './prefix-cache.js';
+import type { SimKvEvents } from './kv-events-sim.js';
 import { AdmissionQueue } from './admission-queue.js';
 import { ReplicaMetrics } from './replica-metrics.js';
 import { SeededRandom } from './seeded-random.js';
@@ -47,6 +48,8 @@ export class ReplicaState {
   port = 0;
   faults: FaultSettings;
   readonly cache: PrefixCache;
+  /** KV-cache events (--kv-events): real tokens, vLLM block hashes, a ZMQ publisher; set by Replica.start. */
+  kv: SimKvEvents | undefined;
   readonly queue: AdmissionQueue;
   readonly metrics: ReplicaMetrics;
   readonly random: SeededRandom;
@@ -77,7 +80,7 @@ export class ReplicaState {
       refuse: opts.refuse.includes(index),
       unhealthy: false,
     };
-    this.cache = new PrefixCache(opts.cacheBlocks, opts.blockTokens, opts.charsPerToken);
+    this.cache = new PrefixCache(opts.cacheBlocks, opts.blockTokens, opts.charsPerToken, () => this.kv);
     this.sleep = new SleepMode(opts.sleepMs, opts.wakeMs, () => this.cache.clear());
     this.queue = new AdmissionQueue(opts.maxConcurrency, opts.maxWaiting);
     this.random = new SeededRandom(opts.seed, index);

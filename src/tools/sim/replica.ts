@@ -11,6 +11,7 @@ import type { FaultSettings, SimOptions } from './options.js';
 import { ReplicaState, type LoggedRequest, type ReplicaStats } from './replica-state.js';
 import { createReplicaHandler } from './replica-routes.js';
 import type { ReplicaControl } from './replica-control.js';
+import { SimKvEvents } from './kv-events-sim.js';
 
 /** What tests and the CLI see of one running replica. */
 export interface ReplicaHandle {
@@ -39,6 +40,10 @@ export interface ReplicaHandle {
   reset(): void;
   /** Prometheus text of /metrics. */
   metricsText(): Promise<string>;
+  /** The KV-event PUB address (tcp://host:port) with --kv-events, while it publishes. */
+  kvEventsAddress(): string | undefined;
+  /** Close the KV-event publisher (the engine's publisher died; serving goes on). */
+  stopKvEvents(): Promise<void>;
 }
 
 export class Replica implements ReplicaHandle, ReplicaControl {
@@ -95,8 +100,26 @@ export class Replica implements ReplicaHandle, ReplicaControl {
     return this.state.metrics.text();
   }
 
+  kvEventsAddress(): string | undefined {
+    return this.state.kv?.running === true ? this.state.kv.address : undefined;
+  }
+
+  async stopKvEvents(): Promise<void> {
+    await this.state.kv?.stop();
+  }
+
   /** Bind the port (refused replicas with an ephemeral port bind once to learn it, then close). */
   async start(): Promise<void> {
+    if (this.opts.kvEvents) {
+      this.state.kv = await SimKvEvents.start({
+        host: this.opts.host,
+        port: this.opts.kvEventsPort > 0 ? this.opts.kvEventsPort + this.index : 0,
+        tokenizer: this.opts.kvTokenizer,
+        chatTemplate: this.opts.kvChatTemplate,
+        hashSeed: this.opts.kvHashSeed,
+        blockTokens: this.opts.blockTokens,
+      });
+    }
     await this.listen();
     if (this.state.faults.refuse) await this.stopListening();
   }
@@ -128,6 +151,7 @@ export class Replica implements ReplicaHandle, ReplicaControl {
   /** Stop listening and drop every connection (aborting in-flight requests). */
   async close(): Promise<void> {
     await this.transition;
+    await this.state.kv?.stop();
     await this.stopListening();
     const closing = [...this.servers].map((s) => {
       const closed = once(s, 'close');

@@ -21,6 +21,8 @@ export async function delay(ms: number, signal: AbortSignal): Promise<boolean> {
 export interface PromptInfo {
   text: string;
   tokens: number;
+  /** The engine's token ids (--kv-events): the cache keys on their vLLM block hashes. */
+  ids?: number[] | undefined;
 }
 
 export interface Admitted {
@@ -60,7 +62,7 @@ export async function admitAndPrefill(
   let cachedTokens = 0;
   let hashes: string[] = [];
   if (useCache) {
-    hashes = state.cache.blockHashes(prompt.text);
+    hashes = prompt.ids !== undefined && state.kv !== undefined ? state.kv.blockHashes(prompt.ids) : state.cache.blockHashes(prompt.text);
     cachedTokens = state.cache.lookup(hashes, prompt.tokens);
     state.prefixQueriesTokens += prompt.tokens;
     state.prefixHitsTokens += cachedTokens;
