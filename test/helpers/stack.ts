@@ -143,8 +143,8 @@ export interface Stack {
 export interface StackOptions {
   /** Options for every simulated replica (ports are chosen by the stack). */
   readonly sim?: Partial<SimOptions>;
-  /** Edit the fleet file (parsed YAML) before kvfleet starts. */
-  readonly editFleet?: (fleet: Record<string, unknown>) => void;
+  /** Edit the fleet file (parsed YAML) before kvfleet starts; the replicas are already up. */
+  readonly editFleet?: (fleet: Record<string, unknown>, sims: { readonly llama: SimHandle; readonly qwen: SimHandle }) => void;
   /** ext_proc request-body mode of the Envoy bootstrap (default: envoy.yaml as shipped, full duplex). */
   readonly extProcMode?: ExtProcMode;
   /** Edit the parsed Envoy bootstrap (after extProcMode) before Envoy starts. */
@@ -171,7 +171,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const fleet = parse(await readFile(join(REPO_ROOT, 'examples', 'fleet.yaml'), 'utf8')) as Record<string, unknown>;
     const models = fleet['models'] as Array<{ endpoints?: string[] }>;
     for (const m of models) if (m.endpoints !== undefined) m.endpoints = m.endpoints.map((e) => `127.0.0.1:${endpoints[e.split(':')[1] ?? ''] ?? 0}`);
-    opts.editFleet?.(fleet);
+    opts.editFleet?.(fleet, { llama, qwen });
     const { kvfleet, fleetFile } = await startKvfleetWith(dir, fleet, { grpc: grpcPort, admin: adminPort }, started);
     const envoy = await startEnvoy({
       ports: { listener, admin: envoyAdmin, kvfleet: grpcPort, endpoints },
