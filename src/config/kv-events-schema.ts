@@ -31,6 +31,11 @@ export const kvEventsSchema = z.strictObject({
   topic: z.string().default(''),
   /** A replica sent work this long ago that has published nothing since is treated as silent (fallback). */
   max_silence_ms: z.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * A prompt kvfleet routed counts as held by its replica for this long before the engine reports
+   * storing it (prefill takes time; a burst sharing a new prefix would otherwise scatter). 0 = off.
+   */
+  pending_ms: z.number().int().min(0).max(600_000).default(2_000),
   /** Blocks remembered per replica (beyond it the oldest are forgotten). */
   max_blocks_per_replica: z.number().int().min(1).max(100_000_000).default(1_000_000),
   /** Prompt blocks hashed per request (the rest of a longer prompt is not matched). */

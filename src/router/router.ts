@@ -76,7 +76,7 @@ export interface RouterDeps {
   /** Sleeping models: a request waits for its model to wake (fleet/sleep-controller.ts). */
   readonly wake?: ModelWake | undefined;
   /** Precise prefix index from KV events (fleet/kv-events/kv-index.ts): read by decide(), told where requests went. */
-  readonly kvIndex?: { readonly lookup: PreciseLookup; routed(model: Model, endpoint: string): void } | undefined;
+  readonly kvIndex?: { readonly lookup: PreciseLookup; routed(model: Model, endpoint: string, input: RequestInput): void } | undefined;
 }
 
 /** What the Router needs of the sleep controller. */
@@ -293,7 +293,7 @@ export class Router {
     const fleet = a.fleet;
     if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
-    if (decision.endpoints[0] !== undefined) this.deps.kvIndex?.routed(decision.model, decision.endpoints[0]);
+    if (decision.endpoints[0] !== undefined) this.deps.kvIndex?.routed(decision.model, decision.endpoints[0], a.input);
     this.decisions.put(a.requestId, decision);
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string, this.deps.traffic?.begin(decision.model.name));
     this.touch(decision.model.name);

@@ -10,6 +10,7 @@ import { seededRng } from '../../src/core/rng.js';
 import type { PreciseMatch } from '../../src/core/types.js';
 import { parseFleet } from '../../src/config/load.js';
 import { KvIndex } from '../../src/fleet/kv-events/kv-index.js';
+import { PendingBlocks } from '../../src/fleet/kv-events/pending-blocks.js';
 import { PreciseIndex } from '../../src/fleet/kv-events/precise-index.js';
 import { PromptTokenizer } from '../../src/fleet/kv-events/prompt-tokens.js';
 import { bundledTokenizerPath, loadTokenizer } from '../../src/fleet/kv-events/tokenizer.js';
@@ -40,6 +41,19 @@ describe('PreciseIndex', () => {
     expect(ix.size('a')).toBe(2);
     expect(ix.holds('a', 1n)).toBe(false);
     expect(ix.overflowed).toBe(1);
+  });
+});
+
+describe('PendingBlocks', () => {
+  it('counts a routed prompt as held until the engine reports it or the guess expires', () => {
+    const p = new PendingBlocks<bigint>(1000);
+    p.add('a', [1n, 2n], 0);
+    expect(p.has('a', 1n, 500)).toBe(true);
+    expect(p.has('b', 1n, 500)).toBe(false);
+    p.settle('a', [1n]);
+    expect(p.has('a', 1n, 500)).toBe(false);
+    expect(p.has('a', 2n, 1000)).toBe(false);
+    expect(new PendingBlocks<bigint>(0).has('a', 1n, 0)).toBe(false);
   });
 });
 
@@ -144,6 +158,7 @@ models:
       tokenizer: ${bundledTokenizerPath()}
       chat_template: ${TEMPLATE}
       endpoints: ${JSON.stringify(eps)}
+      max_silence_ms: 300
 `);
     kv = new KvIndex({ fleet, fleetPath: join(REPO_ROOT, 'fleet.yaml'), live });
     await waitFor('both subscriptions connected', () => addrs.every((a) => kv.state('m', a) === 'no-events-yet'), 5000);
@@ -169,6 +184,16 @@ models:
     // Memory pressure: other prompts fill replica 1's 200-block cache; it evicts ours and says so.
     for (let n = 0; n < 12; n++) expect((await send(1, { messages: [{ role: 'user', content: `Unrelated ${n}: ${'lorem ipsum dolor sit amet '.repeat(60)}` }] })).status).toBe(200);
     await waitFor('replica 1 reported the eviction', () => (lookup(body)?.shares.get(addrs[1] as string) ?? 1) === 0, 5000);
+  });
+
+  it('treats a replica that was sent work and stays silent as untrusted, until it publishes again', async () => {
+    const model = fleetFrom(`models: [{ name: m, cluster: c, model_id: m, endpoints: [${addrs.join(', ')}] }]`).models[0] as never;
+    expect(kv.state('m', addrs[1] as string)).toBe('fresh');
+    kv.routed(model, addrs[1] as string);
+    await waitFor('silence noticed', () => kv.state('m', addrs[1] as string) === 'silent', 5000);
+    expect(lookup({ messages: [prompt(1)] })?.reason).toBe('silent');
+    expect((await send(1, { messages: [prompt(77)] })).status).toBe(200);
+    await waitFor('fresh again', () => kv.state('m', addrs[1] as string) === 'fresh', 5000);
   });
 
   it('falls back when a replica publisher stops, and says why', async () => {

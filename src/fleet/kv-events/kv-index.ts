@@ -1,7 +1,10 @@
 // The precise prefix index, wired: for every model with `kv_events` (config/kv-events-schema.ts)
 // one ZMQ subscriber follows each of its replicas (subscriber.ts), a PreciseIndex holds what each
 // replica reports, and `lookup` tells decide() (core/types.ts PreciseLookup) which share of a
-// prompt each replica holds. Per replica, the events are trusted only while its stream is:
+// prompt each replica holds.
+// A replica's held blocks = what its events reported, plus the blocks of prompts kvfleet routed
+// there in the last pending_ms that it has not reported yet (pending-blocks.ts).
+// Per replica, the events are trusted only while its stream is:
 //   connected (ZMQ), reliable (no unrecovered seq gap, replica-stream.ts), not replaying, has
 //   published at least once, and not silent: work routed to it more than max_silence_ms ago with
 //   no batch since (vLLM publishes nothing when idle, so silence alone is normal)
@@ -27,6 +30,7 @@ import type { LiveView, PreciseMatch } from '../../core/types.js';
 import type { Logger } from '../../obs/logger.js';
 import type { RequestInput } from '../../request/types.js';
 import { blockHashChain, low64, noneHash } from './block-hash.js';
+import { PendingBlocks } from './pending-blocks.js';
 import { PreciseIndex } from './precise-index.js';
 import { chatTemplateOf, PromptTokenizer } from './prompt-tokens.js';
 import { KvEventSubscriber, type KvEventSource } from './subscriber.js';
@@ -42,6 +46,10 @@ interface Entry {
   readonly prompts: PromptTokenizer;
   readonly parent: Uint8Array;
   readonly index: PreciseIndex;
+  /** Blocks of prompts routed to a replica, until it reports them (pending_ms). */
+  readonly pending: PendingBlocks<bigint>;
+  /** The block keys lookup() computed for a request, for routed() (weak: dropped with the request). */
+  readonly keysOf: WeakMap<RequestInput, readonly bigint[]>;
   readonly subscriber: KvEventSubscriber;
   /** Per replica: when the earliest work not yet followed by a batch was routed there (Date.now()). */
   readonly busySince: Map<string, number>;
@@ -138,10 +146,12 @@ export class KvIndex {
     return match;
   };
 
-  /** Work was routed to `endpoint`: from now on it should publish (silence detection). */
-  routed(model: Model, endpoint: string): void {
+  /** Work was routed to `endpoint`: from now on it should publish (silence detection), and its prompt counts as pending there. */
+  routed(model: Model, endpoint: string, input?: RequestInput): void {
     const e = this.entries.get(model.name);
     if (e === undefined) return;
+    const keys = input !== undefined ? e.keysOf.get(input) : undefined;
+    if (keys !== undefined) e.pending.add(endpoint, keys, Date.now());
     const since = e.busySince.get(endpoint);
     const last = e.subscriber.status(endpoint)?.lastBatchAt ?? null;
     if (since === undefined || (last !== null && last >= since)) e.busySince.set(endpoint, Date.now());
@@ -205,8 +215,9 @@ export class KvIndex {
     if (!t.ok) return { mode: 'fallback', reason: t.reason, shares: new Map() };
     const shares = new Map<string, number>();
     const keys = blockHashChain(t.ids, { blockSize: e.cfg.block_size, parent: e.parent }).map(low64);
+    e.keysOf.set(input, keys);
     for (const a of fresh) {
-      const n = e.index.match(a, keys);
+      const n = e.index.match(a, keys, (k) => e.pending.has(a, k, now));
       shares.set(a, t.ids.length === 0 ? 0 : ((n * e.cfg.block_size) / t.ids.length) * t.coverage);
     }
     return fresh.length === addrs.length ? { mode: 'precise', shares } : { mode: 'partial', reason: why, shares };
@@ -272,20 +283,24 @@ export class KvIndex {
       throw new KvEventsConfigError(`models[${i}].kv_events.chat_template: not a valid jinja template: ${err instanceof Error ? err.message : String(err)}`);
     }
     const index = new PreciseIndex(cfg.max_blocks_per_replica);
+    const pending = new PendingBlocks<bigint>(cfg.pending_ms);
     const busySince = new Map<string, number>();
     const log = this.o.log;
     const subscriber = new KvEventSubscriber(
       {
         onStored: (ep, hashes) => {
           index.stored(ep, hashes);
+          pending.settle(ep, hashes);
           this.m.events.inc({ model: name, type: 'stored' });
         },
         onRemoved: (ep, hashes) => {
           index.removed(ep, hashes);
+          pending.settle(ep, hashes);
           this.m.events.inc({ model: name, type: 'removed' });
         },
         onCleared: (ep) => {
           index.cleared(ep);
+          pending.forget(ep);
           this.m.events.inc({ model: name, type: 'cleared' });
         },
         onReliability: (ep, reliable, reason) => {
@@ -295,7 +310,7 @@ export class KvIndex {
       },
       { topic: cfg.topic },
     );
-    return { model: name, cfg, key: JSON.stringify(cfg), prompts, parent: noneHash(cfg.hash_seed), index, subscriber, busySince };
+    return { model: name, cfg, key: JSON.stringify(cfg), prompts, parent: noneHash(cfg.hash_seed), index, pending, keysOf: new WeakMap(), subscriber, busySince };
   }
 
   /** Subscriptions follow the models' endpoints (fleet file or discovered members). */
@@ -308,6 +323,7 @@ export class KvIndex {
         if (!want.has(ep)) {
           void e.subscriber.remove(ep);
           e.index.forget(ep);
+          e.pending.forget(ep);
           e.busySince.delete(ep);
         }
       }

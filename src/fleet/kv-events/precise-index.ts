@@ -45,12 +45,11 @@ export class PreciseIndex {
     this.byEndpoint.delete(endpoint);
   }
 
-  /** Leading blocks of `keys` the replica holds. */
-  match(endpoint: string, keys: readonly bigint[]): number {
+  /** Leading blocks of `keys` the replica holds (or, per `also`, is about to hold). */
+  match(endpoint: string, keys: readonly bigint[], also?: (k: bigint) => boolean): number {
     const set = this.byEndpoint.get(endpoint);
-    if (set === undefined) return 0;
     let n = 0;
-    while (n < keys.length && set.has(keys[n] as bigint)) n++;
+    while (n < keys.length && (set?.has(keys[n] as bigint) === true || also?.(keys[n] as bigint) === true)) n++;
     return n;
   }
 

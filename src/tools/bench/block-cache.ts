@@ -157,6 +157,11 @@ export class BlockCache {
     return hits * this.blockTokens;
   }
 
+  /** Whether a block is cached now, without touching it (what the engine's KV events tell a router). */
+  has(key: number): boolean {
+    return this.lru.has(key);
+  }
+
   /** Insert or refresh every block in order; the `capacity` most recent stay. */
   insert(keys: ArrayLike<number>): void {
     for (let i = 0; i < keys.length; i++) this.lru.touch(keys[i] as number);

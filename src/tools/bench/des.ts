@@ -126,6 +126,7 @@ export function runDes(policyFactory: PolicyFactory, workload: Workload, opts: D
     blockTokens: m.blockTokens,
     maxConcurrency: m.maxConcurrency,
     addresses: env.addresses,
+    caches,
   };
   // per-replica FIFO of slots (linked through nextInQ)
   const qHead = new Int32Array(n).fill(-1);

@@ -91,7 +91,7 @@ export interface LocalStack {
   readonly dir: string;
   readonly envoyBin: string;
   /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it (ext_proc mode: as shipped unless given). */
-  startRouted(strategy: string, seed: number, mode?: ExtProcMode): Promise<StackPart & { kvfleet: KvfleetChild }>;
+  startRouted(strategy: string, seed: number, mode?: ExtProcMode, editFleet?: (fleet: Record<string, unknown>) => void): Promise<StackPart & { kvfleet: KvfleetChild }>;
   /** The floor processor (floor-processor.ts, a child process) + an Envoy in front of it. */
   startFloor(opts?: BootstrapOptions): Promise<StackPart & { pid: number | undefined }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */
@@ -154,12 +154,13 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     metricsUrls: replicaPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
     dir,
     envoyBin,
-    async startRouted(strategy, seed, mode) {
+    async startRouted(strategy, seed, mode, editFleet) {
       const [grpc, admin] = [await freePort(), await freePort()];
       const fleet = benchFleetFile(
         replicaPorts.map((p) => `127.0.0.1:${p}`),
         { strategy, seed, prefillUsPerToken: sim.prefillUsPerToken ?? 50, grpcPort: grpc, adminPort: admin, modelId: BENCH_MODEL_ID, cluster: BENCH_CLUSTER },
       );
+      editFleet?.(fleet);
       const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin);
       let envoy: Awaited<ReturnType<typeof startEnvoy>>;
       try {

@@ -25,6 +25,8 @@ export interface FleetView {
   readonly maxConcurrency: number;
   /** `ip:port` of each replica (synthetic in virtual mode). */
   readonly addresses: readonly string[];
+  /** Each replica's prefix cache, read-only: what its KV events would report (kv-index-bench.ts). */
+  readonly caches?: ReadonlyArray<{ has(key: number): boolean }>;
 }
 
 export interface Policy {

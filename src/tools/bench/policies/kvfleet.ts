@@ -14,7 +14,7 @@ import { parseFleet } from '../../../config/load.js';
 import { DEFAULT_STRATEGY } from '../../../config/names.js';
 import { createLearnedState } from '../../../core/learned/learned-state.js';
 import { seededRng } from '../../../core/rng.js';
-import type { EndpointView, EngineLoad, LiveView } from '../../../core/types.js';
+import type { EndpointView, EngineLoad, LiveView, PreciseMatch } from '../../../core/types.js';
 import type { RequestInput } from '../../../request/types.js';
 import { Router, type Routed, type RouteMeta } from '../../../router/router.js';
 import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
@@ -34,6 +34,13 @@ export interface KvfleetPolicyOptions {
   readonly affinity?: Record<string, unknown>;
   /** Display name. */
   readonly label?: string;
+  /** A precise prefix index (the engines' KV events) over the simulated caches, one per run (kv-index-bench.ts). */
+  readonly precise?: () => {
+    lookup(r: RoutedRequest, view: FleetView, now: number): PreciseMatch;
+    routed(endpoint: string, now: number): void;
+    /** The request's blocks are cached (or not) on that replica now: the engine has reported them. */
+    settled(r: RoutedRequest, endpoint: string): void;
+  };
 }
 
 /** The fleet file the virtual benchmark gives kvfleet (also written by live-local). */
@@ -133,7 +140,13 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
       const live = new SimLive(replicaOf, opts.engineMetrics !== false);
       let clock = 0;
       // No endpoints state: the simulation counts in-flight itself and models no failures.
-      const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(env.seed)), now: () => clock });
+      let current: { r: RoutedRequest; view: FleetView } | undefined;
+      const precise = opts.precise?.();
+      const kvIndex =
+        precise !== undefined
+          ? { lookup: () => (current !== undefined ? precise.lookup(current.r, current.view, clock) : undefined), routed: (_m: unknown, ep: string) => precise.routed(ep, clock) }
+          : undefined;
+      const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(env.seed)), now: () => clock, kvIndex });
       const pending = new Map<number, Routed>();
       const sessions = opts.sessions !== false;
       return {
@@ -141,6 +154,7 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
         pick(r: RoutedRequest, view: FleetView, now: number, out: Int32Array) {
           live.view = view;
           clock = now;
+          current = { r, view };
           const messages = chatMessages(r.req.spans, env.charsPerToken);
           let chars = 0;
           const segments = messages.map((m) => {
@@ -175,6 +189,7 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
           return k;
         },
         onComplete(r: RoutedRequest, replica: number, now: number, ttftMs: number) {
+          precise?.settled(r, env.addresses[replica] as string);
           const routed = pending.get(r.req.id);
           if (routed === undefined) return;
           pending.delete(r.req.id);
