@@ -2,6 +2,7 @@
 // (test/fixtures/kv-events/make-vectors.py re-implements vLLM's hash_block_tokens; vLLM itself
 // could not be installed here — no GPU, and its wheel is large). Neither vLLM's nor llm-d's tests
 // publish literal hash values to copy; llm-d's sha256 tests compute their reference the same way.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encode as cbor } from 'cborg';
@@ -104,5 +105,18 @@ describe('vLLM sha256_cbor block hashes', () => {
     expect(promptBlockKeys([1, 2, 3, 4], { blockSize: 2, seed: '0' })).toEqual(
       blockHashChain([1, 2, 3, 4], { blockSize: 2, seed: '0' }).map(low64),
     );
+  });
+});
+
+describe('block preimage fast path', () => {
+  it('writes the same canonical CBOR as cborg for every integer width', () => {
+    const parent = noneHash('0');
+    const widths = [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1];
+    for (const t of widths) {
+      const tokens = [t, 5, t, 151_000];
+      expect(hashBlockTokens(parent, tokens)).toEqual(new Uint8Array(createHash('sha256').update(cbor([parent, tokens, null])).digest()));
+    }
+    const long = Array.from({ length: 300 }, (_, i) => i * 977);
+    expect(hashBlockTokens(parent, long)).toEqual(new Uint8Array(createHash('sha256').update(cbor([parent, long, null])).digest()));
   });
 });

@@ -189,6 +189,16 @@ models:
   it('treats a replica that was sent work and stays silent as untrusted, until it publishes again', async () => {
     const model = fleetFrom(`models: [{ name: m, cluster: c, model_id: m, endpoints: [${addrs.join(', ')}] }]`).models[0] as never;
     expect(kv.state('m', addrs[1] as string)).toBe('fresh');
+    // Let the earlier requests' events land first: the replica is quiet from here on.
+    const batches = () => (kv.view()['m'] as { replicas: Array<{ endpoint: string; batches: number }> }).replicas.find((r) => r.endpoint === addrs[1])?.batches;
+    let seen = batches();
+    await waitFor('a quiet stream', async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = batches();
+      const quiet = now === seen;
+      seen = now;
+      return quiet;
+    }, 5000);
     kv.routed(model, addrs[1] as string);
     await waitFor('silence noticed', () => kv.state('m', addrs[1] as string) === 'silent', 5000);
     expect(lookup({ messages: [prompt(1)] })?.reason).toBe('silent');

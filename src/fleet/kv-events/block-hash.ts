@@ -35,7 +35,58 @@ export function noneHash(pythonHashSeed: string): Uint8Array {
 
 /** sha256(cbor([parent, tokens, extra])) — vLLM's hash_block_tokens with sha256_cbor. */
 export function hashBlockTokens(parent: Uint8Array, tokens: ArrayLike<number>, extra: BlockExtraKeys = null): Uint8Array {
+  if (extra === null) {
+    const fast = preimageNoExtra(parent, tokens);
+    if (fast !== undefined) return sha256(fast);
+  }
   return sha256(cbor([parent, Array.from(tokens), extra]));
+}
+
+/** CBOR head of major type `major` with argument `n` (shortest form), written at `at`; returns the new offset. */
+function head(buf: Uint8Array, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    buf[at] = m | n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    buf[at] = m | 24;
+    buf[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    buf[at] = m | 25;
+    buf[at + 1] = n >>> 8;
+    buf[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  buf[at] = m | 26;
+  buf[at + 1] = n >>> 24;
+  buf[at + 2] = (n >>> 16) & 0xff;
+  buf[at + 3] = (n >>> 8) & 0xff;
+  buf[at + 4] = n & 0xff;
+  return at + 5;
+}
+
+/**
+ * The canonical CBOR of [parent, tokens, null] written directly (the hot path: one block per
+ * 16 prompt tokens on every decision); the same bytes cborg writes (tests compare both). Token
+ * ids outside 0..2^32−1 take the general path.
+ */
+function preimageNoExtra(parent: Uint8Array, tokens: ArrayLike<number>): Uint8Array | undefined {
+  const buf = new Uint8Array(1 + 9 + parent.length + 5 + 5 * tokens.length + 1);
+  let at = head(buf, 0, 4, 3);
+  at = head(buf, at, 2, parent.length);
+  buf.set(parent, at);
+  at += parent.length;
+  at = head(buf, at, 4, tokens.length);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] as number;
+    if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) return undefined;
+    at = head(buf, at, 0, t);
+  }
+  buf[at] = 0xf6;
+  return buf.subarray(0, at + 1);
 }
 
 export interface ChainOptions {

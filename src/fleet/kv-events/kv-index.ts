@@ -211,15 +211,33 @@ export class KvIndex {
       else why ??= s;
     }
     if (fresh.length === 0) return { mode: 'fallback', reason: why ?? 'no-replicas', shares: new Map() };
-    const t = e.prompts.tokens(input.api === 'chat' ? 'chat' : 'completion', input.body, e.cfg.max_blocks * e.cfg.block_size);
-    if (!t.ok) return { mode: 'fallback', reason: t.reason, shares: new Map() };
-    const shares = new Map<string, number>();
-    const keys = blockHashChain(t.ids, { blockSize: e.cfg.block_size, parent: e.parent }).map(low64);
-    e.keysOf.set(input, keys);
-    for (const a of fresh) {
-      const n = e.index.match(a, keys, (k) => e.pending.has(a, k, now));
-      shares.set(a, t.ids.length === 0 ? 0 : ((n * e.cfg.block_size) / t.ids.length) * t.coverage);
+    const src = e.prompts.source(input.api === 'chat' ? 'chat' : 'completion', input.body);
+    if (!src.ok) return { mode: 'fallback', reason: src.reason, shares: new Map() };
+    // Tokenize and hash a growing prefix (8 blocks, ×4, up to max_blocks) only while some replica
+    // still matches all of it: a prompt that no replica holds costs 8 blocks of work, not all of it.
+    const bs = e.cfg.block_size;
+    const cap = e.cfg.max_blocks * bs;
+    const held = new Map<string, number>();
+    let max = Math.min(cap, 8 * bs);
+    let total = 1;
+    let keys: bigint[] = [];
+    for (;;) {
+      const t = e.prompts.prefix(src, max);
+      if (!t.ok) return { mode: 'fallback', reason: t.reason, shares: new Map() };
+      keys = blockHashChain(t.ids, { blockSize: bs, parent: e.parent }).map(low64);
+      total = Math.max(1, t.ids.length / t.coverage);
+      let open = false;
+      for (const a of fresh) {
+        const n = e.index.match(a, keys, (k) => e.pending.has(a, k, now));
+        held.set(a, n);
+        if (n === keys.length) open = true;
+      }
+      if (!open || !t.truncated || max >= cap) break;
+      max = Math.min(cap, max * 4);
     }
+    e.keysOf.set(input, keys);
+    const shares = new Map<string, number>();
+    for (const a of fresh) shares.set(a, Math.min(1, ((held.get(a) ?? 0) * bs) / total));
     return fresh.length === addrs.length ? { mode: 'precise', shares } : { mode: 'partial', reason: why, shares };
   }
 

@@ -121,6 +121,19 @@ function runVirtualPart(requests: number): void {
   process.stdout.write(`\n## Virtual time (memory pressure, no session ids)\n\n${textTable(head, rows)}\n`);
 }
 
+function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** kvfleet_kv_index_lookups_total by mode, from kvfleet's /metrics. */
+async function lookupModes(adminUrl: string): Promise<string> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const of = (mode: string): string => new RegExp(`kvfleet_kv_index_lookups_total\\{[^}]*mode="${mode}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? '0';
+  return `${of('precise')} / ${of('partial')} / ${of('fallback')}`;
+}
+
 async function runLivePart(seconds: number): Promise<void> {
   const template = join(REPO_ROOT, 'examples', 'kv-events', 'chat-template.jinja');
   const replicas = 4;
@@ -133,12 +146,12 @@ async function runLivePart(seconds: number): Promise<void> {
     decodeMsPerToken: 1,
     maxConcurrency: 4,
   });
-  const head = ['index', 'requests', 'ok', 'hit rate', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'max/mean in-flight'];
+  const head = ['index', 'requests', 'ok', 'hit rate', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'max/mean in-flight', 'decision µs p50', 'decisions precise / partial / fallback'];
   const rows: Cell[][] = [];
   try {
     const spec = { ...DEFAULT_SPECS['multi-turn'], thinkMs: 500 } as const;
     const rate = 12;
-    for (const precise of [false, true]) {
+    for (const precise of flag('--precise-first') ? [true, false] : [false, true]) {
       const edit = (fleet: Record<string, unknown>): void => {
         if (!precise) return;
         const models = fleet['models'] as Array<Record<string, unknown>>;
@@ -162,7 +175,7 @@ async function runLivePart(seconds: number): Promise<void> {
         // Empty caches for each run (the replicas publish AllBlocksCleared: the new subscriber trusts the stream from there).
         stack.resetReplicas();
         const workload = createWorkload(spec, { seed: 3, requests: Math.round(rate * seconds), rate });
-        const { result } = await runLive(
+        const { result, records } = await runLive(
           { target: part.url, metrics: stack.metricsUrls, workload, mode: { kind: 'open' }, model: BENCH_MODEL_ID, durationMs: seconds * 1000 + 30_000, timeoutMs: 60_000, sessions: false },
           precise ? 'precise' : 'approximate',
         );
@@ -175,6 +188,8 @@ async function runLivePart(seconds: number): Promise<void> {
           fmt(result.ttftMs.p90),
           fmt(result.ttftMs.p99),
           result.imbalance !== undefined ? fmt(result.imbalance, 2) : '–',
+          fmt(median(records.map((x) => x.decisionUs).filter((x): x is number => x !== undefined)), 0),
+          precise ? await lookupModes(part.kvfleet.adminUrl) : '–',
         ]);
         process.stderr.write(`live ${precise ? 'precise' : 'approximate'} done\n`);
       } finally {
