@@ -213,8 +213,8 @@ export class KvIndex {
     if (fresh.length === 0) return { mode: 'fallback', reason: why ?? 'no-replicas', shares: new Map() };
     const src = e.prompts.source(input.api === 'chat' ? 'chat' : 'completion', input.body);
     if (!src.ok) return { mode: 'fallback', reason: src.reason, shares: new Map() };
-    // Tokenize and hash a growing prefix (8 blocks, ×4, up to max_blocks) only while some replica
-    // still matches all of it: a prompt that no replica holds costs 8 blocks of work, not all of it.
+    // Tokenize and hash the first 8 blocks; only when some replica holds all of them, the rest (up
+    // to max_blocks): a prompt that no replica holds costs 8 blocks of work, not all of it.
     const bs = e.cfg.block_size;
     const cap = e.cfg.max_blocks * bs;
     const held = new Map<string, number>();
@@ -233,7 +233,7 @@ export class KvIndex {
         if (n === keys.length) open = true;
       }
       if (!open || !t.truncated || max >= cap) break;
-      max = Math.min(cap, max * 4);
+      max = cap;
     }
     e.keysOf.set(input, keys);
     const shares = new Map<string, number>();
