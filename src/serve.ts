@@ -56,6 +56,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   let fleet = await loadFleetFile(opts.fleetPath);
   const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
   const metrics = createMetrics();
+  // Precise prefix index from the engines' KV events (models[].kv_events; fleet/kv-events/kv-index.ts); first, so a tokenizer that cannot be read stops the start before anything runs.
+  const kvIndex = startKvIndex({ fleet, fleetPath: opts.fleetPath, live, registry: metrics.registry, log });
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
   const report = (r: RequestReport) => reportExchange(log, metrics, r);
@@ -84,8 +86,6 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     },
   });
   const modelMetrics = registerModelMetrics(metrics.registry, () => fleet, traffic, sleep);
-  // Precise prefix index from the engines' KV events (models[].kv_events; fleet/kv-events/kv-index.ts).
-  const kvIndex = startKvIndex({ fleet, fleetPath: opts.fleetPath, live, registry: metrics.registry, log });
   const router = new Router({
     state: learned,
     traffic,

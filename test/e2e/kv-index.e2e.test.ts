@@ -59,7 +59,10 @@ function direct(url: string, messages: Msg[]): Promise<Response> {
   });
 }
 const conversation = (topic: string): Msg[] => [
-  { role: 'system', content: `You answer questions about ${topic}. ` + Array.from({ length: 40 }, (_, i) => `Clause ${i} of the ${topic} policy applies.`).join(' ') },
+  {
+    role: 'system',
+    content: `You answer questions about ${topic}. ` + Array.from({ length: 40 }, (_, i) => `Clause ${i} of the ${topic} policy applies.`).join(' '),
+  },
   { role: 'user', content: `First question about ${topic}?` },
   { role: 'assistant', content: `An answer about ${topic}.` },
 ];

@@ -7,8 +7,17 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encode as cbor } from 'cborg';
 import {
-  blockHashChain, blockKey, coarsen, externalBlockHash, hashBlockTokens, low64, noneHash, promptBlockKeys,
-  textExtraKeys, type BlockExtraKeys, type ExtraKey,
+  blockHashChain,
+  blockKey,
+  coarsen,
+  externalBlockHash,
+  hashBlockTokens,
+  low64,
+  noneHash,
+  promptBlockKeys,
+  textExtraKeys,
+  type BlockExtraKeys,
+  type ExtraKey,
 } from '../../src/fleet/kv-events/block-hash.js';
 
 interface HashCase {
@@ -32,9 +41,9 @@ const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 /** The fixture's JSON form of extra keys back to ExtraKey ({bytes: hex} → Uint8Array). */
 function extraKey(v: unknown): ExtraKey {
   if (Array.isArray(v)) return v.map(extraKey);
-  if (typeof v === 'object' && v !== null && 'bytes' in v) return bytes(String((v as { bytes: unknown }).bytes));
+  if (typeof v === 'object' && v !== null && 'bytes' in v && typeof v.bytes === 'string') return bytes(v.bytes);
   if (typeof v === 'string' || typeof v === 'number' || v === null) return v;
-  throw new Error(`unexpected extra key ${String(v)}`);
+  throw new Error(`unexpected extra key ${JSON.stringify(v)}`);
 }
 
 function extras(c: HashCase): ((i: number) => BlockExtraKeys) | undefined {
@@ -67,7 +76,7 @@ describe('vLLM sha256_cbor block hashes', () => {
   it('resuming from a parent digest continues the same chain', () => {
     const tokens = Array.from({ length: 64 }, (_, i) => i + 1);
     const all = blockHashChain(tokens, { blockSize: 16, seed: '0' });
-    const tail = blockHashChain(tokens.slice(32), { blockSize: 16, parent: all[1] as Uint8Array });
+    const tail = blockHashChain(tokens.slice(32), { blockSize: 16, parent: all[1] });
     expect(tail.map(hex)).toEqual(all.slice(2).map(hex));
   });
 
@@ -90,7 +99,9 @@ describe('vLLM sha256_cbor block hashes', () => {
     const t = Array.from({ length: 47 }, (_, i) => i);
     expect(blockHashChain(t, { blockSize: 16, seed: '0' })).toHaveLength(2);
     expect(blockHashChain(t, { blockSize: 16, seed: '0', maxBlocks: 1 })).toHaveLength(1);
-    expect(hex(blockHashChain(t, { blockSize: 16, seed: '1' })[0] as Uint8Array)).not.toBe(hex(blockHashChain(t, { blockSize: 16, seed: '0' })[0] as Uint8Array));
+    expect(hex(blockHashChain(t, { blockSize: 16, seed: '1' })[0] as Uint8Array)).not.toBe(
+      hex(blockHashChain(t, { blockSize: 16, seed: '0' })[0] as Uint8Array),
+    );
     expect(() => blockHashChain(t, { blockSize: 16 })).toThrow(/seed/);
     expect(() => blockHashChain(t, { blockSize: 0, seed: '0' })).toThrow(RangeError);
   });
@@ -102,9 +113,7 @@ describe('vLLM sha256_cbor block hashes', () => {
     expect(blockKey(asInt)).toBe(blockKey(externalBlockHash(d, 'bytes')));
     expect(low64(bytes('0102'))).toBe(0x0102n);
     expect(blockKey(-1)).toBe((1n << 64n) - 1n); // a signed int64 on the wire
-    expect(promptBlockKeys([1, 2, 3, 4], { blockSize: 2, seed: '0' })).toEqual(
-      blockHashChain([1, 2, 3, 4], { blockSize: 2, seed: '0' }).map(low64),
-    );
+    expect(promptBlockKeys([1, 2, 3, 4], { blockSize: 2, seed: '0' })).toEqual(blockHashChain([1, 2, 3, 4], { blockSize: 2, seed: '0' }).map(low64));
   });
 });
 
@@ -114,9 +123,21 @@ describe('block preimage fast path', () => {
     const widths = [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1];
     for (const t of widths) {
       const tokens = [t, 5, t, 151_000];
-      expect(hashBlockTokens(parent, tokens)).toEqual(new Uint8Array(createHash('sha256').update(cbor([parent, tokens, null])).digest()));
+      expect(hashBlockTokens(parent, tokens)).toEqual(
+        new Uint8Array(
+          createHash('sha256')
+            .update(cbor([parent, tokens, null]))
+            .digest(),
+        ),
+      );
     }
     const long = Array.from({ length: 300 }, (_, i) => i * 977);
-    expect(hashBlockTokens(parent, long)).toEqual(new Uint8Array(createHash('sha256').update(cbor([parent, long, null])).digest()));
+    expect(hashBlockTokens(parent, long)).toEqual(
+      new Uint8Array(
+        createHash('sha256')
+          .update(cbor([parent, long, null]))
+          .digest(),
+      ),
+    );
   });
 });

@@ -14,7 +14,16 @@ function recorder() {
   return { log, handlers };
 }
 
-const stored = (h: number): KvEvent => ({ type: 'BlockStored', blockHashes: [BigInt(h)], parentBlockHash: null, tokenIds: [1, 2], blockSize: 2, loraId: null, medium: 'GPU', loraName: null });
+const stored = (h: number): KvEvent => ({
+  type: 'BlockStored',
+  blockHashes: [BigInt(h)],
+  parentBlockHash: null,
+  tokenIds: [1, 2],
+  blockSize: 2,
+  loraId: null,
+  medium: 'GPU',
+  loraName: null,
+});
 const frame = (seq: number, ...events: KvEvent[]): Frame => ({ seq, payload: encodeBatch({ ts: 1, events, dataParallelRank: null }) });
 
 describe('ReplicaStream', () => {

@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { bundledTokenizerPath, loadTokenizer } from '../../src/fleet/kv-events/tokenizer.js';
 import { blockHashChain } from '../../src/fleet/kv-events/block-hash.js';
 
-interface IdCase { text: string; addSpecialTokens: boolean; ids: number[] }
+interface IdCase {
+  text: string;
+  addSpecialTokens: boolean;
+  ids: number[];
+}
 const fixtures = new URL('../fixtures/kv-events/', import.meta.url);
 const idCases = (JSON.parse(readFileSync(new URL('tokenizer-ids.json', fixtures), 'utf8')) as { cases: IdCase[] }).cases;
 

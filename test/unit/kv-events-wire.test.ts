@@ -9,7 +9,9 @@ import { decodeBatch, decodeSeq, encodeBatch, encodeSeq, type BlockStored, type 
 
 const fixtures = new URL('../fixtures/kv-events/', import.meta.url);
 const batches = (JSON.parse(readFileSync(new URL('wire-vectors.json', fixtures), 'utf8')) as { batches: { name: string; hex: string }[] }).batches;
-const hashCase = (JSON.parse(readFileSync(new URL('hash-vectors.json', fixtures), 'utf8')) as { cases: { wire_ints: string[]; digests_hex: string[]; tokens: number[] }[] }).cases[0];
+const hashCase = (
+  JSON.parse(readFileSync(new URL('hash-vectors.json', fixtures), 'utf8')) as { cases: { wire_ints: string[]; digests_hex: string[]; tokens: number[] }[] }
+).cases[0];
 if (hashCase === undefined) throw new Error('hash vectors missing');
 const ints = hashCase.wire_ints.map(BigInt);
 const digests = hashCase.digests_hex.map((h) => new Uint8Array(Buffer.from(h, 'hex')));
@@ -28,8 +30,29 @@ const current: KvEventBatch = {
   ts: 1700000000.25,
   dataParallelRank: 0,
   events: [
-    { type: 'BlockStored', blockHashes: ints.slice(0, 2), parentBlockHash: null, tokenIds: toks.slice(0, 32), blockSize: 16, loraId: null, medium: 'GPU', loraName: null, extraKeys: [null, null], groupIdx: 0, kvCacheSpecKind: 'full_attention' },
-    { type: 'BlockStored', blockHashes: ints.slice(2), parentBlockHash: ints[1] ?? null, tokenIds: toks.slice(32), blockSize: 16, loraId: null, medium: 'GPU', loraName: null },
+    {
+      type: 'BlockStored',
+      blockHashes: ints.slice(0, 2),
+      parentBlockHash: null,
+      tokenIds: toks.slice(0, 32),
+      blockSize: 16,
+      loraId: null,
+      medium: 'GPU',
+      loraName: null,
+      extraKeys: [null, null],
+      groupIdx: 0,
+      kvCacheSpecKind: 'full_attention',
+    },
+    {
+      type: 'BlockStored',
+      blockHashes: ints.slice(2),
+      parentBlockHash: ints[1] ?? null,
+      tokenIds: toks.slice(32),
+      blockSize: 16,
+      loraId: null,
+      medium: 'GPU',
+      loraName: null,
+    },
     { type: 'BlockRemoved', blockHashes: [ints[3] ?? 0n], medium: 'GPU', groupIdx: 0 },
     { type: 'AllBlocksCleared' },
   ],
@@ -42,9 +65,19 @@ describe('KVEventBatch as msgspec writes it', () => {
 
   it('encodes bytes hashes and a missing rank like msgspec', () => {
     const b: KvEventBatch = {
-      ts: 12.5, dataParallelRank: null,
+      ts: 12.5,
+      dataParallelRank: null,
       events: [
-        { type: 'BlockStored', blockHashes: digests.slice(2), parentBlockHash: digests[1] ?? null, tokenIds: toks.slice(32), blockSize: 16, loraId: 3, medium: 'GPU', loraName: 'my-lora' },
+        {
+          type: 'BlockStored',
+          blockHashes: digests.slice(2),
+          parentBlockHash: digests[1] ?? null,
+          tokenIds: toks.slice(32),
+          blockSize: 16,
+          loraId: 3,
+          medium: 'GPU',
+          loraName: 'my-lora',
+        },
         { type: 'BlockRemoved', blockHashes: digests.slice(0, 1), medium: null },
       ],
     };
@@ -53,7 +86,8 @@ describe('KVEventBatch as msgspec writes it', () => {
 
   it('encodes the earlier positional form like msgspec', () => {
     const b: KvEventBatch = {
-      ts: 99, dataParallelRank: null,
+      ts: 99,
+      dataParallelRank: null,
       events: [
         { type: 'BlockStored', blockHashes: ints, parentBlockHash: null, tokenIds: toks, blockSize: 16, loraId: null, medium: 'GPU', loraName: null },
         { type: 'BlockRemoved', blockHashes: ints.slice(0, 1), medium: 'GPU' },
@@ -93,7 +127,18 @@ describe('KVEventBatch as msgspec writes it', () => {
     const payload = msgpack([
       1.5,
       [
-        { type: 'BlockStored', block_hashes: [1, 2 ** 40], parent_block_hash: 7, token_ids: [1, 2, 3, 4], block_size: 2, lora_id: null, medium: 'GPU', lora_name: null, locality: 'x', cache_salt: 's' },
+        {
+          type: 'BlockStored',
+          block_hashes: [1, 2 ** 40],
+          parent_block_hash: 7,
+          token_ids: [1, 2, 3, 4],
+          block_size: 2,
+          lora_id: null,
+          medium: 'GPU',
+          lora_name: null,
+          locality: 'x',
+          cache_salt: 's',
+        },
         { type: 'SomethingNew', block_hashes: [1] },
         ['BlockRemoved', [2 ** 40], 'CPU'],
       ],
@@ -112,44 +157,76 @@ describe('KVEventBatch as msgspec writes it', () => {
     const hash = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.uint8Array({ minLength: 32, maxLength: 32 }));
     const ev = fc.oneof(
       fc.record({
-        type: fc.constant('BlockStored' as const), blockHashes: fc.array(hash, { maxLength: 4 }), parentBlockHash: fc.option(hash),
-        tokenIds: fc.array(fc.nat(300_000), { maxLength: 40 }), blockSize: fc.integer({ min: 1, max: 64 }), loraId: fc.option(fc.nat()),
-        medium: fc.option(fc.constantFrom('GPU', 'CPU')), loraName: fc.option(fc.string()),
+        type: fc.constant('BlockStored' as const),
+        blockHashes: fc.array(hash, { maxLength: 4 }),
+        parentBlockHash: fc.option(hash),
+        tokenIds: fc.array(fc.nat(300_000), { maxLength: 40 }),
+        blockSize: fc.integer({ min: 1, max: 64 }),
+        loraId: fc.option(fc.nat()),
+        medium: fc.option(fc.constantFrom('GPU', 'CPU')),
+        loraName: fc.option(fc.string()),
       }),
       fc.record({ type: fc.constant('BlockRemoved' as const), blockHashes: fc.array(hash, { maxLength: 4 }), medium: fc.option(fc.constant('GPU')) }),
       fc.constant({ type: 'AllBlocksCleared' as const }),
     );
-    fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.array(ev, { maxLength: 5 }), fc.option(fc.nat(8)), fc.constantFrom('map' as const, 'array' as const), (ts, events, rank, form) => {
-      const b = decoded(encodeBatch({ ts, events, dataParallelRank: rank }, form));
-      expect(Object.is(b.ts, ts)).toBe(true);
-      expect(b.dataParallelRank).toBe(rank);
-      expect(b.events.map((e) => ('blockHashes' in e ? e.blockHashes.map((h) => blockKey(h)) : null)))
-        .toEqual(events.map((e) => ('blockHashes' in e ? e.blockHashes.map((h) => blockKey(h)) : null)));
-      expect(b.events.map((e) => (e.type === 'BlockStored' ? [e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName] : e.type)))
-        .toEqual(events.map((e) => (e.type === 'BlockStored' ? [e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName] : e.type)));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.array(ev, { maxLength: 5 }),
+        fc.option(fc.nat(8)),
+        fc.constantFrom('map' as const, 'array' as const),
+        (ts, events, rank, form) => {
+          const b = decoded(encodeBatch({ ts, events, dataParallelRank: rank }, form));
+          expect(Object.is(b.ts, ts)).toBe(true);
+          expect(b.dataParallelRank).toBe(rank);
+          expect(b.events.map((e) => ('blockHashes' in e ? e.blockHashes.map((h) => blockKey(h)) : null))).toEqual(
+            events.map((e) => ('blockHashes' in e ? e.blockHashes.map((h) => blockKey(h)) : null)),
+          );
+          expect(b.events.map((e) => (e.type === 'BlockStored' ? [e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName] : e.type))).toEqual(
+            events.map((e) => (e.type === 'BlockStored' ? [e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName] : e.type)),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('defensive decoding', () => {
   it('returns an error value, never throws, on garbage', () => {
     const bad: Uint8Array[] = [
-      new Uint8Array(), new Uint8Array([0xc1]), new Uint8Array([0x93, 0xcb]), msgpack('hello'), msgpack([1]),
-      msgpack(['x', []]), msgpack([1, 'events']), msgpack([1, [{ type: 'BlockStored', block_hashes: 'no' }]]),
-      msgpack([1, [['BlockStored', [1], null, [1, -2], 16, null]]]), msgpack([1, [['BlockStored', [1], null, [1], 0, null]]]),
-      msgpack([1, [['BlockRemoved', [1.5]]]]), msgpack([1, [42]]), new Uint8Array(200_000).fill(0x91),
+      new Uint8Array(),
+      new Uint8Array([0xc1]),
+      new Uint8Array([0x93, 0xcb]),
+      msgpack('hello'),
+      msgpack([1]),
+      msgpack(['x', []]),
+      msgpack([1, 'events']),
+      msgpack([1, [{ type: 'BlockStored', block_hashes: 'no' }]]),
+      msgpack([1, [['BlockStored', [1], null, [1, -2], 16, null]]]),
+      msgpack([1, [['BlockStored', [1], null, [1], 0, null]]]),
+      msgpack([1, [['BlockRemoved', [1.5]]]]),
+      msgpack([1, [42]]),
+      new Uint8Array(200_000).fill(0x91),
     ];
     for (const b of bad) {
       const r = decodeBatch(b);
       expect(r.ok, Buffer.from(b.slice(0, 16)).toString('hex')).toBe(false);
     }
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (b) => {
-      expect(() => decodeBatch(b)).not.toThrow();
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (b) => {
+        expect(() => decodeBatch(b)).not.toThrow();
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('bounds sizes: payload bytes and array lengths', () => {
-    const big = encodeBatch({ ts: 1, dataParallelRank: null, events: [{ type: 'BlockRemoved', blockHashes: Array.from({ length: 5000 }, (_, i) => BigInt(i)), medium: null }] });
+    const big = encodeBatch({
+      ts: 1,
+      dataParallelRank: null,
+      events: [{ type: 'BlockRemoved', blockHashes: Array.from({ length: 5000 }, (_, i) => BigInt(i)), medium: null }],
+    });
     expect(decodeBatch(big).ok).toBe(true);
     expect(decodeBatch(big, { maxPayloadBytes: 1000 })).toMatchObject({ ok: false, error: expect.stringMatching(/exceeds/) });
     expect(decodeBatch(big, { maxArrayLength: 1000 }).ok).toBe(false);

@@ -124,7 +124,7 @@ describe('KV events over ZMQ (loopback)', () => {
   it('reads replies of earlier vLLM releases (no topic frame) and stops at the end marker', async () => {
     const router = new Router({ linger: 0 });
     await router.bind('tcp://127.0.0.1:*');
-    cleanup.push(async () => router.close());
+    cleanup.push(() => Promise.resolve(router.close()));
     const serve = (async () => {
       const [id, empty, start] = await router.receive();
       if (id === undefined || empty?.length !== 0 || start?.length !== 8) throw new Error('bad replay request');
@@ -135,13 +135,17 @@ describe('KV events over ZMQ (loopback)', () => {
     const r = await requestReplay(router.lastEndpoint ?? '', 2, { timeoutMs: 2_000, maxFrames: 100 });
     await serve;
     expect(r).toMatchObject({ complete: true, error: null });
-    expect(r.frames.map((f) => [f.seq, f.payload[0]])).toEqual([[2, 2], [3, 3], [4, 4]]);
+    expect(r.frames.map((f) => [f.seq, f.payload[0]])).toEqual([
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ]);
   });
 
   it('a replay address that never answers times out without an end marker', async () => {
     const router = new Router({ linger: 0 });
     await router.bind('tcp://127.0.0.1:*');
-    cleanup.push(async () => router.close());
+    cleanup.push(() => Promise.resolve(router.close()));
     const t0 = Date.now();
     const r = await requestReplay(router.lastEndpoint ?? '', 0, { timeoutMs: 200, maxFrames: 10 });
     expect(r.complete).toBe(false);

@@ -95,7 +95,10 @@ describe('PromptTokenizer', () => {
     expect(comp.ok && comp.ids).toEqual(tok.encode('Hello there'));
   });
   it('says why it cannot: images, tools, no template', () => {
-    expect(pt.tokens('chat', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] })).toEqual({ ok: false, reason: 'multimodal' });
+    expect(pt.tokens('chat', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] })).toEqual({
+      ok: false,
+      reason: 'multimodal',
+    });
     expect(pt.tokens('chat', { messages: [], tools: [{ type: 'function' }] })).toEqual({ ok: false, reason: 'tools' });
     expect(new PromptTokenizer(tok, undefined).tokens('chat', { messages: [] })).toEqual({ ok: false, reason: 'no-template' });
   });
@@ -118,14 +121,23 @@ describe('decide() with precise matches', () => {
     const live = new FakeLive();
     const state = createLearnedState(fleet, seededRng(3));
     const [a, b] = endpoints(3);
-    const input = chatInput([{ role: 'system', text: SYSTEM }, { role: 'user', text: 'q1' }]);
+    const input = chatInput([
+      { role: 'system', text: SYSTEM },
+      { role: 'user', text: 'q1' },
+    ]);
     // The approximate index learns that the prompt went to the first pick.
     const first = decide(request(input), { fleet, live, state, now: 1 });
     commitDecision(state, first, live, fleet.affinity, 1);
     const warmApprox = first.endpoints[0] as string;
     const other = warmApprox === a ? (b as string) : (a as string);
     // The engines say otherwise: the other replica holds 90 % of the prompt, the first holds nothing (evicted).
-    const match: PreciseMatch = { mode: 'precise', shares: new Map([[warmApprox, 0], [other, 0.9]]) };
+    const match: PreciseMatch = {
+      mode: 'precise',
+      shares: new Map([
+        [warmApprox, 0],
+        [other, 0.9],
+      ]),
+    };
     const d = decide(request(input), { fleet, live, state, now: 2, precise: () => match });
     expect(d.endpoints[0]).toBe(other);
     expect(d.reasons).toContain('kv-precise');
@@ -145,7 +157,16 @@ describe('KvIndex fed by simulated replicas over ZMQ', () => {
   const prompt = (n: number) => ({ role: 'user', content: `${SYSTEM} Ticket ${n}: ${'details of the issue '.repeat(20)}` });
 
   beforeAll(async () => {
-    sim = await startSim({ replicas: 2, basePort: 0, model: 'm', kvEvents: true, kvChatTemplate: TEMPLATE, cacheBlocks: 200, prefillUsPerToken: 0, decodeMsPerToken: 0 });
+    sim = await startSim({
+      replicas: 2,
+      basePort: 0,
+      model: 'm',
+      kvEvents: true,
+      kvChatTemplate: TEMPLATE,
+      cacheBlocks: 200,
+      prefillUsPerToken: 0,
+      decodeMsPerToken: 0,
+    });
     addrs = sim.replicas.map((r) => `127.0.0.1:${r.port}`);
     const eps = Object.fromEntries(sim.replicas.map((r, i) => [addrs[i], r.kvEventsAddress()]));
     const fleet = fleetFrom(`
@@ -169,12 +190,24 @@ models:
   });
 
   const send = (i: number, body: Record<string, unknown>) =>
-    fetch(`${sim.replicas[i]?.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', max_tokens: 1, ...body }) });
-  const lookup = (body: Record<string, unknown>) => kv.lookup(fleetFrom(`models: [{ name: m, cluster: c, model_id: m, endpoints: [${addrs.join(', ')}] }]`).models[0] as never, chatInput([], { body }));
+    fetch(`${sim.replicas[i]?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', max_tokens: 1, ...body }),
+    });
+  const lookup = (body: Record<string, unknown>) =>
+    kv.lookup(fleetFrom(`models: [{ name: m, cluster: c, model_id: m, endpoints: [${addrs.join(', ')}] }]`).models[0] as never, chatInput([], { body }));
 
   it('knows which replica really holds a prompt, and forgets it when the replica evicts it', async () => {
     // Both replicas serve once (their streams start), then replica 1 gets the prompt directly: kvfleet never routed it.
-    for (const i of [0, 1]) expect((await send(i, { messages: [{ role: 'user', content: `warm-up ${i}: ${"a short unrelated question, long enough for a few full blocks. ".repeat(4)}` }] })).status).toBe(200);
+    for (const i of [0, 1])
+      expect(
+        (
+          await send(i, {
+            messages: [{ role: 'user', content: `warm-up ${i}: ${'a short unrelated question, long enough for a few full blocks. '.repeat(4)}` }],
+          })
+        ).status,
+      ).toBe(200);
     const body = { messages: [prompt(1)] };
     expect((await send(1, body)).status).toBe(200);
     await waitFor('replica 1 reported the prompt', () => (lookup(body)?.shares.get(addrs[1] as string) ?? 0) > 0.8, 5000);
@@ -182,7 +215,8 @@ models:
     expect(m?.mode).toBe('precise');
     expect(m?.shares.get(addrs[0] as string)).toBe(0);
     // Memory pressure: other prompts fill replica 1's 200-block cache; it evicts ours and says so.
-    for (let n = 0; n < 12; n++) expect((await send(1, { messages: [{ role: 'user', content: `Unrelated ${n}: ${'lorem ipsum dolor sit amet '.repeat(60)}` }] })).status).toBe(200);
+    for (let n = 0; n < 12; n++)
+      expect((await send(1, { messages: [{ role: 'user', content: `Unrelated ${n}: ${'lorem ipsum dolor sit amet '.repeat(60)}` }] })).status).toBe(200);
     await waitFor('replica 1 reported the eviction', () => (lookup(body)?.shares.get(addrs[1] as string) ?? 1) === 0, 5000);
   });
 
@@ -192,13 +226,17 @@ models:
     // Let the earlier requests' events land first: the replica is quiet from here on.
     const batches = () => (kv.view()['m'] as { replicas: Array<{ endpoint: string; batches: number }> }).replicas.find((r) => r.endpoint === addrs[1])?.batches;
     let seen = batches();
-    await waitFor('a quiet stream', async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      const now = batches();
-      const quiet = now === seen;
-      seen = now;
-      return quiet;
-    }, 5000);
+    await waitFor(
+      'a quiet stream',
+      async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = batches();
+        const quiet = now === seen;
+        seen = now;
+        return quiet;
+      },
+      5000,
+    );
     kv.routed(model, addrs[1] as string);
     await waitFor('silence noticed', () => kv.state('m', addrs[1] as string) === 'silent', 5000);
     expect(lookup({ messages: [prompt(1)] })?.reason).toBe('silent');

@@ -93,7 +93,8 @@ export class KvIndex {
       events: new Counter({ name: 'kvfleet_kv_events_total', help: 'KV-cache events applied to the precise index', labelNames: ['model', 'type'], registers }),
       lookups: new Counter({ name: 'kvfleet_kv_index_lookups_total', help: 'Decisions by prefix index mode', labelNames: ['model', 'mode'], registers }),
     };
-    const self = this;
+    const entries = this.entries;
+    const stateOf = (e: Entry, ep: string, now: number): ReplicaState => this.stateOf(e, ep, now);
     new Gauge({
       name: 'kvfleet_kv_events_replicas',
       help: 'Replicas of kv_events models by event stream state (fresh: the precise index is used)',
@@ -101,10 +102,10 @@ export class KvIndex {
       registers,
       collect() {
         this.reset();
-        for (const e of self.entries.values()) {
+        for (const e of entries.values()) {
           const counts = new Map<ReplicaState, number>(REPLICA_STATES.map((s) => [s, 0]));
           for (const ep of e.subscriber.endpoints()) {
-            const s = self.stateOf(e, ep, Date.now());
+            const s = stateOf(e, ep, Date.now());
             counts.set(s, (counts.get(s) ?? 0) + 1);
           }
           for (const [state, n] of counts) this.set({ model: e.model, state }, n);
@@ -118,7 +119,7 @@ export class KvIndex {
       registers,
       collect() {
         this.reset();
-        for (const e of self.entries.values()) this.set({ model: e.model }, e.index.blocks());
+        for (const e of entries.values()) this.set({ model: e.model }, e.index.blocks());
       },
     });
     this.apply(o.fleet, true);
@@ -219,8 +220,8 @@ export class KvIndex {
     const cap = e.cfg.max_blocks * bs;
     const held = new Map<string, number>();
     let max = Math.min(cap, 8 * bs);
-    let total = 1;
-    let keys: bigint[] = [];
+    let total: number;
+    let keys: bigint[];
     for (;;) {
       const t = e.prompts.prefix(src, max);
       if (!t.ok) return { mode: 'fallback', reason: t.reason, shares: new Map() };
@@ -270,7 +271,10 @@ export class KvIndex {
         this.entries.set(name, this.create(name, w.cfg, w.i));
       } catch (err) {
         if (strict) throw err;
-        this.o.log?.error({ model: name, err: err instanceof Error ? err.message : String(err) }, 'kv_events not started; the model uses the approximate index');
+        this.o.log?.error(
+          { model: name, err: err instanceof Error ? err.message : String(err) },
+          'kv_events not started; the model uses the approximate index',
+        );
       }
     }
     this.sync();
@@ -328,7 +332,18 @@ export class KvIndex {
       },
       { topic: cfg.topic },
     );
-    return { model: name, cfg, key: JSON.stringify(cfg), prompts, parent: noneHash(cfg.hash_seed), index, pending, keysOf: new WeakMap(), subscriber, busySince };
+    return {
+      model: name,
+      cfg,
+      key: JSON.stringify(cfg),
+      prompts,
+      parent: noneHash(cfg.hash_seed),
+      index,
+      pending,
+      keysOf: new WeakMap(),
+      subscriber,
+      busySince,
+    };
   }
 
   /** Subscriptions follow the models' endpoints (fleet file or discovered members). */

@@ -19,7 +19,7 @@ export class PendingBlocks<K> {
   add(endpoint: string, keys: readonly K[], now: number): void {
     if (this.ttlMs <= 0 || keys.length === 0) return;
     let m = this.byEndpoint.get(endpoint);
-    if (m === undefined) this.byEndpoint.set(endpoint, (m = new Map()));
+    if (m === undefined) this.byEndpoint.set(endpoint, (m = new Map<K, number>()));
     const until = now + this.ttlMs;
     for (const k of keys) {
       m.delete(k);

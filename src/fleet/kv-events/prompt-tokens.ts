@@ -15,7 +15,9 @@ import { Template } from '@huggingface/jinja';
 import type { LoadedTokenizer } from './tokenizer.js';
 
 export type PromptFailure = 'no-template' | 'multimodal' | 'tools' | 'prompt-shape' | 'template-error';
-export type PromptTokens = { ok: true; ids: number[]; truncated: boolean; /** Share of the prompt the ids cover (1 unless cut). */ coverage: number } | { ok: false; reason: PromptFailure };
+export type PromptTokens =
+  | { ok: true; ids: number[]; truncated: boolean; /** Share of the prompt the ids cover (1 unless cut). */ coverage: number }
+  | { ok: false; reason: PromptFailure };
 /** A request's prompt as the engine sees it before tokenizing. */
 export type PromptSource = { ok: true; text: string; special: boolean; ids?: undefined } | { ok: true; ids: readonly number[]; text?: undefined };
 
@@ -99,7 +101,12 @@ export class PromptTokenizer {
   prefix(src: PromptSource, maxTokens = Infinity, safetyTokens = 16): PromptTokens {
     if (src.ids !== undefined) {
       const ids = src.ids;
-      return { ok: true, ids: ids.length > maxTokens ? ids.slice(0, maxTokens) : ids.slice(), truncated: ids.length > maxTokens, coverage: Math.min(1, maxTokens / ids.length) };
+      return {
+        ok: true,
+        ids: ids.length > maxTokens ? ids.slice(0, maxTokens) : ids.slice(),
+        truncated: ids.length > maxTokens,
+        coverage: Math.min(1, maxTokens / ids.length),
+      };
     }
     const text = src.text;
     // A prefix of ≈ 6 chars a token first (English runs 3–5); doubled while it gives too few tokens.

@@ -17,11 +17,7 @@ export interface ReplayResult {
   readonly error: string | null;
 }
 
-export async function requestReplay(
-  address: string,
-  fromSeq: number,
-  o: { timeoutMs: number; maxFrames: number; untilSeq?: number },
-): Promise<ReplayResult> {
+export async function requestReplay(address: string, fromSeq: number, o: { timeoutMs: number; maxFrames: number; untilSeq?: number }): Promise<ReplayResult> {
   const sock = new Dealer({ linger: 0, receiveTimeout: o.timeoutMs, sendTimeout: o.timeoutMs, immediate: false });
   const frames: Frame[] = [];
   try {

@@ -163,8 +163,13 @@ export class ReplicaStream {
         this.handlers.onRemoved(this.endpoint, e.blockHashes.map(blockKey), e.medium);
       } else {
         const meta: StoredMeta = {
-          blockSize: e.blockSize, tokenIds: e.tokenIds, medium: e.medium, loraId: e.loraId, loraName: e.loraName,
-          groupIdx: e.groupIdx ?? null, kvCacheSpecKind: e.kvCacheSpecKind ?? null,
+          blockSize: e.blockSize,
+          tokenIds: e.tokenIds,
+          medium: e.medium,
+          loraId: e.loraId,
+          loraName: e.loraName,
+          groupIdx: e.groupIdx ?? null,
+          kvCacheSpecKind: e.kvCacheSpecKind ?? null,
         };
         const parent = e.parentBlockHash === null ? null : blockKey(e.parentBlockHash);
         this.handlers.onStored(this.endpoint, e.blockHashes.map(blockKey), parent, e.tokenIds.length, meta);

@@ -73,8 +73,12 @@ export class KvEventSubscriber {
       ...(this.o.limits === undefined ? {} : { limits: this.o.limits }),
     });
     const sub: Subscription = { source, socket, stream, connected: false, closed: false, tasks: new Set() };
-    socket.events.on('connect', () => { sub.connected = true; });
-    socket.events.on('disconnect', () => { sub.connected = false; });
+    socket.events.on('connect', () => {
+      sub.connected = true;
+    });
+    socket.events.on('disconnect', () => {
+      sub.connected = false;
+    });
     socket.connect(source.address);
     socket.subscribe(this.o.topic ?? '');
     this.subs.set(source.endpoint, sub);

@@ -19,12 +19,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as hf from '@huggingface/tokenizers';
-import { Tokenizer } from '@huggingface/tokenizers';
 
-// The package exports PreTokenizer at run time, but its type re-export does not resolve under
-// NodeNext; the base class is taken from the module object and typed as the tokenizer's own slot.
-type PreTokenizerSlot = NonNullable<Tokenizer['pre_tokenizer']>;
-const PreTokenizer = (hf as unknown as Record<string, unknown>)['PreTokenizer'] as abstract new () => PreTokenizerSlot;
+// The package is "type": "module" but its .d.ts files import each other without extensions, so
+// under NodeNext its types do not resolve (they come out as error types). The few members used
+// here are declared below and the classes taken from the module object: a typed façade.
+interface HfPreTokenizer {
+  pre_tokenize_text(text: string): string[];
+}
+interface HfTokenizer {
+  encode(text: string, o: { add_special_tokens: boolean }): { ids: number[] };
+  get_vocab(withAddedTokens: boolean): Map<string, number>;
+  pre_tokenizer: HfPreTokenizer | null;
+}
+const lib = hf as unknown as {
+  Tokenizer: new (json: object, config: object) => HfTokenizer;
+  PreTokenizer: abstract new () => HfPreTokenizer;
+};
+const Tokenizer = lib.Tokenizer;
+const PreTokenizer = lib.PreTokenizer;
 
 export interface LoadedTokenizer {
   /** Token ids of `text`; special tokens (e.g. BOS) are added unless told otherwise. */
@@ -47,7 +59,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Splits normalized SentencePiece text before every run of '▁' that follows another character. */
 class MetaspaceRunSplit extends PreTokenizer {
-  pre_tokenize_text(text: string): string[] {
+  override pre_tokenize_text(text: string): string[] {
     return text.split(/(?<=[^\u2581])(?=\u2581)/u);
   }
 }
@@ -70,8 +82,8 @@ export function wordSplitIsExact(json: Record<string, unknown>): boolean {
   if (model['fuse_unk'] === true && model['byte_fallback'] !== true) return false;
   const merges = model['merges'];
   if (!Array.isArray(merges)) return false;
-  for (const m of merges) {
-    const pair = typeof m === 'string' ? m.split(' ', 2) : m;
+  for (const m of merges as unknown[]) {
+    const pair: unknown = typeof m === 'string' ? m.split(' ', 2) : m;
     if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return false;
     const a = pair[0];
     if (pair[1].startsWith('\u2581') && a.length > 0 && !a.endsWith('\u2581')) return false;

@@ -14,9 +14,7 @@ export interface DecodeLimits {
   readonly maxArrayLength?: number;
 }
 
-export type DecodeResult =
-  | { readonly ok: true; readonly batch: KvEventBatch; readonly skipped: number }
-  | { readonly ok: false; readonly error: string };
+export type DecodeResult = { readonly ok: true; readonly batch: KvEventBatch; readonly skipped: number } | { readonly ok: false; readonly error: string };
 
 const decoders = new Map<number, Decoder>();
 
@@ -124,8 +122,10 @@ function event(v: unknown): KvEvent | null {
 
 function batch(v: unknown): { batch: KvEventBatch; skipped: number } {
   let ts: unknown, events: unknown, rank: unknown;
-  if (Array.isArray(v) && v.length >= 2) [ts, events, rank] = v;
-  else if (isRecord(v)) [ts, events, rank] = [v['ts'], v['events'], v['data_parallel_rank']];
+  if (Array.isArray(v) && v.length >= 2) {
+    const a: readonly unknown[] = v;
+    [ts, events, rank] = a;
+  } else if (isRecord(v)) [ts, events, rank] = [v['ts'], v['events'], v['data_parallel_rank']];
   else fail('batch is not [ts, events, …]');
   const tsNum = typeof ts === 'number' ? ts : typeof ts === 'bigint' ? Number(ts) : fail('ts is not a number');
   if (!Array.isArray(events)) fail('events is not an array');

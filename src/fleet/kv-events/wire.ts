@@ -105,9 +105,18 @@ function eventAsArray(e: KvEvent): unknown[] {
   if (e.type === 'AllBlocksCleared') return [e.type];
   if (e.type === 'BlockRemoved') return [e.type, e.blockHashes.map(wireHash), e.medium, orNull(e.groupIdx)];
   return [
-    e.type, e.blockHashes.map(wireHash), e.parentBlockHash === null ? null : wireHash(e.parentBlockHash),
-    e.tokenIds, e.blockSize, e.loraId, e.medium, e.loraName, orNull(e.extraKeys), orNull(e.groupIdx),
-    orNull(e.kvCacheSpecKind), orNull(e.kvCacheSpecSlidingWindow),
+    e.type,
+    e.blockHashes.map(wireHash),
+    e.parentBlockHash === null ? null : wireHash(e.parentBlockHash),
+    e.tokenIds,
+    e.blockSize,
+    e.loraId,
+    e.medium,
+    e.loraName,
+    orNull(e.extraKeys),
+    orNull(e.groupIdx),
+    orNull(e.kvCacheSpecKind),
+    orNull(e.kvCacheSpecSlidingWindow),
   ];
 }
 

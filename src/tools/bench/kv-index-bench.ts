@@ -15,7 +15,7 @@ import { runDes, type DesResult } from './des.js';
 import { BlockCache } from './block-cache.js';
 import { kvfleetFactory, type KvfleetPolicyOptions } from './policies/kvfleet.js';
 import { sglangFactory } from './policies/sglang.js';
-import type { FleetView, PolicyFactory, RoutedRequest } from './policy.js';
+import type { PolicyFactory } from './policy.js';
 import { fmt, pct, textTable, type Cell } from './report.js';
 import { scenario, streamOf, type Scenario } from './scenarios.js';
 import { blockKeys, createWorkload, DEFAULT_SPECS, idealHitRate, type Workload } from './workload.js';
@@ -23,7 +23,6 @@ import { BENCH_MODEL_ID, REPO_ROOT, startLocalStack } from './local-stack.js';
 import { runLive } from './live.js';
 import { bundledTokenizerPath } from '../../fleet/kv-events/tokenizer.js';
 import { waitFor } from '../ports.js';
-import type { PreciseMatch } from '../../core/types.js';
 import { PendingBlocks } from '../../fleet/kv-events/pending-blocks.js';
 
 const args = process.argv.slice(2);
@@ -114,7 +113,18 @@ function runVirtualPart(requests: number): void {
     for (const p of POLICIES) {
       const r: DesResult = runDes(p, createWorkload(s.spec, stream), { model: s.model, arrivals: s.arrivals, seed: s.seed });
       process.stderr.write(`  ${p.name}: ${pct(r.hitRate)} hits, p90 ${fmt(r.ttftMs.p90)} ms (${fmt(r.wallMs / 1000, 1)} s)\n`);
-      rows.push([s.name, p.name, pct(r.hitRate), pct(r.hitRate / pooled), pct(r.hitRate / ceiling), fmt(r.ttftMs.p50), fmt(r.ttftMs.p90), fmt(r.ttftMs.p99), r.rejected, fmt(r.wallMs / 1000, 1)]);
+      rows.push([
+        s.name,
+        p.name,
+        pct(r.hitRate),
+        pct(r.hitRate / pooled),
+        pct(r.hitRate / ceiling),
+        fmt(r.ttftMs.p50),
+        fmt(r.ttftMs.p90),
+        fmt(r.ttftMs.p99),
+        r.rejected,
+        fmt(r.wallMs / 1000, 1),
+      ]);
     }
     rows.push([s.name, '(one pooled cache)', pct(pooled), '100.0%', pct(pooled / ceiling), '', '', '', '', '']);
   }
@@ -146,7 +156,18 @@ async function runLivePart(seconds: number): Promise<void> {
     decodeMsPerToken: 1,
     maxConcurrency: 4,
   });
-  const head = ['index', 'requests', 'ok', 'hit rate', 'TTFT p50 ms', 'TTFT p90 ms', 'TTFT p99 ms', 'max/mean in-flight', 'decision µs p50', 'decisions precise / partial / fallback'];
+  const head = [
+    'index',
+    'requests',
+    'ok',
+    'hit rate',
+    'TTFT p50 ms',
+    'TTFT p90 ms',
+    'TTFT p99 ms',
+    'max/mean in-flight',
+    'decision µs p50',
+    'decisions precise / partial / fallback',
+  ];
   const rows: Cell[][] = [];
   try {
     const spec = { ...DEFAULT_SPECS['multi-turn'], thinkMs: 500 } as const;
@@ -176,7 +197,16 @@ async function runLivePart(seconds: number): Promise<void> {
         stack.resetReplicas();
         const workload = createWorkload(spec, { seed: 3, requests: Math.round(rate * seconds), rate });
         const { result, records } = await runLive(
-          { target: part.url, metrics: stack.metricsUrls, workload, mode: { kind: 'open' }, model: BENCH_MODEL_ID, durationMs: seconds * 1000 + 30_000, timeoutMs: 60_000, sessions: false },
+          {
+            target: part.url,
+            metrics: stack.metricsUrls,
+            workload,
+            mode: { kind: 'open' },
+            model: BENCH_MODEL_ID,
+            durationMs: seconds * 1000 + 30_000,
+            timeoutMs: 60_000,
+            sessions: false,
+          },
           precise ? 'precise' : 'approximate',
         );
         rows.push([

@@ -91,7 +91,12 @@ export interface LocalStack {
   readonly dir: string;
   readonly envoyBin: string;
   /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it (ext_proc mode: as shipped unless given). */
-  startRouted(strategy: string, seed: number, mode?: ExtProcMode, editFleet?: (fleet: Record<string, unknown>) => void): Promise<StackPart & { kvfleet: KvfleetChild }>;
+  startRouted(
+    strategy: string,
+    seed: number,
+    mode?: ExtProcMode,
+    editFleet?: (fleet: Record<string, unknown>) => void,
+  ): Promise<StackPart & { kvfleet: KvfleetChild }>;
   /** The floor processor (floor-processor.ts, a child process) + an Envoy in front of it. */
   startFloor(opts?: BootstrapOptions): Promise<StackPart & { pid: number | undefined }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */

@@ -82,12 +82,17 @@ export class KvEventsPublisher {
       await this.pub.send([this.o.topic ?? '', encodeSeq(seq), payload]);
       return seq;
     });
-    this.chain = sent.then(() => undefined, () => undefined);
+    this.chain = sent.then(
+      () => undefined,
+      () => undefined,
+    );
     return sent.catch(() => null);
   }
 
   stored(hashes: readonly ExternalBlockHash[], parent: ExternalBlockHash | null, tokenIds: readonly number[], blockSize: number): Promise<number | null> {
-    return this.publish([{ type: 'BlockStored', blockHashes: hashes, parentBlockHash: parent, tokenIds, blockSize, loraId: null, medium: 'GPU', loraName: null }]);
+    return this.publish([
+      { type: 'BlockStored', blockHashes: hashes, parentBlockHash: parent, tokenIds, blockSize, loraId: null, medium: 'GPU', loraName: null },
+    ]);
   }
 
   removed(hashes: readonly ExternalBlockHash[]): Promise<number | null> {

@@ -144,7 +144,10 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
       const precise = opts.precise?.();
       const kvIndex =
         precise !== undefined
-          ? { lookup: () => (current !== undefined ? precise.lookup(current.r, current.view, clock) : undefined), routed: (_m: unknown, ep: string) => precise.routed(ep, clock) }
+          ? {
+              lookup: () => (current !== undefined ? precise.lookup(current.r, current.view, clock) : undefined),
+              routed: (_m: unknown, ep: string) => precise.routed(ep, clock),
+            }
           : undefined;
       const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(env.seed)), now: () => clock, kvIndex });
       const pending = new Map<number, Routed>();
