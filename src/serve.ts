@@ -20,6 +20,9 @@ import { Router } from './router/router.js';
 import { openSignals, openUsageStore } from './state/open-store.js';
 import { usageRoute } from './admin/usage-routes.js';
 import { fleetSources, watchFiles } from './config/file-watch.js';
+import { ShadowTraffic } from './router/shadow/traffic.js';
+import { shadowMetrics } from './obs/shadow-metrics.js';
+import { shadowRoute } from './admin/shadow-routes.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -79,11 +82,15 @@ export async function serve(opts: ServeOptions): Promise<Running> {
 
   const signals = openSignals(fleet, router.instance);
   router.share(signals);
+  // Shadow traffic (fleet `shadow:`): mirrored copies routed to candidates, outcomes per pair.
+  const shadow = new ShadowTraffic({ router, endpoints: live, now: () => performance.now(), sink: shadowMetrics(metrics.registry, log) });
+  router.ends.observer = shadow;
 
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
     report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+    shadow,
   });
 
   const warmMs = warmUp(fleet);
@@ -94,7 +101,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     onAccessLog: (e) => router.ended(e),
   });
   // Ends that never come (kvfleet was down, the log unreachable) expire even without traffic.
-  const expiry = setInterval(() => router.ends.expire(), 1000);
+  const expiry = setInterval(() => {
+    router.ends.expire();
+    shadow.expire();
+  }, 1000);
   expiry.unref();
 
   const metricsRoute: AdminRoute = async (req, res, url) => {
@@ -125,7 +135,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router), usageRoute(router)]);
+  const admin = await startAdminServer(adminListen, [
+    metricsRoute,
+    healthRoute,
+    fleetRoute,
+    ...decisionRoutes(router),
+    usageRoute(router),
+    shadowRoute(shadow),
+  ]);
 
   log.info(
     {

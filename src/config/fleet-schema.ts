@@ -8,6 +8,7 @@ import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
 import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
+import { checkShadowRefs, shadowSchema } from './shadow-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -142,6 +143,8 @@ export const fleetSchema = z
     flow_control: flowControlSchema,
     /** Which requests' token usage kvfleet reads from their responses. */
     metering: meteringSchema,
+    /** Shadow traffic: a sampled share of a model's requests mirrored to candidate models (shadow-schema.ts). */
+    shadow: shadowSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -158,6 +161,7 @@ interface LooseFleet {
   readonly tenants?: unknown;
   readonly discovery?: unknown;
   readonly providers?: unknown;
+  readonly shadow?: unknown;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -209,6 +213,11 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
     checkPolicyRefs({ policy: fleet.policy, identity: fleet.identity, tenants: fleet.tenants, models: fleet.models }, names, ctx);
   }
   if (modelsOk && parses(discoverySchema, fleet.discovery)) checkFleetStateRefs({ discovery: fleet.discovery, models: fleet.models }, ctx);
+  if (modelsOk && parses(shadowSchema, fleet.shadow)) {
+    const resolve = new Map<string, string>();
+    for (const m of fleet.models) for (const n of [m.name, ...m.aliases]) resolve.set(n, m.name);
+    checkShadowRefs(fleet.shadow, resolve, ctx);
+  }
 }
 
 export type FleetFile = z.infer<typeof fleetSchema>;
