@@ -5,7 +5,7 @@
 //   kvfleet_shadow_responses_total{model,candidate,role,outcome}   ok | error (status 0 or ≥ 400)
 //   kvfleet_shadow_ttfb_seconds{model,candidate,role}       time to the first upstream byte (ok only)
 //   kvfleet_shadow_duration_seconds{model,candidate,role}   time to the last byte (ok only)
-//   kvfleet_shadow_completion_tokens_total{model,candidate,role}
+//   kvfleet_shadow_completion_tokens{model,candidate,role}  per response (histogram)
 //   kvfleet_shadow_cost_usd_total{model,candidate,role}     tokens × the serving model's priors
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ShadowSink } from '../router/shadow/traffic.js';
@@ -42,10 +42,11 @@ export function shadowMetrics(registry: Registry, log?: Logger): ShadowSink {
     buckets: SECONDS,
     registers,
   });
-  const tokens = new Counter({
-    name: 'kvfleet_shadow_completion_tokens_total',
-    help: 'Completion tokens of mirrored primaries and their shadows (the meter reading)',
+  const tokens = new Histogram({
+    name: 'kvfleet_shadow_completion_tokens',
+    help: 'Completion tokens per response of mirrored primaries and their shadows (the meter reading)',
     labelNames: ['model', 'candidate', 'role'],
+    buckets: [1, 4, 16, 64, 256, 1024, 4096],
     registers,
   });
   const cost = new Counter({
@@ -64,7 +65,7 @@ export function shadowMetrics(registry: Registry, log?: Logger): ShadowSink {
       if (o.totalMs !== undefined) duration.observe({ model, candidate, role }, o.totalMs / 1000);
     },
     tokens: (model, candidate, role, completion, usd) => {
-      tokens.inc({ model, candidate, role }, completion);
+      tokens.observe({ model, candidate, role }, completion);
       cost.inc({ model, candidate, role }, usd);
     },
     ended: (l) =>

@@ -3,7 +3,7 @@
 // and the outcomes of both sides are compared per (model, candidate) pair.
 //   mirror(routed)   the primary's pass: one draw against sample_rate; each candidate the
 //                    policy lets see the request gets a slot; the request gets a one-time token
-//                    (128 random bits) that its mirrored copies carry back through Envoy's
+//                    (122 random bits) that its mirrored copies carry back through Envoy's
 //                    listener, and a meter (its token usage is read like a metered request's)
 //   claim(token, n)  a copy arrives (ext_proc again): slot n of that token, once; unknown,
 //                    expired or already used → undefined (the copy is refused, never routed)
@@ -19,7 +19,7 @@
 //                    on to the Router as usual.
 // A token whose copies do not all arrive within CLAIM_TTL_MS counts its missing slots as lost
 // (Envoy dropped the copy, or it reached another kvfleet instance, which refuses it).
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Fleet, Model } from '../../config/fleet.js';
 import { kvError, isKvError } from '../../errors.js';
 import { costUsd } from '../../core/limits/cost.js';
@@ -144,7 +144,8 @@ export class ShadowTraffic implements EndsObserver {
       return p;
     });
     const now = this.deps.now();
-    const token = randomBytes(16).toString('hex');
+    // 122 random bits (randomUUID draws from a cached pool: ~1.5 µs, randomBytes(16) ~10 µs here).
+    const token = randomUUID().replaceAll('-', '');
     this.tokens.add(token, { primary: routed, candidates: sel.mirror, pairs, claimed: sel.mirror.map(() => false) }, now);
     this.watch(routed.key, {
       role: 'primary',
