@@ -15,6 +15,9 @@ beforeAll(async () => {
   stack = await startStack({
     sim: { decodeMsPerToken: 1, defaultMaxTokens: 4 },
     editFleet: (f) => {
+      // Phone numbers are redacted (the class does not rise): copies may go, redacted.
+      const pii = (f['policy'] as { pii: { actions: Record<string, string> } }).pii;
+      pii.actions['phone'] = 'redact';
       // qwen is shadowed to llama too: a copy routed to qwen must never be mirrored again.
       f['shadow'] = [
         { model: 'llama-3-8b', candidates: ['qwen-2.5-7b', 'hosted-gpt'], sample_rate: 1 },
@@ -143,9 +146,18 @@ describe('shadow traffic through Envoy', () => {
     for (const b of [...received(stack.qwen.replicas), ...received(stack.hosted.replicas)]) expect(JSON.stringify(b)).not.toContain('example.com');
   });
 
+  it('sends a candidate the body as kvfleet forwarded it: redacted when the policy redacts', async () => {
+    const res = await postJson(stack.url, '/v1/chat/completions', chat('Shadow me redacted: call +44 20 7946 0958 tomorrow'));
+    expect(res.status).toBe(200);
+    await settled('qwen-2.5-7b', 3);
+    const copy = received(stack.qwen.replicas).find((b) => b?.messages.some((m) => m.content.startsWith('Shadow me redacted')));
+    expect(copy?.model).toBe(QWEN_ID);
+    expect(copy?.messages[1]?.content).toBe('Shadow me redacted: call [REDACTED_PHONE] tomorrow');
+  });
+
   it('counts the same in /shadow/report and in the Prometheus series', async () => {
     const q = await pair('qwen-2.5-7b');
-    expect(q).toMatchObject({ sampled: 3, mirrored: 2, skipped_policy: 1, lost: 0, primary: { count: 2, errors: 0 }, shadow: { count: 2, errors: 0 } });
+    expect(q).toMatchObject({ sampled: 4, mirrored: 3, skipped_policy: 1, lost: 0, primary: { count: 3, errors: 0 }, shadow: { count: 3, errors: 0 } });
     const text = await (await fetch(`${stack.kvfleet.adminUrl}/metrics`)).text();
     const series = (line: string) =>
       Number(
@@ -154,12 +166,12 @@ describe('shadow traffic through Envoy', () => {
           .find((l) => l.startsWith(line))
           ?.split(' ')[1] ?? Number.NaN,
       );
-    expect(series('kvfleet_shadow_requests_total{model="llama-3-8b",candidate="qwen-2.5-7b",result="mirrored"}')).toBe(2);
+    expect(series('kvfleet_shadow_requests_total{model="llama-3-8b",candidate="qwen-2.5-7b",result="mirrored"}')).toBe(3);
     expect(series('kvfleet_shadow_requests_total{model="llama-3-8b",candidate="qwen-2.5-7b",result="skipped_policy"}')).toBe(1);
-    expect(series('kvfleet_shadow_responses_total{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow",outcome="ok"}')).toBe(2);
-    expect(series('kvfleet_shadow_responses_total{model="llama-3-8b",candidate="qwen-2.5-7b",role="primary",outcome="ok"}')).toBe(2);
-    expect(series('kvfleet_shadow_ttfb_seconds_count{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow"}')).toBe(2);
-    expect(series('kvfleet_shadow_completion_tokens_sum{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow"}')).toBe(8);
+    expect(series('kvfleet_shadow_responses_total{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow",outcome="ok"}')).toBe(3);
+    expect(series('kvfleet_shadow_responses_total{model="llama-3-8b",candidate="qwen-2.5-7b",role="primary",outcome="ok"}')).toBe(3);
+    expect(series('kvfleet_shadow_ttfb_seconds_count{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow"}')).toBe(3);
+    expect(series('kvfleet_shadow_completion_tokens_sum{model="llama-3-8b",candidate="qwen-2.5-7b",role="shadow"}')).toBe(12);
     // Shadows are no client requests: the decision and upstream series count the primaries only.
     expect(series('kvfleet_upstream_responses_total{model="qwen-2.5-7b",status_class="2xx"}')).toBeNaN();
   });
@@ -235,6 +247,7 @@ describe('shadow traffic through Envoy, BUFFERED request bodies', () => {
       extProcMode: 'buffered',
       sim: { decodeMsPerToken: 1, defaultMaxTokens: 4 },
       editFleet: (f) => {
+        (f['policy'] as { pii: { actions: Record<string, string> } }).pii.actions['phone'] = 'redact';
         f['shadow'] = [
           { model: 'llama-3-8b', candidates: ['qwen-2.5-7b'], sample_rate: 1 },
           { model: 'hosted-gpt', candidates: ['llama-3-8b'], sample_rate: 1 },
@@ -246,20 +259,19 @@ describe('shadow traffic through Envoy, BUFFERED request bodies', () => {
     await buffered?.stop();
   });
 
-  it('mirrors self-hosted and hosted primaries to their candidates with the right model and path', async () => {
+  it('mirrors self-hosted and hosted primaries to their candidates: the model, the path, the body as kvfleet forwarded it', async () => {
     for (const [model, content] of [
-      ['llama-3-8b', 'Buffered shadow one'],
+      ['llama-3-8b', 'Buffered shadow one: call +44 20 7946 0958'],
       ['hosted-gpt', 'Buffered shadow two'],
     ] as const) {
       const res = await postJson(buffered.url, '/v1/chat/completions', { ...chat(content), model });
       expect(res.status, buffered.logs()).toBe(200);
     }
     const seen = (replicas: Stack['qwen']['replicas'], content: string) => received(replicas).find((b) => b?.messages.some((m) => m.content === content));
-    await waitFor(
-      'both copies',
-      () => seen(buffered.qwen.replicas, 'Buffered shadow one') !== undefined && seen(buffered.llama.replicas, 'Buffered shadow two') !== undefined,
-    );
-    expect(seen(buffered.qwen.replicas, 'Buffered shadow one')?.model).toBe(QWEN_ID);
+    // The copy carries the body as kvfleet forwarded it: the phone number redacted.
+    const one = 'Buffered shadow one: call [REDACTED_PHONE]';
+    await waitFor('both copies', () => seen(buffered.qwen.replicas, one) !== undefined && seen(buffered.llama.replicas, 'Buffered shadow two') !== undefined);
+    expect(seen(buffered.qwen.replicas, one)?.model).toBe(QWEN_ID);
     expect(seen(buffered.llama.replicas, 'Buffered shadow two')?.model).toBe(LLAMA_ID);
     expect(buffered.llama.replicas.flatMap((r) => r.requests()).find((q) => q.body.includes('Buffered shadow two'))?.path).toBe('/v1/chat/completions');
   });
