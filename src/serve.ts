@@ -21,7 +21,7 @@ import { openSignals, openUsageStore } from './state/open-store.js';
 import { usageRoute } from './admin/usage-routes.js';
 import { fleetSources, watchFiles } from './config/file-watch.js';
 import { ShadowTraffic } from './router/shadow/traffic.js';
-import { shadowMetrics } from './obs/shadow-metrics.js';
+import { shadowMetrics } from './router/shadow/shadow-metrics.js';
 import { shadowRoute } from './admin/shadow-routes.js';
 
 export interface ServeOptions {

@@ -44,7 +44,7 @@ export const MAX_TOKENS = 10_000;
 export type ShadowRole = 'primary' | 'shadow';
 export type ShadowResult = 'mirrored' | 'skipped_policy' | 'lost';
 
-/** Where shadow outcomes go besides the report: metrics and one log line per shadow (obs/shadow-metrics.ts). */
+/** Where shadow outcomes go besides the report: metrics and one log line per shadow (shadow-metrics.ts). */
 export interface ShadowSink {
   selected(model: string, candidate: string, result: ShadowResult): void;
   outcome(model: string, candidate: string, role: ShadowRole, o: RoleOutcome): void;

@@ -8,9 +8,9 @@
 //   kvfleet_shadow_completion_tokens{model,candidate,role}  per response (histogram)
 //   kvfleet_shadow_cost_usd_total{model,candidate,role}     tokens × the serving model's priors
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { ShadowSink } from '../router/shadow/traffic.js';
-import { isError } from '../router/shadow/pair-stats.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../obs/logger.js';
+import { isError } from './pair-stats.js';
+import type { ShadowSink } from './traffic.js';
 
 const SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
