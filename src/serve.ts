@@ -26,6 +26,9 @@ import { SleepController } from './fleet/sleep-controller.js';
 import { engineSleepApi } from './fleet/engine-sleep.js';
 import { registerModelMetrics } from './fleet/model-metrics.js';
 import { modelRoutes } from './admin/model-routes.js';
+import { ShadowTraffic } from './router/shadow/traffic.js';
+import { shadowMetrics } from './router/shadow/shadow-metrics.js';
+import { shadowRoute } from './admin/shadow-routes.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -118,11 +121,21 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   // kvfleet restarted while models slept: ask their engines, then watch for idle models.
   void sleep.probe().catch(() => undefined);
   sleep.start();
+  // Shadow traffic (fleet `shadow:`): mirrored copies routed to candidates, outcomes per pair.
+  const shadow = new ShadowTraffic({
+    router,
+    endpoints: live,
+    now: () => performance.now(),
+    sink: shadowMetrics(metrics.registry, log),
+    asleep: (model) => sleep.state(model) !== 'awake',
+  });
+  router.ends.observer = shadow;
 
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
     report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+    shadow,
   });
 
   const warmMs = warmUp(fleet);
@@ -133,7 +146,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     onAccessLog: (e) => router.ended(e),
   });
   // Ends that never come (kvfleet was down, the log unreachable) expire even without traffic.
-  const expiry = setInterval(() => router.ends.expire(), 1000);
+  const expiry = setInterval(() => {
+    router.ends.expire();
+    shadow.expire();
+  }, 1000);
   expiry.unref();
 
   const metricsRoute: AdminRoute = async (req, res, url) => {
@@ -171,6 +187,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...decisionRoutes(router),
     usageRoute(router),
     modelRoutes({ fleet: () => fleet, traffic, sleep }),
+    shadowRoute(shadow),
   ]);
 
   log.info(

@@ -9,6 +9,7 @@ import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './
 import { endpointAddress } from './endpoint-address.js';
 import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
+import { checkShadowRefs, shadowSchema } from './shadow-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -147,6 +148,8 @@ export const fleetSchema = z
     metering: meteringSchema,
     /** Idle/active classification and the longest stats window (sleep-schema.ts). */
     traffic: trafficSchema,
+    /** Shadow traffic: a sampled share of a model's requests mirrored to candidate models (shadow-schema.ts). */
+    shadow: shadowSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -163,6 +166,7 @@ interface LooseFleet {
   readonly tenants?: unknown;
   readonly discovery?: unknown;
   readonly providers?: unknown;
+  readonly shadow?: unknown;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -224,6 +228,11 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
     checkPolicyRefs({ policy: fleet.policy, identity: fleet.identity, tenants: fleet.tenants, models: fleet.models }, names, ctx);
   }
   if (modelsOk && parses(discoverySchema, fleet.discovery)) checkFleetStateRefs({ discovery: fleet.discovery, models: fleet.models }, ctx);
+  if (modelsOk && parses(shadowSchema, fleet.shadow)) {
+    const resolve = new Map<string, string>();
+    for (const m of fleet.models) for (const n of [m.name, ...m.aliases]) resolve.set(n, m.name);
+    checkShadowRefs(fleet.shadow, resolve, ctx);
+  }
 }
 
 export type FleetFile = z.infer<typeof fleetSchema>;

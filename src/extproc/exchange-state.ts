@@ -7,6 +7,7 @@ import type { RequestReport } from '../router/report.js';
 import type { Admission, Routed, Router } from '../router/router.js';
 import type { BodyReader } from './body/body-reader.js';
 import type { RequestLease } from './request-lease.js';
+import type { ShadowClaim, ShadowTraffic } from '../router/shadow/traffic.js';
 
 /** request_headers → request_body → done (routed); any phase → done on an answer kvfleet gives itself. */
 export type Phase = 'request_headers' | 'request_body' | 'done';
@@ -20,6 +21,8 @@ export interface ExchangeEnv {
   readonly heldBodies: { bytes: number };
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: ((e: unknown) => void) | undefined;
+  /** Shadow traffic (fleet `shadow:`): mirrors sampled requests, routes their copies. */
+  readonly shadow?: ShadowTraffic | undefined;
 }
 
 export interface ExchangeState {
@@ -44,4 +47,6 @@ export interface ExchangeState {
   /** What the request holds (in-flight slot, body bytes), released exactly once. */
   readonly lease: RequestLease;
   reported: boolean;
+  /** This request is a shadow copy (phases/shadow.ts): of which primary, for which candidate. */
+  shadow: ShadowClaim | undefined;
 }

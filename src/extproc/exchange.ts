@@ -27,6 +27,7 @@ import { answerFields, withKvfleetMetadata } from './explain-metadata.js';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse, RequestKind } from './proto-types.js';
 import { RequestLease } from './request-lease.js';
 import { readSubsetHint, withSubset } from './subset-hint.js';
+import { mirrorHeaders, routeShadow, shadowClaim, shadowHeaders } from './phases/shadow.js';
 
 const KINDS: readonly RequestKind[] = ['request_headers', 'request_body', 'request_trailers', 'response_headers', 'response_body', 'response_trailers'];
 
@@ -71,6 +72,7 @@ export class Exchange {
       subset: undefined,
       lease: new RequestLease(),
       reported: false,
+      shadow: undefined,
     };
   }
 
@@ -170,13 +172,19 @@ export class Exchange {
     const headers = headerMap(msg);
     const rid = headers.get('x-request-id');
     st.requestId = rid !== undefined && REQUEST_ID.test(rid) ? rid : this.env.newRequestId();
-    const step = onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
+    // A shadow copy of a request kvfleet mirrored (phases/shadow.ts) is its primary's tenant's.
+    st.shadow = shadowClaim(this.env.shadow, headers);
+    const step =
+      st.shadow !== undefined
+        ? shadowHeaders(headers, st.shadow)
+        : onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
     if (step.kind === 'answered') {
       this.end({ status: 200 });
       return [{ ...step.answer, dynamic_metadata: withKvfleetMetadata(answerFields(st.requestId, st.tenant?.id)) }];
     }
     st.meta = step.meta;
     st.api = step.api;
+    st.tenant = step.tenant;
     st.body = this.bodyReader(isFullDuplex(st.fleet.server.body_mode, req.protocol_config));
     this.to('request_body');
     // Full duplex: the answer waits for the body (it carries the route).
@@ -185,23 +193,36 @@ export class Exchange {
 
   private bodyReader(duplex: boolean): BodyReader {
     const st = this.st;
+    const shadow = this.env.shadow;
     const route = (body: Buffer) =>
       andThen(
-        routeBody(
-          {
-            router: this.env.router,
-            tenant: st.tenant,
-            admitted: (a) => (st.admission = a),
-            requestId: st.requestId,
-            api: st.api ?? 'chat',
-            meta: st.meta as NonNullable<typeof st.meta>,
-            maxBodyBytes: st.fleet.server.max_body_bytes,
-            view: withSubset(this.env.router.live, st.subset),
-            signal: () => this.abortSignal(),
-            onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
-          },
-          body,
-        ),
+        st.shadow !== undefined && shadow !== undefined
+          ? routeShadow(
+              {
+                shadow,
+                claim: st.shadow,
+                path: st.meta?.path ?? '',
+                maxBodyBytes: st.fleet.server.max_body_bytes,
+                view: withSubset(this.env.router.live, st.subset),
+              },
+              body,
+            )
+          : routeBody(
+              {
+                router: this.env.router,
+                tenant: st.tenant,
+                admitted: (a) => (st.admission = a),
+                requestId: st.requestId,
+                api: st.api ?? 'chat',
+                meta: st.meta as NonNullable<typeof st.meta>,
+                maxBodyBytes: st.fleet.server.max_body_bytes,
+                view: withSubset(this.env.router.live, st.subset),
+                signal: () => this.abortSignal(),
+                onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
+                mirror: shadow !== undefined ? (r) => mirrorHeaders(shadow.mirror(r)) : undefined,
+              },
+              body,
+            ),
         (r) => {
           st.routed = r.routed;
           st.stream = r.stream;
@@ -276,7 +297,8 @@ export class Exchange {
 
   private report(o: { status?: number | undefined; error?: KvError | undefined }): void {
     const st = this.st;
-    if (st.reported) return;
+    // A shadow copy is no client request: its outcome is the shadow report's (router/shadow/).
+    if (st.reported || st.shadow !== undefined) return;
     st.reported = true;
     this.env.report({
       requestId: st.requestId,

@@ -61,6 +61,12 @@ export interface RequestEndsDeps {
   readonly onUsage?: ((routed: Routed, actual: TokenUsage, usd: number, reported: boolean) => void) | undefined;
 }
 
+/** Another owner of some requests' outcomes (RequestEnds.observer). */
+export interface EndsObserver {
+  event(e: AccessLogEvent): boolean;
+  metered(key: string, r: MeterReading): boolean;
+}
+
 /** The fleet file's endpoints, per fleet (a reload makes a new one). */
 const LISTED = new WeakMap<Fleet, ReadonlySet<string>>();
 
@@ -77,6 +83,11 @@ export class RequestEnds {
    * false: keep it here. Envoy streams its access log to one instance, whichever routed.
    */
   forward: ((owner: string, e: AccessLogEvent) => boolean) | undefined;
+  /**
+   * Sees every event and meter reading first (shadow traffic, router/shadow/): true = a request
+   * it owns (a shadow), which the Router then leaves alone; false = carry on (it only watched).
+   */
+  observer: EndsObserver | undefined;
 
   constructor(
     private readonly deps: RequestEndsDeps,
@@ -100,6 +111,7 @@ export class RequestEnds {
 
   /** The meter's reading of a metered response: settle its usage against the reservation. */
   metered(key: string, r: MeterReading): void {
+    if (this.observer?.metered(key, r) === true) return;
     const routed = this.metering.take(key);
     const plan = routed?.plan;
     if (routed === undefined || plan === undefined) return;
@@ -115,6 +127,7 @@ export class RequestEnds {
   handle(e: AccessLogEvent): void {
     const owner = e.key?.split('-')[0];
     if (owner !== undefined && owner !== this.deps.instance && e.kind !== 'other' && this.forward?.(owner, e) === true) return;
+    if (this.observer?.event(e) === true) return;
     const now = this.deps.now();
     this.pending.expire(now);
     if (e.kind === 'attempt') {

@@ -211,6 +211,11 @@ export class Router {
     return { decision, decisionUs: (this.deps.now() - started) * 1000 };
   }
 
+  /** Decide an admitted request without recording anything (shadow traffic decides its copies with it: router/shadow/). */
+  decideAdmitted(a: Admission, view: LiveView = this.deps.live): Decision {
+    return this.decide(a, view, this.deps.now());
+  }
+
   /**
    * Decide, check and charge the usage limits (a promise only when the store is Redis), then
    * commit and hold the primary's in-flight slot. Throws (or rejects with) a KvError when no

@@ -56,6 +56,8 @@ export interface BodyContext {
   readonly signal?: (() => AbortSignal) | undefined;
   /** Flow control or a waking model holds the request up to `ms`. */
   readonly onHold?: ((ms: number) => void) | undefined;
+  /** Shadow traffic: the headers that have Envoy mirror a sampled request (phases/shadow.ts). */
+  readonly mirror?: ((routed: Routed) => readonly HeaderValueOption[]) | undefined;
 }
 
 export function routeBody(c: BodyContext, body: Buffer): MaybePromise<BodyRoute> {
@@ -75,11 +77,15 @@ export function routeBody(c: BodyContext, body: Buffer): MaybePromise<BodyRoute>
     startedAt,
   );
   c.admitted(admission);
-  return andThen(c.router.route(admission, { view: c.view, signal: c.signal, onHold: c.onHold }), (routed) => mutation(routed, input.stream));
+  return andThen(c.router.route(admission, { view: c.view, signal: c.signal, onHold: c.onHold }), (routed) => {
+    const mirror = c.mirror?.(routed) ?? [];
+    // A mirrored request is metered too: its token usage is compared with its shadows'.
+    return mutation(routed, input.stream, { extra: mirror, meter: mirror.length > 0 });
+  });
 }
 
-/** The one mutation that sends a routed request on its way. */
-function mutation(routed: Routed, stream: boolean): BodyRoute {
+/** The one mutation that sends a routed request on its way (also a shadow's: phases/shadow.ts). */
+export function mutation(routed: Routed, stream: boolean, o: { readonly extra?: readonly HeaderValueOption[]; readonly meter?: boolean } = {}): BodyRoute {
   const d = routed.decision;
   const set: HeaderValueOption[] = [setHeader(CLUSTER_HEADER, d.model.cluster)];
   // A hosted provider's virtual endpoint is not an address: the cluster's own load balancer picks.
@@ -90,7 +96,8 @@ function mutation(routed: Routed, stream: boolean): BodyRoute {
   if (!d.model.virtualEndpoint) set.push(setHeader(DESTINATION_KEY, d.endpoints.join(',')));
   if (d.model.host !== undefined) set.push(setHeader(':authority', d.model.host));
   // Its response's token usage is read by the meter (envoy.yaml: the metered route).
-  if (routed.plan?.meter === true) set.push(setHeader(METER_HEADER, '1'));
+  if (routed.plan?.meter === true || o.meter === true) set.push(setHeader(METER_HEADER, '1'));
+  if (o.extra !== undefined) set.push(...o.extra);
   const sent = routed.admission.input;
   let rewritten: Buffer | undefined;
   if (sent.model !== d.model.model_id || sent.bodyChanged) {
