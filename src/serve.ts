@@ -26,6 +26,8 @@ import { SleepController } from './fleet/sleep-controller.js';
 import { engineSleepApi } from './fleet/engine-sleep.js';
 import { registerModelMetrics } from './fleet/model-metrics.js';
 import { modelRoutes } from './admin/model-routes.js';
+import { ResponseCache } from './router/response-cache.js';
+import { responseCacheMetrics } from './obs/response-cache-metrics.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -119,10 +121,16 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   void sleep.probe().catch(() => undefined);
   sleep.start();
 
+  // response_cache: (off unless enabled; read from the current fleet, emptied by a reload).
+  const cacheMetrics = responseCacheMetrics(metrics.registry);
+  const responseCache = new ResponseCache({ fleet: () => fleet, now: () => performance.now(), hooks: cacheMetrics.hooks });
+  cacheMetrics.watch(responseCache);
+
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
     report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+    responseCache,
   });
 
   const warmMs = warmUp(fleet);

@@ -9,6 +9,7 @@ import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './
 import { endpointAddress } from './endpoint-address.js';
 import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
+import { checkResponseCacheRefs, responseCacheSchema } from './response-cache-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -147,6 +148,8 @@ export const fleetSchema = z
     metering: meteringSchema,
     /** Idle/active classification and the longest stats window (sleep-schema.ts). */
     traffic: trafficSchema,
+    /** Exact-match cache of deterministic non-streamed requests (response-cache-schema.ts). */
+    response_cache: responseCacheSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -163,6 +166,7 @@ interface LooseFleet {
   readonly tenants?: unknown;
   readonly discovery?: unknown;
   readonly providers?: unknown;
+  readonly response_cache?: unknown;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -224,6 +228,7 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
     checkPolicyRefs({ policy: fleet.policy, identity: fleet.identity, tenants: fleet.tenants, models: fleet.models }, names, ctx);
   }
   if (modelsOk && parses(discoverySchema, fleet.discovery)) checkFleetStateRefs({ discovery: fleet.discovery, models: fleet.models }, ctx);
+  checkResponseCacheRefs(fleet.response_cache, names, ctx);
 }
 
 export type FleetFile = z.infer<typeof fleetSchema>;

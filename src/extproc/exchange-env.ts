@@ -11,5 +11,6 @@ export function exchangeEnv(router: Router, hooks: Partial<Omit<ExchangeEnv, 'ro
     report: hooks.report ?? (() => undefined),
     heldBodies: hooks.heldBodies ?? { bytes: 0 },
     onInternalError: hooks.onInternalError,
+    responseCache: hooks.responseCache,
   };
 }

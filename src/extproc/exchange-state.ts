@@ -5,6 +5,7 @@ import type { ApiKind } from '../config/names.js';
 import type { RequestMeta } from '../request/headers.js';
 import type { RequestReport } from '../router/report.js';
 import type { Admission, Routed, Router } from '../router/router.js';
+import type { ResponseCache } from '../router/response-cache.js';
 import type { BodyReader } from './body/body-reader.js';
 import type { RequestLease } from './request-lease.js';
 
@@ -20,6 +21,8 @@ export interface ExchangeEnv {
   readonly heldBodies: { bytes: number };
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: ((e: unknown) => void) | undefined;
+  /** The response cache (router/response-cache.ts); undefined: none. */
+  readonly responseCache?: ResponseCache | undefined;
 }
 
 export interface ExchangeState {
@@ -37,6 +40,8 @@ export interface ExchangeState {
   /** How the request body arrives (chosen once, at the request headers). */
   body: BodyReader | undefined;
   routed: Routed | undefined;
+  /** Answered from the response cache: the fleet model that produced the entry. */
+  cacheHit: string | undefined;
   /** The proxy streams the response body in FULL_DUPLEX_STREAMED mode: every chunk must be sent back. */
   responseDuplex: boolean;
   /** Endpoint-picker subset hint from the proxy (subset-hint.ts); undefined = none sent. */
