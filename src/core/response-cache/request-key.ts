@@ -18,7 +18,8 @@
 //   - `user` KEPT: it changes no answer, but a hit tells the client that an identical request
 //     was sent recently; with `user` in the key that signal stays with the end user who sent
 //     it (when the client names its users), not every user of the tenant.
-// Numbers are rendered as JSON.parse read them (`0.0` and `0` are the same request).
+// Numbers are rendered as JSON.parse read them (`0.0` and `0` are the same request); strings
+// are length-prefixed rather than escaped, so a long prompt costs one pass (the hash).
 import type { ApiKind } from '../../config/names.js';
 import { chainHash } from '../hash.js';
 
@@ -36,28 +37,36 @@ export function nondeterministic(api: ApiKind, body: Readonly<Record<string, unk
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** `{…}` with its own keys sorted; values rendered by `value`. */
-function sortedObject(o: Readonly<Record<string, unknown>>, value: (k: string, v: unknown) => string, skip?: (k: string, v: unknown) => boolean): string {
-  const keys = Object.keys(o).sort();
-  let out = '{';
-  let first = true;
-  for (const k of keys) {
-    const v = o[k];
-    if (v === undefined || skip?.(k, v) === true) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${value(k, v)}`;
-    first = false;
+/**
+ * A JSON value rendered for hashing, self-delimiting without escaping (a prompt is appended as
+ * it is, not scanned for characters to escape): strings `s<length>:<text>`, numbers
+ * `n<number>`, `t` `f` `z` (null), arrays `[…]`, objects `{key value …}` in their own key
+ * order (`sorted` = false) or sorted.
+ */
+function render(v: unknown, sorted: boolean, child: (k: string, v: unknown) => string = (_k, x) => render(x, false)): string {
+  if (typeof v === 'string') return `s${v.length}:${v}`;
+  if (typeof v === 'number') return `n${v}`;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (v === null || v === undefined) return 'z';
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (const x of v) out += render(x, false);
+    return `${out}]`;
   }
+  const o = v as Record<string, unknown>;
+  const keys = sorted ? Object.keys(o).sort() : Object.keys(o);
+  let out = '{';
+  for (const k of keys) out += `s${k.length}:${k}${child(k, o[k])}`;
   return `${out}}`;
 }
 
-const verbatim = (_k: string, v: unknown): string => JSON.stringify(v);
+/** A content part: its own keys sorted, values as they are. */
+const part = (v: unknown): string => (isRecord(v) ? render(v, true) : render(v, false));
 
-/** A content part or any other list element: its own keys sorted, values verbatim. */
-const part = (v: unknown): string => (isRecord(v) ? sortedObject(v, verbatim) : JSON.stringify(v));
-
+/** A message: its own keys sorted, and its content parts'. */
 function message(m: unknown): string {
-  if (!isRecord(m)) return JSON.stringify(m);
-  return sortedObject(m, (k, v) => (k === 'content' && Array.isArray(v) ? `[${v.map(part).join(',')}]` : JSON.stringify(v)));
+  if (!isRecord(m)) return render(m, false);
+  return render(m, true, (k, v) => (k === 'content' && Array.isArray(v) ? `[${v.map(part).join('')}]` : render(v, false)));
 }
 
 /** Fields that never change a non-streamed request's answer, or are keyed apart (model). */
@@ -65,7 +74,13 @@ const LEFT_OUT = (k: string, v: unknown): boolean => k === 'model' || k === 'str
 
 /** The canonical rendering of a request body (see the header). */
 export function canonicalBody(body: Readonly<Record<string, unknown>>): string {
-  return sortedObject(body, (k, v) => (k === 'messages' && Array.isArray(v) ? `[${v.map(message).join(',')}]` : JSON.stringify(v)), LEFT_OUT);
+  let out = '{';
+  for (const k of Object.keys(body).sort()) {
+    const v = body[k];
+    if (LEFT_OUT(k, v)) continue;
+    out += `s${k.length}:${k}${k === 'messages' && Array.isArray(v) ? `[${v.map(message).join('')}]` : render(v, false)}`;
+  }
+  return `${out}}`;
 }
 
 export interface KeyParts {
