@@ -8,14 +8,27 @@
 //                                                    too_large, stale, disabled)
 //   kvfleet_response_cache_evictions_total{reason}   lru (the byte bound) | ttl
 //   kvfleet_response_cache_bytes, _entries           what it holds now
+// (obs/ sits below router/: the cache is seen through the two shapes below.)
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ResponseCache, ResponseCacheHooks } from '../router/response-cache.js';
+
+/** What the gauges read at each scrape. */
+export interface CacheSize {
+  readonly bytes: number;
+  readonly entries: number;
+}
+
+/** The counters, as the cache's hooks (router/response-cache.ts ResponseCacheHooks). */
+export interface CacheCounters {
+  readonly onResult: (result: string) => void;
+  readonly onFill: (outcome: string) => void;
+  readonly onEvict: (reason: string) => void;
+}
 
 export interface ResponseCacheMetrics {
   /** The hooks to give the cache. */
-  readonly hooks: ResponseCacheHooks;
+  readonly hooks: CacheCounters;
   /** The cache whose size the gauges read at each scrape. */
-  watch(cache: ResponseCache): void;
+  watch(cache: CacheSize): void;
 }
 
 export function responseCacheMetrics(registry: Registry): ResponseCacheMetrics {
@@ -38,7 +51,7 @@ export function responseCacheMetrics(registry: Registry): ResponseCacheMetrics {
     labelNames: ['reason'],
     registers,
   });
-  let watched: ResponseCache | undefined;
+  let watched: CacheSize | undefined;
   new Gauge({
     name: 'kvfleet_response_cache_bytes',
     help: 'Bytes the response cache holds (bodies and bookkeeping)',

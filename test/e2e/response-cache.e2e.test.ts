@@ -24,7 +24,12 @@ afterAll(async () => {
 
 const ACME = { authorization: 'Bearer demo-key-acme' };
 const BETA = { authorization: 'Bearer demo-key-beta' };
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'llama-3-8b', temperature: 0, messages: [{ role: 'user', content }], ...extra });
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'llama-3-8b',
+  temperature: 0,
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
 
 /** How many requests carrying `marker` the pool's replicas received. */
 const seen = (pool: SimHandle, marker: string) => pool.replicas.reduce((n, r) => n + r.requests().filter((q) => q.body.includes(marker)).length, 0);

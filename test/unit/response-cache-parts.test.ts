@@ -41,9 +41,17 @@ describe('canonical body and key', () => {
   });
 
   it('key order inside tools and response_format is kept: engines render them in the order given', () => {
-    const tool = (params: Record<string, unknown>) => ({ messages: msgs, temperature: 0, tools: [{ type: 'function', function: { name: 'f', parameters: params } }] });
+    const tool = (params: Record<string, unknown>) => ({
+      messages: msgs,
+      temperature: 0,
+      tools: [{ type: 'function', function: { name: 'f', parameters: params } }],
+    });
     expect(key(tool({ type: 'object', properties: { a: {}, b: {} } }))).not.toBe(key(tool({ type: 'object', properties: { b: {}, a: {} } })));
-    const rf = (schema: Record<string, unknown>) => ({ messages: msgs, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 's', schema } } });
+    const rf = (schema: Record<string, unknown>) => ({
+      messages: msgs,
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 's', schema } },
+    });
     expect(key(rf({ properties: { x: {}, y: {} } }))).not.toBe(key(rf({ properties: { y: {}, x: {} } })));
   });
 

@@ -89,7 +89,11 @@ function respond(env: Env, answer: ProcessingResponse, body: unknown, o: { statu
   else meter.message({ response_body: { body: bytes.subarray(7), end_of_stream: true } });
 }
 
-const completion = (text: string) => ({ id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }] });
+const completion = (text: string) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+});
 
 describe('response cache through the exchange', () => {
   it('a miss goes upstream by the metered path; its response is kept; the same request is answered by kvfleet (BUFFERED)', () => {
@@ -257,6 +261,29 @@ describe('response cache through the exchange', () => {
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('rate_limited');
     expect(refused.headers['x-ratelimit-limit-requests']).toBe('3');
+  });
+
+  it('a tenant whose budget is spent still gets its cached answers (they cost nothing); new requests are refused', () => {
+    const env = cacheEnv(`
+models: [{ name: small, cluster: pool-small, model_id: org/Small, endpoints: [10.0.0.1:8000], priors: { cost_per_1k_input: 10 } }]
+identity: { sources: [api_key] }
+tenants: { spent: { api_keys: [${hashApiKey('key-spent')}], budget: { daily_usd: 0.0001 } } }
+response_cache: { enabled: true }
+`);
+    const first = answerOf(ask(env, chat('budget'), { key: 'key-spent' }));
+    expect(routed(first)).toBe(true); // a request may overshoot by its own estimate
+    respond(env, first, completion('b'));
+    const hit = answerOf(ask(env, chat('budget'), { key: 'key-spent' }));
+    expect(hit.immediate_response?.status.code).toBe(200);
+    expect(explained(hit)['x-kvfleet-budget-remaining']).toBe('day_usd=0.0000');
+    expect(immediate(answerOf(ask(env, chat('another'), { key: 'key-spent' }))).body.error.code).toBe('budget_exceeded');
+  });
+
+  it('a hit needs no healthy endpoint: it is served while the model’s replicas are down', () => {
+    const env = cacheEnv();
+    respond(env, answerOf(ask(env, chat('down'))), completion('d'));
+    for (const ep of ['10.0.0.1:8000', '10.0.0.2:8000', '10.0.1.1:8000']) env.live.tripCircuit(ep);
+    expect(answerOf(ask(env, chat('down'))).immediate_response?.status.code).toBe(200);
   });
 
   it('a policy refusal is never answered from the cache', () => {

@@ -73,7 +73,14 @@ async function storedCount(adminUrl: string): Promise<number> {
 }
 
 function lookupCost(chars: number): number {
-  const body = { model: 'm', temperature: 0, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: filler(chars, 1) }] };
+  const body = {
+    model: 'm',
+    temperature: 0,
+    messages: [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: filler(chars, 1) },
+    ],
+  };
   const samples: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const t0 = performance.now();
@@ -156,11 +163,14 @@ async function main(): Promise<void> {
     ];
     console.log(`response cache through Envoy: ${REQUESTS} sequential requests per row, 1 KB prompts, 16 output tokens at 2 ms`);
     console.log('path                      p50 ms   p90 ms   p99 ms');
-    for (const [name, s] of rows) console.log(`${name.padEnd(24)} ${s.p50.toFixed(2).padStart(7)}  ${s.p90.toFixed(2).padStart(7)}  ${s.p99.toFixed(2).padStart(7)}`);
+    for (const [name, s] of rows)
+      console.log(`${name.padEnd(24)} ${s.p50.toFixed(2).padStart(7)}  ${s.p90.toFixed(2).padStart(7)}  ${s.p99.toFixed(2).padStart(7)}`);
     const [, b] = rows[0] as [string, ReturnType<typeof summary>];
     const [, h] = rows[2] as [string, ReturnType<typeof summary>];
     console.log(`hit p50 = ${((h.p50 / b.p50) * 100).toFixed(1)} % of the replica's (${(b.p50 / h.p50).toFixed(1)}x faster)`);
-    console.log(`lookup in-process (canonical body + 128-bit key), p50: ${lookupCost(4 * 1024).toFixed(1)} µs at 4 KB, ${lookupCost(64 * 1024).toFixed(1)} µs at 64 KB`);
+    console.log(
+      `lookup in-process (canonical body + 128-bit key), p50: ${lookupCost(4 * 1024).toFixed(1)} µs at 4 KB, ${lookupCost(64 * 1024).toFixed(1)} µs at 64 KB`,
+    );
   } finally {
     for (const s of stops) await s().catch(() => undefined);
   }
