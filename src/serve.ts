@@ -29,6 +29,8 @@ import { modelRoutes } from './admin/model-routes.js';
 import { ShadowTraffic } from './router/shadow/traffic.js';
 import { shadowMetrics } from './router/shadow/shadow-metrics.js';
 import { shadowRoute } from './admin/shadow-routes.js';
+import { ResponseCache } from './router/response-cache.js';
+import { responseCacheMetrics } from './obs/response-cache-metrics.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -131,11 +133,17 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   });
   router.ends.observer = shadow;
 
+  // response_cache: (off unless enabled; read from the current fleet, emptied by a reload).
+  const cacheMetrics = responseCacheMetrics(metrics.registry);
+  const responseCache = new ResponseCache({ fleet: () => fleet, now: () => performance.now(), hooks: cacheMetrics.hooks });
+  cacheMetrics.watch(responseCache);
+
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
     report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
     shadow,
+    responseCache,
   });
 
   const warmMs = warmUp(fleet);

@@ -10,6 +10,7 @@ import { endpointAddress } from './endpoint-address.js';
 import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
 import { checkShadowRefs, shadowSchema } from './shadow-schema.js';
+import { checkResponseCacheRefs, responseCacheSchema } from './response-cache-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -150,6 +151,8 @@ export const fleetSchema = z
     traffic: trafficSchema,
     /** Shadow traffic: a sampled share of a model's requests mirrored to candidate models (shadow-schema.ts). */
     shadow: shadowSchema,
+    /** Exact-match cache of deterministic non-streamed requests (response-cache-schema.ts). */
+    response_cache: responseCacheSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -167,6 +170,7 @@ interface LooseFleet {
   readonly discovery?: unknown;
   readonly providers?: unknown;
   readonly shadow?: unknown;
+  readonly response_cache?: unknown;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -233,6 +237,7 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
     for (const m of fleet.models) for (const n of [m.name, ...m.aliases]) resolve.set(n, m.name);
     checkShadowRefs(fleet.shadow, resolve, ctx);
   }
+  checkResponseCacheRefs(fleet.response_cache, names, ctx);
 }
 
 export type FleetFile = z.infer<typeof fleetSchema>;

@@ -12,5 +12,6 @@ export function exchangeEnv(router: Router, hooks: Partial<Omit<ExchangeEnv, 'ro
     heldBodies: hooks.heldBodies ?? { bytes: 0 },
     onInternalError: hooks.onInternalError,
     shadow: hooks.shadow,
+    responseCache: hooks.responseCache,
   };
 }

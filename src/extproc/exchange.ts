@@ -22,7 +22,7 @@ import { DuplexBody } from './body/duplex-body.js';
 import type { ExchangeEnv, ExchangeState, Phase } from './exchange-state.js';
 import { CONTINUE, headerMap, immediateError, setHeader, streamedBody } from './mutations.js';
 import { onRequestHeaders } from './phases/request-headers.js';
-import { routeBody } from './phases/request-body.js';
+import { isCached, routeBody } from './phases/request-body.js';
 import { answerFields, withKvfleetMetadata } from './explain-metadata.js';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse, RequestKind } from './proto-types.js';
 import { RequestLease } from './request-lease.js';
@@ -68,6 +68,7 @@ export class Exchange {
       stream: false,
       body: undefined,
       routed: undefined,
+      cacheHit: undefined,
       responseDuplex: false,
       subset: undefined,
       lease: new RequestLease(),
@@ -224,6 +225,10 @@ export class Exchange {
               body,
             ),
         (r) => {
+          if (isCached(r)) {
+            st.cacheHit = r.model;
+            return r;
+          }
           st.routed = r.routed;
           st.stream = r.stream;
           // The client went away while kvfleet waited (limits, flow control): nothing is sent.
@@ -249,10 +254,12 @@ export class Exchange {
     return phase === 'done' || body?.holdsHeaders === true ? NO_ANSWER : [{ request_trailers: {} }];
   }
 
-  /** Answers of the body reader; once the body is routed, kvfleet's part is over. */
+  /** Answers of the body reader; once the body is routed (or answered from the response cache), kvfleet's part is over. */
   private bodyAnswers(out: Answers): Answers {
     return andThen(out, (answers) => {
-      if (this.st.routed !== undefined && this.st.phase === 'request_body') this.end({});
+      if (this.st.phase !== 'request_body') return answers;
+      if (this.st.routed !== undefined) this.end({});
+      else if (this.st.cacheHit !== undefined) this.end({ status: 200 });
       return answers;
     });
   }
@@ -312,6 +319,7 @@ export class Exchange {
       servedEndpoint: undefined,
       upstreamMs: undefined,
       stream: st.stream,
+      cacheHit: st.cacheHit,
     });
   }
 }

@@ -20,4 +20,6 @@ export interface RequestReport {
   /** Time from the decision to the upstream response headers, ms. */
   readonly upstreamMs: number | undefined;
   readonly stream: boolean;
+  /** Answered from the response cache: the fleet model that produced the entry. */
+  readonly cacheHit?: string | undefined;
 }
