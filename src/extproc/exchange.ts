@@ -221,6 +221,7 @@ export class Exchange {
                 signal: () => this.abortSignal(),
                 onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
                 mirror: shadow !== undefined ? (r) => mirrorHeaders(shadow.mirror(r)) : undefined,
+                cache: this.env.responseCache,
               },
               body,
             ),
