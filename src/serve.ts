@@ -2,6 +2,7 @@
 // admin HTTP server together. The only place that owns process-wide state.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { dashboardRoutes } from './admin/dashboard-routes.js';
 import { decisionRoutes } from './admin/decision-routes.js';
 import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
 import type { Fleet } from './config/fleet.js';
@@ -125,7 +126,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     return true;
   };
   const adminListen = { host: fleet.server.admin.host, port: opts.adminPort ?? fleet.server.admin.port };
-  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router), usageRoute(router)]);
+  const admin = await startAdminServer(adminListen, [metricsRoute, healthRoute, fleetRoute, ...decisionRoutes(router), usageRoute(router), dashboardRoutes()]);
 
   log.info(
     {
