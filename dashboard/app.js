@@ -208,7 +208,7 @@ function endpointRow(models, address, e, model) {
   const load = e.engine ?? e.lastEngine;
   const stale = e.engine === undefined && e.lastEngine !== undefined;
   /** @param {Child} x */
-  const engineCell = (x) => h('td', { class: stale ? 'stale' : undefined, title: stale ? 'last known value: the engine metrics are stale' : undefined }, x);
+  const engineCell = (x) => h('td', { class: stale ? 'num stale' : 'num', title: stale ? 'last known value: the engine metrics are stale' : undefined }, x);
   const metrics =
     e.stale === undefined
       ? h('span', { class: 'muted' }, 'not scraped')

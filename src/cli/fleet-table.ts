@@ -15,11 +15,9 @@ function health(e: EndpointStateJson | undefined): string {
   if (e === undefined) return 'unknown';
   if (e.healthy) return 'healthy';
   // Envoy's flags, kvfleet's circuit, or an engine that stopped answering its metrics scrape.
-  const why = [
-    ...(e.envoy?.flags ?? []),
-    e.circuit === 'open' ? 'circuit_open' : undefined,
-    e.scrapeError !== undefined ? `scrape:${e.scrapeError}` : undefined,
-  ].filter((x) => x !== undefined);
+  const why = [...(e.envoy?.flags ?? []), e.circuit === 'open' ? 'circuit_open' : undefined, e.scrapeError !== undefined ? 'scrape_failing' : undefined].filter(
+    (x) => x !== undefined,
+  );
   return why.length > 0 ? `DOWN (${why.join(',')})` : 'DOWN';
 }
 

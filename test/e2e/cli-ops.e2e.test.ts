@@ -170,7 +170,7 @@ describe('kvfleet fleet', () => {
     const frames = r.stdout.split(/^kvfleet at /m).slice(1);
     expect(frames.length).toBeGreaterThanOrEqual(3);
     expect(row(frames[0] ?? '', down)).toMatch(/healthy/);
-    expect(row(frames.at(-1) ?? '', down)).toMatch(/DOWN \(scrape:connect ECONNREFUSED/);
+    expect(row(frames.at(-1) ?? '', down)).toMatch(/DOWN \(scrape_failing\)/);
   });
 
   it('fails in one line (exit 1) when kvfleet cannot be reached', async () => {

@@ -71,7 +71,7 @@ describe('kvfleet fleet: the status table', () => {
     expect(out.slice(2, 5)).toEqual([
       'MODEL  ENDPOINT       HEALTH                                                   IN-FLIGHT  RUNNING  WAITING     KV  METRICS                COOLDOWN  CIRCUIT',
       'llama  10.0.0.1:8000  healthy                                                          2        2        1    46%  fresh 80ms             -         closed',
-      'llama  10.0.0.2:8000  DOWN (failed_outlier_check,circuit_open,scrape:timeout)          0      (0)      (9)  (99%)  STALE 1m05s (timeout)  1.5s 429  open',
+      'llama  10.0.0.2:8000  DOWN (failed_outlier_check,circuit_open,scrape_failing)          0      (0)      (9)  (99%)  STALE 1m05s (timeout)  1.5s 429  open',
     ]);
     expect(out.slice(6, 9)).toEqual([
       'MODEL  STATE     REQ/S  REQUESTS/60s  IN-FLIGHT  LAST REQUEST',
