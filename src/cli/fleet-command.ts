@@ -15,6 +15,12 @@ interface FleetOptions {
 
 const DEFAULT_WATCH_S = 2;
 
+/** $KVFLEET_ADMIN when set and not empty, else the example fleet's admin port. */
+function adminFromEnv(): string {
+  const env = process.env['KVFLEET_ADMIN'];
+  return env !== undefined && env.trim() !== '' ? env.trim() : DEFAULT_ADMIN_URL;
+}
+
 function seconds(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
@@ -73,7 +79,7 @@ export function registerFleetCommand(program: Command): void {
   program
     .command('fleet')
     .description('status of a running kvfleet from its admin port: endpoints (health, load, KV usage, staleness, cooldown) and models (traffic, state)')
-    .option('--admin <url>', `its admin port ($KVFLEET_ADMIN, else ${DEFAULT_ADMIN_URL})`, process.env['KVFLEET_ADMIN'] ?? DEFAULT_ADMIN_URL)
+    .option('--admin <url>', `its admin port ($KVFLEET_ADMIN, else ${DEFAULT_ADMIN_URL})`, adminFromEnv())
     .option('-w, --watch [seconds]', `redraw in place every N seconds (default ${DEFAULT_WATCH_S}) until Ctrl-C`, seconds(0.2, 3600))
     .option('--window <seconds>', 'window of the traffic stats per model', seconds(1, 86400), 60)
     .option('--json', 'print the admin JSON (/fleet and /models/stats) instead of the table')
