@@ -1,4 +1,4 @@
-// The kvfleet command line: serve, validate, init, sim, demo.
+// The kvfleet command line: serve, validate, init, explain, keys, fleet, health, sim, demo, bench.
 import { access, copyFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,6 +9,8 @@ import { serve } from './serve.js';
 import { registerSimCommand } from './tools/sim/command.js';
 import { registerExplainCommand } from './cli/explain.js';
 import { registerKeysCommand } from './cli/keys.js';
+import { registerFleetCommand } from './cli/fleet-command.js';
+import { registerHealthCommand } from './cli/health-command.js';
 import { registerDemoCommand } from './tools/demo/command.js';
 import { registerBenchCommand } from './tools/bench/command.js';
 
@@ -91,6 +93,8 @@ program
 registerSimCommand(program);
 registerExplainCommand(program);
 registerKeysCommand(program);
+registerFleetCommand(program);
+registerHealthCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
 

@@ -2,6 +2,7 @@
 // admin HTTP server together. The only place that owns process-wide state.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { dashboardRoutes } from './admin/dashboard-routes.js';
 import { decisionRoutes } from './admin/decision-routes.js';
 import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
 import type { Fleet } from './config/fleet.js';
@@ -196,6 +197,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     usageRoute(router),
     modelRoutes({ fleet: () => fleet, traffic, sleep }),
     shadowRoute(shadow),
+    dashboardRoutes(),
   ]);
 
   log.info(

@@ -296,7 +296,7 @@ export class Router {
     const fleet = a.fleet;
     if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
-    this.decisions.put(a.requestId, decision);
+    this.decisions.put(a.requestId, decision, this.wallNow());
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string, this.deps.traffic?.begin(decision.model.name));
     this.touch(decision.model.name);
     const decidedAt = this.deps.now();
