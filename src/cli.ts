@@ -11,6 +11,7 @@ import { registerExplainCommand } from './cli/explain.js';
 import { registerKeysCommand } from './cli/keys.js';
 import { registerDemoCommand } from './tools/demo/command.js';
 import { registerBenchCommand } from './tools/bench/command.js';
+import { registerReplayCommand } from './tools/replay/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 
@@ -93,6 +94,7 @@ registerExplainCommand(program);
 registerKeysCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
+registerReplayCommand(program);
 
 // grpc-js would also print its own copy of a bind failure; the one line below says it.
 if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);

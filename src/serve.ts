@@ -20,6 +20,7 @@ import { Router } from './router/router.js';
 import { openSignals, openUsageStore } from './state/open-store.js';
 import { usageRoute } from './admin/usage-routes.js';
 import { fleetSources, watchFiles } from './config/file-watch.js';
+import { Recorder } from './router/recorder.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -47,9 +48,18 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   let fleet = await loadFleetFile(opts.fleetPath);
   const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
   const metrics = createMetrics();
+  // record: requests to a JSON Lines file at their end (router/recorder.ts); off without it.
+  const recorder = await Recorder.open(fleet.file.record, {
+    now: () => performance.now(),
+    onError: (e) => log.error({ err: String(e), path: recorder.path }, 'record: writing failed; lines are lost'),
+    onCount: (result, n) => metrics.recordLines.inc({ result }, n),
+  });
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
-  const report = (r: RequestReport) => reportExchange(log, metrics, r);
+  const report = (r: RequestReport) => {
+    reportExchange(log, metrics, r);
+    recorder.record(r);
+  };
   const usage = openUsageStore(fleet, log, metrics);
   const router = new Router({
     fleet: () => fleet,
@@ -66,6 +76,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       metrics.usageTokens.inc({ model, kind: 'cached' }, actual.cachedTokens ?? 0);
       metrics.usageCostUsd.inc({ model }, usd);
       metrics.meterReadings.inc({ source: reported ? 'reported' : 'counted' });
+      const source = reported ? 'reported' : 'counted';
+      recorder.usage(routed.key, { prompt: actual.promptTokens, completion: actual.completionTokens, cached: reported ? actual.cachedTokens : undefined, source });
     },
     onShed: (priority) => metrics.shed.inc({ priority }),
     onBudgetAlert: (c, share) => {
@@ -133,6 +145,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       admin: `${adminListen.host}:${admin.port}`,
       models: fleet.models.map((m) => m.name),
       warm_up_ms: Math.round(warmMs),
+      record: recorder.path,
     },
     'kvfleet serving',
   );
@@ -144,6 +157,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       fleetState.update(next);
       live.retain(fleetEndpoints(next.models, live));
       router.retain(next);
+      await recorder.configure(next.file.record).catch((e: unknown) => log.error({ err: String(e) }, 'record: cannot open the new record.path; keeping the current file'));
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -189,6 +203,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       await usage.close();
       await signals.close();
       await admin.close();
+      await recorder.close();
       log.info('stopped');
       log.flush();
     },

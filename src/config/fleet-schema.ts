@@ -8,6 +8,7 @@ import { BODY_MODES, ENGINES, MODEL_TYPES } from './names.js';
 import { checkPolicyRefs, identitySchema, policySchema, tenantsSchema } from './policy-schema.js';
 import { endpointAddress } from './endpoint-address.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
+import { recordSchema } from './record-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -142,6 +143,8 @@ export const fleetSchema = z
     flow_control: flowControlSchema,
     /** Which requests' token usage kvfleet reads from their responses. */
     metering: meteringSchema,
+    /** Recording of requests to a JSON Lines file for `kvfleet replay` (record-schema.ts). */
+    record: recordSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
