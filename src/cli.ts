@@ -13,6 +13,7 @@ import { registerFleetCommand } from './cli/fleet-command.js';
 import { registerHealthCommand } from './cli/health-command.js';
 import { registerDemoCommand } from './tools/demo/command.js';
 import { registerBenchCommand } from './tools/bench/command.js';
+import { registerReplayCommand } from './tools/replay/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 
@@ -97,6 +98,7 @@ registerFleetCommand(program);
 registerHealthCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
+registerReplayCommand(program);
 
 // grpc-js would also print its own copy of a bind failure; the one line below says it.
 if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);

@@ -32,6 +32,7 @@ import { shadowMetrics } from './router/shadow/shadow-metrics.js';
 import { shadowRoute } from './admin/shadow-routes.js';
 import { ResponseCache } from './router/response-cache.js';
 import { responseCacheMetrics } from './obs/response-cache-metrics.js';
+import { Recorder } from './router/recorder.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -61,9 +62,18 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   let fleet = await loadFleetFile(opts.fleetPath);
   const live = new LiveEndpoints({ circuit: circuitSettings(fleet) });
   const metrics = createMetrics();
+  // record: requests to a JSON Lines file at their end (router/recorder.ts); off without it.
+  const recorder = await Recorder.open(fleet.file.record, {
+    now: () => performance.now(),
+    onError: (e) => log.error({ err: String(e), path: recorder.path }, 'record: writing failed; lines are lost'),
+    onCount: (result, n) => metrics.recordLines.inc({ result }, n),
+  });
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
-  const report = (r: RequestReport) => reportExchange(log, metrics, r);
+  const report = (r: RequestReport) => {
+    reportExchange(log, metrics, r);
+    recorder.record(r);
+  };
   const usage = openUsageStore(fleet, log, metrics);
   const traffic = new ModelTraffic(Date.now, fleet.file.traffic.max_window_seconds);
   // Idle sleep and wake-on-request (models[].sleep, admin POST /models/{m}/sleep|wake).
@@ -107,6 +117,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       metrics.usageTokens.inc({ model, kind: 'cached' }, actual.cachedTokens ?? 0);
       metrics.usageCostUsd.inc({ model }, usd);
       metrics.meterReadings.inc({ source: reported ? 'reported' : 'counted' });
+      const source = reported ? 'reported' : 'counted';
+      recorder.usage(routed.key, { prompt: actual.promptTokens, completion: actual.completionTokens, cached: reported ? actual.cachedTokens : undefined, source });
     },
     onShed: (priority) => metrics.shed.inc({ priority }),
     onBudgetAlert: (c, share) => {
@@ -206,6 +218,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       admin: `${adminListen.host}:${admin.port}`,
       models: fleet.models.map((m) => m.name),
       warm_up_ms: Math.round(warmMs),
+      record: recorder.path,
     },
     'kvfleet serving',
   );
@@ -219,6 +232,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       router.retain(next);
       traffic.retain(new Set(next.models.map((m) => m.name)), next.file.traffic.max_window_seconds);
       sleep.retain(next);
+      await recorder.configure(next.file.record).catch((e: unknown) => log.error({ err: String(e) }, 'record: cannot open the new record.path; keeping the current file'));
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -267,6 +281,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       await usage.close();
       await signals.close();
       await admin.close();
+      await recorder.close();
       log.info('stopped');
       log.flush();
     },

@@ -11,6 +11,7 @@ import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.j
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
 import { checkShadowRefs, shadowSchema } from './shadow-schema.js';
 import { checkResponseCacheRefs, responseCacheSchema } from './response-cache-schema.js';
+import { recordSchema } from './record-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -153,6 +154,8 @@ export const fleetSchema = z
     shadow: shadowSchema,
     /** Exact-match cache of deterministic non-streamed requests (response-cache-schema.ts). */
     response_cache: responseCacheSchema,
+    /** Recording of requests to a JSON Lines file for `kvfleet replay` (record-schema.ts). */
+    record: recordSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw

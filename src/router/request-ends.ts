@@ -37,6 +37,8 @@ export interface RequestEnd {
   readonly attempts: number | undefined;
   /** Request start → first upstream byte, ms. */
   readonly ttfbMs: number | undefined;
+  /** Request start → last byte to the client, ms. */
+  readonly durationMs?: number | undefined;
   readonly headers: ReadonlyMap<string, string>;
 }
 
@@ -183,7 +185,7 @@ export class RequestEnds {
     this.health({ ...end, served }, d.endpoints, now);
     const status = end.status > 0 ? end.status : undefined;
     learnOutcome(this.deps.state, routed.fleet, this.deps.live, d, { status, servedEndpoint: served, latencyMs: end.ttfbMs }, now);
-    this.report(routed, { status: end.status, servedEndpoint: end.served, upstreamMs: end.ttfbMs });
+    this.report(routed, { status: end.status, servedEndpoint: end.served, upstreamMs: end.ttfbMs, totalMs: end.durationMs });
   }
 
   /** Release what never ended, forget readings that never came (their reservation stays charged). */
@@ -222,10 +224,13 @@ export class RequestEnds {
   /** An entry left without an end (expired, or pushed out by capacity): release, report without outcome. */
   private drop(t: Tracked): void {
     t.lease.release();
-    if (t.routed !== undefined) this.report(t.routed, { status: undefined, servedEndpoint: undefined, upstreamMs: undefined });
+    if (t.routed !== undefined) this.report(t.routed, { status: undefined, servedEndpoint: undefined, upstreamMs: undefined, totalMs: undefined });
   }
 
-  private report(routed: Routed, o: { status: number | undefined; servedEndpoint: string | undefined; upstreamMs: number | undefined }): void {
+  private report(
+    routed: Routed,
+    o: { status: number | undefined; servedEndpoint: string | undefined; upstreamMs: number | undefined; totalMs: number | undefined },
+  ): void {
     const a = routed.admission;
     this.deps.report?.({
       requestId: a.requestId,
@@ -239,6 +244,9 @@ export class RequestEnds {
       servedEndpoint: o.servedEndpoint,
       upstreamMs: o.upstreamMs,
       stream: a.input.stream,
+      key: routed.key,
+      totalMs: o.totalMs,
+      metered: routed.plan?.meter === true,
     });
   }
 }
