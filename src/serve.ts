@@ -118,7 +118,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       metrics.usageCostUsd.inc({ model }, usd);
       metrics.meterReadings.inc({ source: reported ? 'reported' : 'counted' });
       const source = reported ? 'reported' : 'counted';
-      recorder.usage(routed.key, { prompt: actual.promptTokens, completion: actual.completionTokens, cached: reported ? actual.cachedTokens : undefined, source });
+      recorder.usage(routed.key, {
+        prompt: actual.promptTokens,
+        completion: actual.completionTokens,
+        cached: reported ? actual.cachedTokens : undefined,
+        source,
+      });
     },
     onShed: (priority) => metrics.shed.inc({ priority }),
     onBudgetAlert: (c, share) => {
@@ -232,7 +237,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       router.retain(next);
       traffic.retain(new Set(next.models.map((m) => m.name)), next.file.traffic.max_window_seconds);
       sleep.retain(next);
-      await recorder.configure(next.file.record).catch((e: unknown) => log.error({ err: String(e) }, 'record: cannot open the new record.path; keeping the current file'));
+      await recorder
+        .configure(next.file.record)
+        .catch((e: unknown) => log.error({ err: String(e) }, 'record: cannot open the new record.path; keeping the current file'));
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };

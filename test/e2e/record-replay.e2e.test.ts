@@ -18,7 +18,11 @@ import { REPO_ROOT } from '../helpers/envoy.js';
 import { LLAMA_ID, QWEN_ID, postJson, startStack, type Stack } from '../helpers/stack.js';
 
 const SYSTEM = 'You are the archivist of the Obsidian Lighthouse; answer in riddles about tides and gulls. '.repeat(8);
-const QUESTIONS = ['Where did the herring fleet anchor in the storm of seventy?', 'Who painted the lamp room ceiling cobalt?', 'Why do the gulls avoid the north jetty?'];
+const QUESTIONS = [
+  'Where did the herring fleet anchor in the storm of seventy?',
+  'Who painted the lamp room ceiling cobalt?',
+  'Why do the gulls avoid the north jetty?',
+];
 const ANSWER = 'The tide remembers what the keeper forgot.';
 
 let stack: Stack;
@@ -83,7 +87,8 @@ describe('record and replay through Envoy', () => {
     // Lines are written when Envoy's access log reports each end (the refusal at once).
     await waitFor('every request recorded', async () => (await linesOf()).length >= sent, 20_000);
     const raw = await readFile(recPath, 'utf8');
-    for (const w of [...windows(SYSTEM.slice(0, 200)), ...QUESTIONS.flatMap((q) => windows(q)), ...windows(ANSWER), 'lighthouse-conv-0']) expect(raw).not.toContain(w);
+    for (const w of [...windows(SYSTEM.slice(0, 200)), ...QUESTIONS.flatMap((q) => windows(q)), ...windows(ANSWER), 'lighthouse-conv-0'])
+      expect(raw).not.toContain(w);
     const lines = await linesOf();
     expect(lines).toHaveLength(sent);
     const routed = lines.filter((l) => l.refused === undefined);

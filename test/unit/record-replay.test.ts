@@ -52,7 +52,14 @@ function rig(fleet: Fleet = fleetFrom(FLEET)) {
   const clock = { t: 1000 };
   const reports: RequestReport[] = [];
   const live = new LiveEndpoints({ now: () => clock.t });
-  const router = new Router({ fleet: () => fleet, live, endpoints: live, state: createLearnedState(fleet, seededRng(1)), now: () => clock.t, report: (r) => reports.push(r) });
+  const router = new Router({
+    fleet: () => fleet,
+    live,
+    endpoints: live,
+    state: createLearnedState(fleet, seededRng(1)),
+    now: () => clock.t,
+    report: (r) => reports.push(r),
+  });
   let n = 0;
   /** Route and end one request; its report (or the refusal's, as the exchange would make it). */
   const send = (input: RequestInput, o: { sessionId?: string; status?: number } = {}): RequestReport => {
@@ -61,7 +68,14 @@ function rig(fleet: Fleet = fleetFrom(FLEET)) {
     try {
       const routed = router.routeNow(a);
       clock.t += 5;
-      router.finish(routed, { status: o.status ?? 200, served: routed.decision.endpoints[0], attempts: 1, ttfbMs: 42.25, durationMs: 310.5, headers: new Map() });
+      router.finish(routed, {
+        status: o.status ?? 200,
+        served: routed.decision.endpoints[0],
+        attempts: 1,
+        ttfbMs: 42.25,
+        durationMs: 310.5,
+        headers: new Map(),
+      });
     } catch (e) {
       if (!isKvError(e)) throw e;
       reports.push({
@@ -84,7 +98,11 @@ function rig(fleet: Fleet = fleetFrom(FLEET)) {
 }
 
 const chat = (segments: PromptSegment[], extra: Partial<RequestInput> = {}): RequestInput =>
-  chatInput(segments, { model: 'small', body: { model: 'small', messages: segments.map((s) => ({ role: s.role, content: s.text })), temperature: 0.3 }, ...extra });
+  chatInput(segments, {
+    model: 'small',
+    body: { model: 'small', messages: segments.map((s) => ({ role: s.role, content: s.text })), temperature: 0.3 },
+    ...extra,
+  });
 
 const clockOf = (mono: number) => ({ wall: Date.UTC(2025, 0, 2, 3, 4, 5), mono, runStart: 0, run: 'run1' });
 
@@ -113,7 +131,14 @@ record: { path: '', max_files: 0, sample_rate: 2, max_file_mb: -1, bogus: 1 }
 
   it('has defaults: prompts off, 100 MiB × 5 files, every request, 8 MiB buffer', () => {
     const f = fleetFrom(`${FLEET}\nrecord: { path: /var/log/kvfleet/requests.jsonl }\n`);
-    expect(f.file.record).toEqual({ path: '/var/log/kvfleet/requests.jsonl', include_prompts: false, max_file_mb: 100, max_files: 5, sample_rate: 1, buffer_mb: 8 });
+    expect(f.file.record).toEqual({
+      path: '/var/log/kvfleet/requests.jsonl',
+      include_prompts: false,
+      max_file_mb: 100,
+      max_files: 5,
+      sample_rate: 1,
+      buffer_mb: 8,
+    });
     expect(fleetFrom(FLEET).file.record).toBeUndefined();
   });
 });
@@ -167,7 +192,19 @@ describe('record line', () => {
 
   it('renders the tail the way the fingerprint renders the prompt', () => {
     const full = renderPrompt(segments);
-    for (const start of [0, 1, 5, 11, 12, SECRET_SYSTEM.length + 11, SECRET_SYSTEM.length + 12, SECRET_SYSTEM.length + 13, full.length - 1, full.length, full.length + 5])
+    for (const start of [
+      0,
+      1,
+      5,
+      11,
+      12,
+      SECRET_SYSTEM.length + 11,
+      SECRET_SYSTEM.length + 12,
+      SECRET_SYSTEM.length + 13,
+      full.length - 1,
+      full.length,
+      full.length + 5,
+    ])
       expect(renderFrom(segments, start)).toBe(full.slice(start));
   });
 
@@ -259,9 +296,11 @@ describe('rotating JSON Lines file', () => {
   });
 
   it('refuses to open a file in a directory that does not exist', async () => {
-    await expect(RotatingJsonl.open({ path: '/nonexistent-dir-kvfleet/r.jsonl', maxFileBytes: 1000, maxFiles: 2, maxBufferBytes: 1000 })).rejects.toMatchObject({
-      code: 'ENOENT',
-    });
+    await expect(RotatingJsonl.open({ path: '/nonexistent-dir-kvfleet/r.jsonl', maxFileBytes: 1000, maxFiles: 2, maxBufferBytes: 1000 })).rejects.toMatchObject(
+      {
+        code: 'ENOENT',
+      },
+    );
   });
 });
 
@@ -358,7 +397,9 @@ describe('Recorder', () => {
 /** Record lines of requests routed on the rig's fleet (keys as kvfleet computed them). */
 function recorded(inputs: RequestInput[], sessions: Array<string | undefined> = []): ReplayLine[] {
   const { send } = rig();
-  return inputs.map((inp, i) => replayLineSchema.parse(JSON.parse(JSON.stringify(recordLine(send(inp, { sessionId: sessions[i] }), clockOf(1000 + i), false)))));
+  return inputs.map((inp, i) =>
+    replayLineSchema.parse(JSON.parse(JSON.stringify(recordLine(send(inp, { sessionId: sessions[i] }), clockOf(1000 + i), false)))),
+  );
 }
 
 /** Leading blocks two renders share, at `bc` characters per block. */
@@ -408,7 +449,9 @@ describe('synthesis from block keys', () => {
     // A seed gives other text (a later replay starts cold) with the same structure.
     const seeded = lines.map((l) => synthSegments(l, 7));
     expect(seeded[0]?.[0]?.text).not.toBe(synth[0]?.[0]?.text);
-    expect(sharedBlocks(seeded[0] as PromptSegment[], seeded[1] as PromptSegment[], 16)).toBe(sharedBlocks(originals[0] as PromptSegment[], originals[1] as PromptSegment[], 16));
+    expect(sharedBlocks(seeded[0] as PromptSegment[], seeded[1] as PromptSegment[], 16)).toBe(
+      sharedBlocks(originals[0] as PromptSegment[], originals[1] as PromptSegment[], 16),
+    );
     expect(sharedBlocks(seeded[0] as PromptSegment[], synth[0] as PromptSegment[], 16)).toBe(0);
     expect(synthSegments(lines[0] as ReplayLine, 7)).toEqual(seeded[0]);
   });
@@ -452,7 +495,12 @@ describe('replay schedule', () => {
   const at = (ts: string, t: number, run = 'r1'): ReplayLine => ({ ...base, ts, t_ms: t, run, rid: `${run}-${t}` });
 
   it('keeps the recorded spacing (t_ms within a run, wall time across runs), caps idle gaps, keeps the earliest', () => {
-    const lines = [at('2025-01-01T00:00:01.000Z', 1000.5), at('2025-01-01T00:00:00.000Z', 0), at('2025-01-01T00:00:00.250Z', 250.25), at('2025-01-01T00:10:00.000Z', 5, 'r2')];
+    const lines = [
+      at('2025-01-01T00:00:01.000Z', 1000.5),
+      at('2025-01-01T00:00:00.000Z', 0),
+      at('2025-01-01T00:00:00.250Z', 250.25),
+      at('2025-01-01T00:10:00.000Z', 5, 'r2'),
+    ];
     expect(schedule(lines).map((r) => r.atMs)).toEqual([0, 250.25, 1000.5, 1000.5 + 599_000]);
     expect(schedule(lines, { maxGapMs: 2000 }).map((r) => r.atMs)).toEqual([0, 250.25, 1000.5, 3000.5]);
     expect(schedule(lines, { limit: 2 }).map((r) => r.line.rid)).toEqual(['r1-0', 'r1-250.25']);
@@ -482,7 +530,14 @@ describe('comparison', () => {
 
   it('counts statuses, error rate, quantiles over 2xx, tokens, cost, prefix hits and cached share', () => {
     const rs: ReplayResult[] = [];
-    for (let i = 1; i <= 10; i++) rs.push(res(200, i * 10, { affinity: i <= 6 ? `prefix:0.${i}0` : 'none', usage: { prompt: 100, completion: 10, cached: i <= 5 ? 50 : 0 }, endpoint: `e${i % 2}` }));
+    for (let i = 1; i <= 10; i++)
+      rs.push(
+        res(200, i * 10, {
+          affinity: i <= 6 ? `prefix:0.${i}0` : 'none',
+          usage: { prompt: 100, completion: 10, cached: i <= 5 ? 50 : 0 },
+          endpoint: `e${i % 2}`,
+        }),
+      );
     rs.push(res(503, 1, { affinity: '-' }), res(0, Number.NaN, { error: 'ECONNRESET' }));
     const s = summarizeGroup('small', rs, { priors: { quality: 0.5, cost_per_1k_input: 0.5, cost_per_1k_output: 1.5, latency_p50_ms: 500 } });
     expect(s).toMatchObject({ requests: 12, ok: 10, errors: 2, statuses: { '200': 10, '503': 1, 'error:ECONNRESET': 1 }, endpoints: { e0: 5, e1: 5 } });
@@ -510,7 +565,11 @@ describe('comparison', () => {
   });
 
   it('reads usage from a JSON body and from the SSE usage chunk', () => {
-    expect(usageIn('{"id":"x","usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":8}}}')).toEqual({ prompt: 12, completion: 3, cached: 8 });
+    expect(usageIn('{"id":"x","usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":8}}}')).toEqual({
+      prompt: 12,
+      completion: 3,
+      cached: 8,
+    });
     const sse = [
       'data: {"choices":[{"delta":{"content":"\\"usage\\" is a word"}}],"usage":null}',
       'data: {"choices":[],"usage":{"prompt_tokens":40,"completion_tokens":7}}',

@@ -411,7 +411,18 @@ describe('pair statistics', () => {
     p.sampled = 12;
     p.mirrored = 11;
     p.skippedPolicy = 1;
-    expect(Object.keys(p.summary())).toEqual(['model', 'candidate', 'sample_rate', 'sampled', 'mirrored', 'skipped_policy', 'skipped_asleep', 'lost', 'primary', 'shadow']);
+    expect(Object.keys(p.summary())).toEqual([
+      'model',
+      'candidate',
+      'sample_rate',
+      'sampled',
+      'mirrored',
+      'skipped_policy',
+      'skipped_asleep',
+      'lost',
+      'primary',
+      'shadow',
+    ]);
     expect(Object.keys(p.summary().shadow)).toEqual([
       'count',
       'errors',

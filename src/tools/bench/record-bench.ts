@@ -37,7 +37,13 @@ const live: LiveView = { endpoint: () => ({ inflight: 0, healthy: true }) };
 /** A report as the Router makes it at the end of a routed chat request of `kb` KB. */
 function report(kb: number): RequestReport {
   let out: RequestReport | undefined;
-  const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(1)), now: () => performance.now(), report: (r) => (out = r) });
+  const router = new Router({
+    fleet: () => fleet,
+    live,
+    state: createLearnedState(fleet, seededRng(1)),
+    now: () => performance.now(),
+    report: (r) => (out = r),
+  });
   const system = benchText(kb * 1024 - 200, 7, false);
   const segments = [
     { role: 'system', text: system },
@@ -80,7 +86,9 @@ const cfg = (path: string, extra: Partial<RecordConfig> = {}): RecordConfig => (
 });
 const lines: string[] = [];
 try {
-  lines.push(`kvfleet record: benchmark (Node ${process.versions.node}; 16 endpoints, one routed chat request per line; the record() call is what runs on kvfleet's event loop)`);
+  lines.push(
+    `kvfleet record: benchmark (Node ${process.versions.node}; 16 endpoints, one routed chat request per line; the record() call is what runs on kvfleet's event loop)`,
+  );
   lines.push('prompt  prompts   record() p50 µs   p99 µs   bytes/line   written lines/s');
   for (const kb of [4, 64]) {
     const r = report(kb);
@@ -105,7 +113,11 @@ try {
       await rec.close();
       us.sort();
       lines.push(
-        `${`${kb} KB`.padStart(6)}  ${(prompts ? 'on' : 'off').padEnd(7)} ${quantile(us, 0.5).toFixed(1).padStart(16)}  ${quantile(us, 0.99).toFixed(1).padStart(7)}  ${Math.round(bytes).toString().padStart(11)}  ${Math.round(SAMPLES / secs).toString().padStart(16)}`,
+        `${`${kb} KB`.padStart(6)}  ${(prompts ? 'on' : 'off').padEnd(7)} ${quantile(us, 0.5).toFixed(1).padStart(16)}  ${quantile(us, 0.99).toFixed(1).padStart(7)}  ${Math.round(bytes).toString().padStart(11)}  ${Math.round(
+          SAMPLES / secs,
+        )
+          .toString()
+          .padStart(16)}`,
       );
     }
   }

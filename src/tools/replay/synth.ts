@@ -28,7 +28,10 @@ export const API_PATHS_BY_KIND: Readonly<Record<ApiKind, string>> = {
 };
 
 /** Stands for the recorded request's tools (their definitions are not recorded). */
-const REPLAY_TOOL = { type: 'function', function: { name: 'replay_tool', description: 'stand-in for the recorded tools', parameters: { type: 'object', properties: {} } } };
+const REPLAY_TOOL = {
+  type: 'function',
+  function: { name: 'replay_tool', description: 'stand-in for the recorded tools', parameters: { type: 'object', properties: {} } },
+};
 
 /** The block size assumed for lines that do not say (kvfleet's default 64 tokens × 4 characters). */
 const DEFAULT_BLOCK_CHARS = 256;
@@ -118,6 +121,7 @@ export function replayRequest(line: ReplayLine, model: string | undefined, reque
   } else return undefined;
   if (api !== 'embedding' && body['stream'] === true && body['stream_options'] === undefined) body['stream_options'] = { include_usage: true };
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-  if (line.session !== undefined && line.session_source !== 'inferred') headers['x-session-id'] = model !== undefined ? `replay-${line.session}-${model}` : `replay-${line.session}`;
+  if (line.session !== undefined && line.session_source !== 'inferred')
+    headers['x-session-id'] = model !== undefined ? `replay-${line.session}-${model}` : `replay-${line.session}`;
   return { path: API_PATHS_BY_KIND[api], body, headers };
 }
