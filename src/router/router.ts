@@ -394,7 +394,13 @@ export class Router {
     else if (s.t === 'touch') this.deps.traffic?.touch(s.model, sentWall);
     else if (s.t === 'sleep') {
       if (s.state === 'sleeping' || s.state === 'awake') this.deps.wake?.adopt(s.model, s.state);
-    } else if (s.owner === this.instance) {
+    } else if (s.owner !== this.instance) {
+      return;
+    } else if (s.t === 'meter') {
+      const u = s.usage;
+      const usage = u === null ? undefined : { promptTokens: u.promptTokens, completionTokens: u.completionTokens, cachedTokens: u.cachedTokens };
+      this.ends.metered(s.key, { usage, chunks: s.chunks, streamed: s.streamed, complete: s.complete });
+    } else {
       const e = deserializeEvent(s.event);
       if (e !== undefined) this.ends.handle(e);
     }
@@ -409,8 +415,23 @@ export class Router {
     for (const address of e.circuitsOpened) sig.publish({ t: 'open', address });
   }
 
-  /** The meter's reading of a metered response (extproc/meter/). */
+  /** The meter's reading of a metered response (extproc/meter/): settled here, or by the instance that routed it. */
   metered(key: string, reading: MeterReading): void {
+    const owner = key.split('-')[0];
+    const sig = this.signals;
+    if (sig !== undefined && owner !== undefined && owner !== this.instance) {
+      const u = reading.usage;
+      sig.publish({
+        t: 'meter',
+        owner,
+        key,
+        usage: u === undefined ? null : { promptTokens: u.promptTokens, completionTokens: u.completionTokens, cachedTokens: u.cachedTokens },
+        chunks: reading.chunks,
+        streamed: reading.streamed,
+        complete: reading.complete,
+      });
+      return;
+    }
     this.ends.metered(key, reading);
   }
 
