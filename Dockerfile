@@ -18,8 +18,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY proto ./proto
+# The dashboard's static page (GET /dashboard on the admin port).
+COPY dashboard ./dashboard
 USER node
-# 9002 ext_proc gRPC, 9003 admin (/metrics, /healthz, /readyz)
+# 9002 ext_proc gRPC, 9003 admin (/metrics, /healthz, /readyz, /dashboard)
 EXPOSE 9002 9003
 ENTRYPOINT ["node", "bin/kvfleet.js"]
 CMD ["serve", "-c", "/etc/kvfleet/fleet.yaml"]

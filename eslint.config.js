@@ -1,4 +1,4 @@
-// Lint rules for src/ and test/ (typescript-eslint, type-aware). `npm run lint`;
+// Lint rules for src/, test/ and dashboard/ (typescript-eslint, type-aware for TypeScript). `npm run lint`;
 // .ci/run runs it before the tests. Formatting is prettier's (`npm run format:check`).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -18,6 +18,16 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-floating-promises': 'error',
       eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    // The dashboard's browser script (plain JavaScript, type-checked by dashboard/tsconfig.json).
+    files: ['dashboard/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', HTMLElement: 'readonly', Node: 'readonly' },
     },
   },
   {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command: install what the tests need (npm packages, Envoy, redis-server), lint, check
+# One command: install what the tests need (npm packages, Envoy, redis-server, Chromium), lint, check
 # formatting, build, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 bash scripts/setup-envoy.sh
 bash scripts/setup-redis.sh
+bash scripts/setup-chromium.sh
 # Static checks first: a lint or format problem fails the run before the slow tests.
 npm run --silent lint
 npm run --silent format:check

@@ -1,4 +1,4 @@
-// The kvfleet command line: serve, validate, init, sim, demo.
+// The kvfleet command line: serve, validate, init, explain, keys, fleet, health, sim, demo, bench.
 import { access, copyFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,8 +9,11 @@ import { serve } from './serve.js';
 import { registerSimCommand } from './tools/sim/command.js';
 import { registerExplainCommand } from './cli/explain.js';
 import { registerKeysCommand } from './cli/keys.js';
+import { registerFleetCommand } from './cli/fleet-command.js';
+import { registerHealthCommand } from './cli/health-command.js';
 import { registerDemoCommand } from './tools/demo/command.js';
 import { registerBenchCommand } from './tools/bench/command.js';
+import { registerReplayCommand } from './tools/replay/command.js';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../examples/fleet.yaml', import.meta.url));
 
@@ -91,8 +94,11 @@ program
 registerSimCommand(program);
 registerExplainCommand(program);
 registerKeysCommand(program);
+registerFleetCommand(program);
+registerHealthCommand(program);
 registerDemoCommand(program);
 registerBenchCommand(program);
+registerReplayCommand(program);
 
 // grpc-js would also print its own copy of a bind failure; the one line below says it.
 if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);

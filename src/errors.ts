@@ -114,6 +114,12 @@ export const ERRORS = {
     (d: { readonly id: string }) => `no tenant '${d.id.slice(0, 64)}' in the fleet file`,
     () => 'tenant',
   ),
+  unknown_shadow: entry(
+    404,
+    'not_found_error',
+    (_: Record<string, never>) => 'this shadow copy is not expected (unknown or expired token, or its slot was already served)',
+    () => 'x-kvfleet-shadow-of',
+  ),
   method_not_allowed: entry(405, INVALID, (d: { readonly path: string; readonly allowed: string }) => `${d.path} accepts ${d.allowed} only`),
   body_timeout: entry(408, INVALID, (d: { readonly seconds: number }) => `the request body did not arrive within ${d.seconds} s of its headers`),
   body_too_large: entry(413, INVALID, (d: { readonly bytes?: number; readonly limit: number }) =>

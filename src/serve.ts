@@ -2,6 +2,7 @@
 // admin HTTP server together. The only place that owns process-wide state.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { dashboardRoutes } from './admin/dashboard-routes.js';
 import { decisionRoutes } from './admin/decision-routes.js';
 import { sendJson, startAdminServer, type AdminRoute } from './admin/http-server.js';
 import type { Fleet } from './config/fleet.js';
@@ -27,6 +28,12 @@ import { SleepController } from './fleet/sleep-controller.js';
 import { engineSleepApi } from './fleet/engine-sleep.js';
 import { registerModelMetrics } from './fleet/model-metrics.js';
 import { modelRoutes } from './admin/model-routes.js';
+import { ShadowTraffic } from './router/shadow/traffic.js';
+import { shadowMetrics } from './router/shadow/shadow-metrics.js';
+import { shadowRoute } from './admin/shadow-routes.js';
+import { ResponseCache } from './router/response-cache.js';
+import { responseCacheMetrics } from './obs/response-cache-metrics.js';
+import { Recorder } from './router/recorder.js';
 
 export interface ServeOptions {
   readonly fleetPath: string;
@@ -58,9 +65,18 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const metrics = createMetrics();
   // Precise prefix index from the engines' KV events (models[].kv_events; fleet/kv-events/kv-index.ts); first, so a tokenizer that cannot be read stops the start before anything runs.
   const kvIndex = startKvIndex({ fleet, fleetPath: opts.fleetPath, live, registry: metrics.registry, log });
+  // record: requests to a JSON Lines file at their end (router/recorder.ts); off without it.
+  const recorder = await Recorder.open(fleet.file.record, {
+    now: () => performance.now(),
+    onError: (e) => log.error({ err: String(e), path: recorder.path }, 'record: writing failed; lines are lost'),
+    onCount: (result, n) => metrics.recordLines.inc({ result }, n),
+  });
   // Engine scrapers + Envoy admin discovery → live (off the request path; docs/fleet-state.md).
   const fleetState = startFleetState(fleet, live, metrics.registry, log);
-  const report = (r: RequestReport) => reportExchange(log, metrics, r);
+  const report = (r: RequestReport) => {
+    reportExchange(log, metrics, r);
+    recorder.record(r);
+  };
   const usage = openUsageStore(fleet, log, metrics);
   const traffic = new ModelTraffic(Date.now, fleet.file.traffic.max_window_seconds);
   // Idle sleep and wake-on-request (models[].sleep, admin POST /models/{m}/sleep|wake).
@@ -105,6 +121,13 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       metrics.usageTokens.inc({ model, kind: 'cached' }, actual.cachedTokens ?? 0);
       metrics.usageCostUsd.inc({ model }, usd);
       metrics.meterReadings.inc({ source: reported ? 'reported' : 'counted' });
+      const source = reported ? 'reported' : 'counted';
+      recorder.usage(routed.key, {
+        prompt: actual.promptTokens,
+        completion: actual.completionTokens,
+        cached: reported ? actual.cachedTokens : undefined,
+        source,
+      });
     },
     onShed: (priority) => metrics.shed.inc({ priority }),
     onBudgetAlert: (c, share) => {
@@ -122,11 +145,27 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   // kvfleet restarted while models slept: ask their engines, then watch for idle models.
   void sleep.probe().catch(() => undefined);
   sleep.start();
+  // Shadow traffic (fleet `shadow:`): mirrored copies routed to candidates, outcomes per pair.
+  const shadow = new ShadowTraffic({
+    router,
+    endpoints: live,
+    now: () => performance.now(),
+    sink: shadowMetrics(metrics.registry, log),
+    asleep: (model) => sleep.state(model) !== 'awake',
+  });
+  router.ends.observer = shadow;
+
+  // response_cache: (off unless enabled; read from the current fleet, emptied by a reload).
+  const cacheMetrics = responseCacheMetrics(metrics.registry);
+  const responseCache = new ResponseCache({ fleet: () => fleet, now: () => performance.now(), hooks: cacheMetrics.hooks });
+  cacheMetrics.watch(responseCache);
 
   const env = exchangeEnv(router, {
     newRequestId: () => randomUUID(),
     report,
     onInternalError: (e) => log.error({ err: e }, 'internal error while processing a request'),
+    shadow,
+    responseCache,
   });
 
   const warmMs = warmUp(fleet);
@@ -137,7 +176,10 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     onAccessLog: (e) => router.ended(e),
   });
   // Ends that never come (kvfleet was down, the log unreachable) expire even without traffic.
-  const expiry = setInterval(() => router.ends.expire(), 1000);
+  const expiry = setInterval(() => {
+    router.ends.expire();
+    shadow.expire();
+  }, 1000);
   expiry.unref();
 
   const metricsRoute: AdminRoute = async (req, res, url) => {
@@ -175,6 +217,8 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     ...decisionRoutes(router),
     usageRoute(router),
     modelRoutes({ fleet: () => fleet, traffic, sleep }),
+    shadowRoute(shadow),
+    dashboardRoutes(),
   ]);
 
   log.info(
@@ -183,6 +227,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       admin: `${adminListen.host}:${admin.port}`,
       models: fleet.models.map((m) => m.name),
       warm_up_ms: Math.round(warmMs),
+      record: recorder.path,
     },
     'kvfleet serving',
   );
@@ -197,6 +242,9 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       traffic.retain(new Set(next.models.map((m) => m.name)), next.file.traffic.max_window_seconds);
       sleep.retain(next);
       kvIndex.update(next);
+      await recorder
+        .configure(next.file.record)
+        .catch((e: unknown) => log.error({ err: String(e) }, 'record: cannot open the new record.path; keeping the current file'));
       metrics.fleetReloads.inc({ result: 'ok' });
       log.info({ models: next.models.map((m) => m.name) }, 'fleet reloaded');
       return { ok: true, problems: [] };
@@ -246,6 +294,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       await usage.close();
       await signals.close();
       await admin.close();
+      await recorder.close();
       log.info('stopped');
       log.flush();
     },

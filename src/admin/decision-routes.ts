@@ -1,4 +1,5 @@
 // Admin routes that explain routing (never on the request path):
+//   GET  /debug/decisions[?limit=n]      the newest decisions first, summarised (decision-list.ts)
 //   GET  /debug/decisions/{request_id}  the full explanation of a recent decision
 //                                       (bounded ring: routing.decision_ring entries)
 //   POST /v1/route/explain              decide without sending: the same decide() the
@@ -16,6 +17,7 @@ import { decodeSegment, parseRequestHeaders } from '../request/headers.js';
 import { inputOf, parseJsonObject } from '../request/parse-body.js';
 import type { ApiKind } from '../request/types.js';
 import type { Router } from '../router/router.js';
+import { decisionListRoute } from './decision-list.js';
 import { sendError, sendJson, type AdminRoute } from './http-server.js';
 
 /** The API an explain body targets: `?api=` or the body's shape. */
@@ -101,5 +103,5 @@ export function decisionRoutes(router: Router): AdminRoute[] {
     }
     return true;
   };
-  return [debug, explain];
+  return [decisionListRoute(router), debug, explain];
 }

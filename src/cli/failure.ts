@@ -3,6 +3,8 @@
 //   1  the command failed (a file that cannot be read or written, anything unexpected)
 //   2  invalid fleet file or keys file (every problem listed, one per line)
 //   3  a port is already in use, or may not be used
+//   4  a target URL cannot be reached (replay: nothing listens there, or kvfleet behind Envoy is down)
+// A tool's error may carry its own code: an Error with a numeric `exitCode` says its message as is.
 import { FleetFileError } from '../config/load.js';
 
 export interface CliFailure {
@@ -27,12 +29,14 @@ interface SystemError {
   readonly address?: unknown;
   readonly port?: unknown;
   readonly syscall?: unknown;
+  readonly exitCode?: unknown;
 }
 
 export function describeFailure(e: unknown): CliFailure {
   if (e instanceof FleetFileError) return { message: `kvfleet: invalid fleet file, nothing started\n${e.message}`, exitCode: 2 };
   const err = (e !== null && typeof e === 'object' ? e : {}) as SystemError;
   const text = e instanceof Error ? e.message : String(e);
+  if (e instanceof Error && typeof err.exitCode === 'number') return { message: `kvfleet: ${text.split('\n')[0] ?? text}`, exitCode: err.exitCode };
   // A port taken: Node's listen error carries address and port; grpc-js only says it in its message.
   const inUse = err.code === 'EADDRINUSE' ? `${String(err.address)}:${String(err.port)}` : /EADDRINUSE[^\]]*?\s(\S+:\d+)/.exec(text)?.[1];
   if (inUse !== undefined) {

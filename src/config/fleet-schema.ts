@@ -10,6 +10,9 @@ import { endpointAddress } from './endpoint-address.js';
 import { kvEventsSchema } from './kv-events-schema.js';
 import { modelSleepSchema, SLEEP_ENGINES, trafficSchema } from './sleep-schema.js';
 import { budgetSchema, flowControlSchema, meteringSchema, providersSchema, rateLimitSchema, stateSchema } from './usage-schema.js';
+import { checkShadowRefs, shadowSchema } from './shadow-schema.js';
+import { checkResponseCacheRefs, responseCacheSchema } from './response-cache-schema.js';
+import { recordSchema } from './record-schema.js';
 
 const listen = (defaultPort: number) =>
   z.strictObject({
@@ -150,6 +153,12 @@ export const fleetSchema = z
     metering: meteringSchema,
     /** Idle/active classification and the longest stats window (sleep-schema.ts). */
     traffic: trafficSchema,
+    /** Shadow traffic: a sampled share of a model's requests mirrored to candidate models (shadow-schema.ts). */
+    shadow: shadowSchema,
+    /** Exact-match cache of deterministic non-streamed requests (response-cache-schema.ts). */
+    response_cache: responseCacheSchema,
+    /** Recording of requests to a JSON Lines file for `kvfleet replay` (record-schema.ts). */
+    record: recordSchema,
   })
   // Runs even when other parts of the file are invalid (zod's `when`), so `kvfleet validate`
   // reports every problem at once: the value then holds the parsed sections and the raw
@@ -166,6 +175,8 @@ interface LooseFleet {
   readonly tenants?: unknown;
   readonly discovery?: unknown;
   readonly providers?: unknown;
+  readonly shadow?: unknown;
+  readonly response_cache?: unknown;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -230,6 +241,12 @@ function crossCheck(fleet: LooseFleet, ctx: z.core.$RefinementCtx): void {
     checkPolicyRefs({ policy: fleet.policy, identity: fleet.identity, tenants: fleet.tenants, models: fleet.models }, names, ctx);
   }
   if (modelsOk && parses(discoverySchema, fleet.discovery)) checkFleetStateRefs({ discovery: fleet.discovery, models: fleet.models }, ctx);
+  if (modelsOk && parses(shadowSchema, fleet.shadow)) {
+    const resolve = new Map<string, string>();
+    for (const m of fleet.models) for (const n of [m.name, ...m.aliases]) resolve.set(n, m.name);
+    checkShadowRefs(fleet.shadow, resolve, ctx);
+  }
+  checkResponseCacheRefs(fleet.response_cache, names, ctx);
 }
 
 export type FleetFile = z.infer<typeof fleetSchema>;

@@ -25,7 +25,7 @@ import { priceUsd } from './scorers/price.js';
 import { scoreAll, weightedSum } from './scorers/registry.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { Candidate, Ranking } from './strategies/strategy.js';
-import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySummary, PreciseMatch, Rejection } from './types.js';
+import type { CandidateScore, DecideContext, Decision, DecisionRequest, PolicySummary, PreciseMatch, Rejection, RequestPolicy } from './types.js';
 
 /** Fallbacks offered after the primary (Envoy retries walk this list). */
 export const MAX_FALLBACKS = 3;
@@ -42,8 +42,8 @@ export function effectiveLoadBound(a: Pick<AffinityConfig, 'load_bound' | 'adapt
   return a.adaptive_bound ? 1 + (a.load_bound - 1) * Math.min(1, Math.max(0, reuse)) : a.load_bound;
 }
 
-function policySummary(req: DecisionRequest, fleet: Fleet): PolicySummary {
-  const p = req.policy;
+/** The policy side of a request, as the explanation renders it (x-kvfleet-policy). */
+export function policySummary(p: RequestPolicy | undefined, fleet: Fleet): PolicySummary {
   const cls = p?.dataClass ?? fleet.policy.defaultClass;
   const detected = p?.detected ?? [];
   const actions = new Set<PiiAction>();
@@ -234,7 +234,7 @@ export function decide(req: DecisionRequest, ctx: DecideContext): Decision {
     reasons,
     rejected,
     priority,
-    policy: policySummary(req, fleet),
+    policy: policySummary(req.policy, fleet),
     domain: guess?.domain,
     candidates,
     fallbackModels: order.filter((c) => c !== chosen).map((c) => c.model.name),

@@ -11,5 +11,7 @@ export function exchangeEnv(router: Router, hooks: Partial<Omit<ExchangeEnv, 'ro
     report: hooks.report ?? (() => undefined),
     heldBodies: hooks.heldBodies ?? { bytes: 0 },
     onInternalError: hooks.onInternalError,
+    shadow: hooks.shadow,
+    responseCache: hooks.responseCache,
   };
 }

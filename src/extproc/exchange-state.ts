@@ -5,8 +5,10 @@ import type { ApiKind } from '../config/names.js';
 import type { RequestMeta } from '../request/headers.js';
 import type { RequestReport } from '../router/report.js';
 import type { Admission, Routed, Router } from '../router/router.js';
+import type { ResponseCache } from '../router/response-cache.js';
 import type { BodyReader } from './body/body-reader.js';
 import type { RequestLease } from './request-lease.js';
+import type { ShadowClaim, ShadowTraffic } from '../router/shadow/traffic.js';
 
 /** request_headers → request_body → done (routed); any phase → done on an answer kvfleet gives itself. */
 export type Phase = 'request_headers' | 'request_body' | 'done';
@@ -20,6 +22,10 @@ export interface ExchangeEnv {
   readonly heldBodies: { bytes: number };
   /** An unexpected (non-KvError) failure: logged with its stack, never shown to the client. */
   readonly onInternalError?: ((e: unknown) => void) | undefined;
+  /** Shadow traffic (fleet `shadow:`): mirrors sampled requests, routes their copies. */
+  readonly shadow?: ShadowTraffic | undefined;
+  /** The response cache (router/response-cache.ts); undefined: none. */
+  readonly responseCache?: ResponseCache | undefined;
 }
 
 export interface ExchangeState {
@@ -37,6 +43,8 @@ export interface ExchangeState {
   /** How the request body arrives (chosen once, at the request headers). */
   body: BodyReader | undefined;
   routed: Routed | undefined;
+  /** Answered from the response cache: the fleet model that produced the entry. */
+  cacheHit: string | undefined;
   /** The proxy streams the response body in FULL_DUPLEX_STREAMED mode: every chunk must be sent back. */
   responseDuplex: boolean;
   /** Endpoint-picker subset hint from the proxy (subset-hint.ts); undefined = none sent. */
@@ -44,4 +52,6 @@ export interface ExchangeState {
   /** What the request holds (in-flight slot, body bytes), released exactly once. */
   readonly lease: RequestLease;
   reported: boolean;
+  /** This request is a shadow copy (phases/shadow.ts): of which primary, for which candidate. */
+  shadow: ShadowClaim | undefined;
 }

@@ -22,11 +22,12 @@ import { DuplexBody } from './body/duplex-body.js';
 import type { ExchangeEnv, ExchangeState, Phase } from './exchange-state.js';
 import { CONTINUE, headerMap, immediateError, setHeader, streamedBody } from './mutations.js';
 import { onRequestHeaders } from './phases/request-headers.js';
-import { routeBody } from './phases/request-body.js';
+import { isCached, routeBody } from './phases/request-body.js';
 import { answerFields, withKvfleetMetadata } from './explain-metadata.js';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse, RequestKind } from './proto-types.js';
 import { RequestLease } from './request-lease.js';
 import { readSubsetHint, withSubset } from './subset-hint.js';
+import { mirrorHeaders, routeShadow, shadowClaim, shadowHeaders } from './phases/shadow.js';
 
 const KINDS: readonly RequestKind[] = ['request_headers', 'request_body', 'request_trailers', 'response_headers', 'response_body', 'response_trailers'];
 
@@ -67,10 +68,12 @@ export class Exchange {
       stream: false,
       body: undefined,
       routed: undefined,
+      cacheHit: undefined,
       responseDuplex: false,
       subset: undefined,
       lease: new RequestLease(),
       reported: false,
+      shadow: undefined,
     };
   }
 
@@ -170,13 +173,19 @@ export class Exchange {
     const headers = headerMap(msg);
     const rid = headers.get('x-request-id');
     st.requestId = rid !== undefined && REQUEST_ID.test(rid) ? rid : this.env.newRequestId();
-    const step = onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
+    // A shadow copy of a request kvfleet mirrored (phases/shadow.ts) is its primary's tenant's.
+    st.shadow = shadowClaim(this.env.shadow, headers);
+    const step =
+      st.shadow !== undefined
+        ? shadowHeaders(headers, st.shadow)
+        : onRequestHeaders(st.fleet, headers, req.metadata_context?.filter_metadata, msg.end_of_stream === true, st.requestId, (t) => (st.tenant = t));
     if (step.kind === 'answered') {
       this.end({ status: 200 });
       return [{ ...step.answer, dynamic_metadata: withKvfleetMetadata(answerFields(st.requestId, st.tenant?.id)) }];
     }
     st.meta = step.meta;
     st.api = step.api;
+    st.tenant = step.tenant;
     st.body = this.bodyReader(isFullDuplex(st.fleet.server.body_mode, req.protocol_config));
     this.to('request_body');
     // Full duplex: the answer waits for the body (it carries the route).
@@ -185,24 +194,42 @@ export class Exchange {
 
   private bodyReader(duplex: boolean): BodyReader {
     const st = this.st;
+    const shadow = this.env.shadow;
     const route = (body: Buffer) =>
       andThen(
-        routeBody(
-          {
-            router: this.env.router,
-            tenant: st.tenant,
-            admitted: (a) => (st.admission = a),
-            requestId: st.requestId,
-            api: st.api ?? 'chat',
-            meta: st.meta as NonNullable<typeof st.meta>,
-            maxBodyBytes: st.fleet.server.max_body_bytes,
-            view: withSubset(this.env.router.live, st.subset),
-            signal: () => this.abortSignal(),
-            onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
-          },
-          body,
-        ),
+        st.shadow !== undefined && shadow !== undefined
+          ? routeShadow(
+              {
+                shadow,
+                claim: st.shadow,
+                path: st.meta?.path ?? '',
+                maxBodyBytes: st.fleet.server.max_body_bytes,
+                view: withSubset(this.env.router.live, st.subset),
+              },
+              body,
+            )
+          : routeBody(
+              {
+                router: this.env.router,
+                tenant: st.tenant,
+                admitted: (a) => (st.admission = a),
+                requestId: st.requestId,
+                api: st.api ?? 'chat',
+                meta: st.meta as NonNullable<typeof st.meta>,
+                maxBodyBytes: st.fleet.server.max_body_bytes,
+                view: withSubset(this.env.router.live, st.subset),
+                signal: () => this.abortSignal(),
+                onHold: duplex ? undefined : (ms) => this.onHold?.(ms),
+                mirror: shadow !== undefined ? (r) => mirrorHeaders(shadow.mirror(r)) : undefined,
+                cache: this.env.responseCache,
+              },
+              body,
+            ),
         (r) => {
+          if (isCached(r)) {
+            st.cacheHit = r.model;
+            return r;
+          }
           st.routed = r.routed;
           st.stream = r.stream;
           // The client went away while kvfleet waited (limits, flow control): nothing is sent.
@@ -228,10 +255,12 @@ export class Exchange {
     return phase === 'done' || body?.holdsHeaders === true ? NO_ANSWER : [{ request_trailers: {} }];
   }
 
-  /** Answers of the body reader; once the body is routed, kvfleet's part is over. */
+  /** Answers of the body reader; once the body is routed (or answered from the response cache), kvfleet's part is over. */
   private bodyAnswers(out: Answers): Answers {
     return andThen(out, (answers) => {
-      if (this.st.routed !== undefined && this.st.phase === 'request_body') this.end({});
+      if (this.st.phase !== 'request_body') return answers;
+      if (this.st.routed !== undefined) this.end({});
+      else if (this.st.cacheHit !== undefined) this.end({ status: 200 });
       return answers;
     });
   }
@@ -276,7 +305,8 @@ export class Exchange {
 
   private report(o: { status?: number | undefined; error?: KvError | undefined }): void {
     const st = this.st;
-    if (st.reported) return;
+    // A shadow copy is no client request: its outcome is the shadow report's (router/shadow/).
+    if (st.reported || st.shadow !== undefined) return;
     st.reported = true;
     this.env.report({
       requestId: st.requestId,
@@ -290,6 +320,7 @@ export class Exchange {
       servedEndpoint: undefined,
       upstreamMs: undefined,
       stream: st.stream,
+      cacheHit: st.cacheHit,
     });
   }
 }

@@ -70,6 +70,7 @@ export const EXPLANATION_HEADERS: Readonly<Record<string, string>> = Object.free
   'x-kvfleet-policy': 'policy',
   'x-kvfleet-tenant': 'tenant',
   'x-kvfleet-budget-remaining': 'budget_remaining',
+  'x-kvfleet-cache': 'cache',
 });
 
 /** What Envoy renders from an answer's kvfleet metadata (for tests and `kvfleet explain`). */

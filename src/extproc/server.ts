@@ -134,9 +134,14 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
     call.on('cancelled', close);
     call.on('close', close);
   };
-  // The meter (Envoy's observability-mode filter): copies of metered responses; never answered.
+  // The meter (Envoy's observability-mode filter): copies of metered responses (token usage,
+  // and the response cache's fills); never answered.
   const meterStream = (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
-    const meter = new MeterStream((key, reading) => env.router.metered(key, reading));
+    const cache = env.responseCache;
+    const meter = new MeterStream(
+      (key, reading) => env.router.metered(key, reading),
+      cache !== undefined ? (fill, response) => cache.fill(fill, response) : undefined,
+    );
     call.on('data', (msg: ProcessingRequest) => meter.message(msg));
     call.on('end', () => {
       meter.close();

@@ -22,6 +22,7 @@ export interface Metrics {
   readonly shed: Counter<'priority'>;
   readonly budgetAlerts: Counter<'scope'>;
   readonly held: Gauge;
+  readonly recordLines: Counter<'result'>;
 }
 
 export function createMetrics(): Metrics {
@@ -117,6 +118,12 @@ export function createMetrics(): Metrics {
       registers,
     }),
     held: new Gauge({ name: 'kvfleet_flow_held', help: 'Requests flow control holds right now', registers }),
+    recordLines: new Counter({
+      name: 'kvfleet_record_lines_total',
+      help: 'record: lines written, dropped (the writer is behind, or a line longer than max_file_mb) or failed (a write error)',
+      labelNames: ['result'],
+      registers,
+    }),
     fleetReloads: new Counter({
       name: 'kvfleet_fleet_reloads_total',
       help: 'Fleet file reloads by result (ok, invalid)',

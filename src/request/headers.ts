@@ -3,6 +3,7 @@
 // request goes upstream (x-kvfleet-*, x-gateway-destination-endpoint*).
 import { PRIORITIES, STRATEGY_NAMES, type Priority, type StrategyName } from '../config/names.js';
 import { kvError } from '../errors.js';
+import { cacheDirective, type CacheDirective } from './cache-control.js';
 
 const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
 const STRATEGY_SET: ReadonlySet<string> = new Set(STRATEGY_NAMES);
@@ -26,6 +27,8 @@ export interface RequestMeta {
   readonly dataClass: string | undefined;
   /** Client-supplied headers kvfleet owns; removed before the request goes upstream. */
   readonly strip: readonly string[];
+  /** `cache-control: no-cache | no-store`, for the response cache (cache-control.ts). */
+  readonly cache: CacheDirective;
 }
 
 /** Per-request header values are short tokens; anything longer is refused. */
@@ -94,6 +97,7 @@ export function parseRequestHeaders(headers: ReadonlyMap<string, string>): Reque
     overrides: { strategy, models, priority },
     dataClass,
     strip,
+    cache: cacheDirective(headers.get('cache-control')),
   };
 }
 

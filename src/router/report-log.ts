@@ -40,7 +40,8 @@ export function reportExchange(log: Logger, metrics: Metrics, r: RequestReport):
     {
       rid: r.requestId,
       api: r.api,
-      model: d?.model.name,
+      model: d?.model.name ?? r.cacheHit,
+      cache: r.cacheHit !== undefined ? 'hit' : undefined,
       strategy: d?.strategy,
       endpoints: d?.endpoints,
       served: r.servedEndpoint,
@@ -61,6 +62,6 @@ export function reportExchange(log: Logger, metrics: Metrics, r: RequestReport):
       error: r.error?.code,
       param: r.error?.param ?? undefined,
     },
-    d !== undefined ? 'decision' : 'rejected',
+    d !== undefined ? 'decision' : r.cacheHit !== undefined ? 'cache hit' : 'rejected',
   );
 }

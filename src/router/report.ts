@@ -20,4 +20,12 @@ export interface RequestReport {
   /** Time from the decision to the upstream response headers, ms. */
   readonly upstreamMs: number | undefined;
   readonly stream: boolean;
+  /** Answered from the response cache: the fleet model that produced the entry. */
+  readonly cacheHit?: string | undefined;
+  /** The decision key (routed requests): the meter's usage reading carries it too. */
+  readonly key?: string | undefined;
+  /** Request start → its last byte to the client, ms (Envoy's access log), when known. */
+  readonly totalMs?: number | undefined;
+  /** Its response's token usage is read by the meter (onUsage follows, before or after this report). */
+  readonly metered?: boolean | undefined;
 }

@@ -37,6 +37,8 @@ export interface RequestEnd {
   readonly attempts: number | undefined;
   /** Request start → first upstream byte, ms. */
   readonly ttfbMs: number | undefined;
+  /** Request start → last byte to the client, ms. */
+  readonly durationMs?: number | undefined;
   readonly headers: ReadonlyMap<string, string>;
 }
 
@@ -61,6 +63,12 @@ export interface RequestEndsDeps {
   readonly onUsage?: ((routed: Routed, actual: TokenUsage, usd: number, reported: boolean) => void) | undefined;
 }
 
+/** Another owner of some requests' outcomes (RequestEnds.observer). */
+export interface EndsObserver {
+  event(e: AccessLogEvent): boolean;
+  metered(key: string, r: MeterReading): boolean;
+}
+
 /** The fleet file's endpoints, per fleet (a reload makes a new one). */
 const LISTED = new WeakMap<Fleet, ReadonlySet<string>>();
 
@@ -77,6 +85,11 @@ export class RequestEnds {
    * false: keep it here. Envoy streams its access log to one instance, whichever routed.
    */
   forward: ((owner: string, e: AccessLogEvent) => boolean) | undefined;
+  /**
+   * Sees every event and meter reading first (shadow traffic, router/shadow/): true = a request
+   * it owns (a shadow), which the Router then leaves alone; false = carry on (it only watched).
+   */
+  observer: EndsObserver | undefined;
 
   constructor(
     private readonly deps: RequestEndsDeps,
@@ -100,6 +113,7 @@ export class RequestEnds {
 
   /** The meter's reading of a metered response: settle its usage against the reservation. */
   metered(key: string, r: MeterReading): void {
+    if (this.observer?.metered(key, r) === true) return;
     const routed = this.metering.take(key);
     const plan = routed?.plan;
     if (routed === undefined || plan === undefined) return;
@@ -115,6 +129,7 @@ export class RequestEnds {
   handle(e: AccessLogEvent): void {
     const owner = e.key?.split('-')[0];
     if (owner !== undefined && owner !== this.deps.instance && e.kind !== 'other' && this.forward?.(owner, e) === true) return;
+    if (this.observer?.event(e) === true) return;
     const now = this.deps.now();
     this.pending.expire(now);
     if (e.kind === 'attempt') {
@@ -170,7 +185,7 @@ export class RequestEnds {
     this.health({ ...end, served }, d.endpoints, now);
     const status = end.status > 0 ? end.status : undefined;
     learnOutcome(this.deps.state, routed.fleet, this.deps.live, d, { status, servedEndpoint: served, latencyMs: end.ttfbMs }, now);
-    this.report(routed, { status: end.status, servedEndpoint: end.served, upstreamMs: end.ttfbMs });
+    this.report(routed, { status: end.status, servedEndpoint: end.served, upstreamMs: end.ttfbMs, totalMs: end.durationMs });
   }
 
   /** Release what never ended, forget readings that never came (their reservation stays charged). */
@@ -209,10 +224,13 @@ export class RequestEnds {
   /** An entry left without an end (expired, or pushed out by capacity): release, report without outcome. */
   private drop(t: Tracked): void {
     t.lease.release();
-    if (t.routed !== undefined) this.report(t.routed, { status: undefined, servedEndpoint: undefined, upstreamMs: undefined });
+    if (t.routed !== undefined) this.report(t.routed, { status: undefined, servedEndpoint: undefined, upstreamMs: undefined, totalMs: undefined });
   }
 
-  private report(routed: Routed, o: { status: number | undefined; servedEndpoint: string | undefined; upstreamMs: number | undefined }): void {
+  private report(
+    routed: Routed,
+    o: { status: number | undefined; servedEndpoint: string | undefined; upstreamMs: number | undefined; totalMs: number | undefined },
+  ): void {
     const a = routed.admission;
     this.deps.report?.({
       requestId: a.requestId,
@@ -226,6 +244,9 @@ export class RequestEnds {
       servedEndpoint: o.servedEndpoint,
       upstreamMs: o.upstreamMs,
       stream: a.input.stream,
+      key: routed.key,
+      totalMs: o.totalMs,
+      metered: routed.plan?.meter === true,
     });
   }
 }

@@ -213,6 +213,11 @@ export class Router {
     return { decision, decisionUs: (this.deps.now() - started) * 1000 };
   }
 
+  /** Decide an admitted request without recording anything (shadow traffic decides its copies with it: router/shadow/). */
+  decideAdmitted(a: Admission, view: LiveView = this.deps.live): Decision {
+    return this.decide(a, view, this.deps.now());
+  }
+
   /**
    * Decide, check and charge the usage limits (a promise only when the store is Redis), then
    * commit and hold the primary's in-flight slot. Throws (or rejects with) a KvError when no
@@ -294,7 +299,7 @@ export class Router {
     if (usage !== undefined) this.alerts(usage);
     commitDecision(this.state, decision, view, fleet.affinity, started);
     if (decision.endpoints[0] !== undefined) this.deps.kvIndex?.routed(decision.model, decision.endpoints[0], a.input);
-    this.decisions.put(a.requestId, decision);
+    this.decisions.put(a.requestId, decision, this.wallNow());
     const lease = new InflightLease(this.deps.endpoints, decision.endpoints[0] as string, this.deps.traffic?.begin(decision.model.name));
     this.touch(decision.model.name);
     const decidedAt = this.deps.now();
@@ -392,7 +397,13 @@ export class Router {
     else if (s.t === 'touch') this.deps.traffic?.touch(s.model, sentWall);
     else if (s.t === 'sleep') {
       if (s.state === 'sleeping' || s.state === 'awake') this.deps.wake?.adopt(s.model, s.state);
-    } else if (s.owner === this.instance) {
+    } else if (s.owner !== this.instance) {
+      return;
+    } else if (s.t === 'meter') {
+      const u = s.usage;
+      const usage = u === null ? undefined : { promptTokens: u.promptTokens, completionTokens: u.completionTokens, cachedTokens: u.cachedTokens };
+      this.ends.metered(s.key, { usage, chunks: s.chunks, streamed: s.streamed, complete: s.complete });
+    } else {
       const e = deserializeEvent(s.event);
       if (e !== undefined) this.ends.handle(e);
     }
@@ -407,8 +418,23 @@ export class Router {
     for (const address of e.circuitsOpened) sig.publish({ t: 'open', address });
   }
 
-  /** The meter's reading of a metered response (extproc/meter/). */
+  /** The meter's reading of a metered response (extproc/meter/): settled here, or by the instance that routed it. */
   metered(key: string, reading: MeterReading): void {
+    const owner = key.split('-')[0];
+    const sig = this.signals;
+    if (sig !== undefined && owner !== undefined && owner !== this.instance) {
+      const u = reading.usage;
+      sig.publish({
+        t: 'meter',
+        owner,
+        key,
+        usage: u === undefined ? null : { promptTokens: u.promptTokens, completionTokens: u.completionTokens, cachedTokens: u.cachedTokens },
+        chunks: reading.chunks,
+        streamed: reading.streamed,
+        complete: reading.complete,
+      });
+      return;
+    }
     this.ends.metered(key, reading);
   }
 

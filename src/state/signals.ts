@@ -1,7 +1,8 @@
 // What several kvfleet instances tell each other, besides budgets and rate windows (which
 // live in the usage store): session pins, endpoint cooldowns, circuits opened, and Envoy's
-// access log entries that reached an instance other than the one that routed the request
-// (Envoy streams its access log to one instance; the decision key names the owner).
+// access log entries and meter readings that reached an instance other than the one that
+// routed the request (Envoy streams its access log and the meter to one instance each; the
+// decision key names the owner).
 //   memory   one instance: nothing to tell (the default)
 //   redis    pub/sub on `<key_prefix>:signals` (redis-signals.ts); pins also stored with their
 //            TTL, so an instance that starts later loads them
@@ -15,7 +16,17 @@ export type Signal =
   | { readonly t: 'touch'; readonly model: string }
   /** An instance put `model` to sleep or woke it (fleet/sleep-controller.ts). */
   | { readonly t: 'sleep'; readonly model: string; readonly state: 'sleeping' | 'awake' }
-  | { readonly t: 'end'; readonly owner: string; readonly event: Readonly<Record<string, unknown>> };
+  | { readonly t: 'end'; readonly owner: string; readonly event: Readonly<Record<string, unknown>> }
+  /** The meter's reading of a response another instance routed (Envoy balances the meter's streams on its own). */
+  | {
+      readonly t: 'meter';
+      readonly owner: string;
+      readonly key: string;
+      readonly usage: { readonly promptTokens: number; readonly completionTokens: number; readonly cachedTokens?: number | undefined } | null;
+      readonly chunks: number;
+      readonly streamed: boolean;
+      readonly complete: boolean;
+    };
 
 export interface Signals {
   readonly shared: boolean;

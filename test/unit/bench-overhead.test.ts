@@ -79,8 +79,8 @@ describe('floor processor', () => {
     const s = floorStream(BENCH_CLUSTER);
     s(duplexHeaders);
     const ns = kvfleetNs(s({ request_body: { body: Buffer.from('{}'), end_of_stream: true } })[0]?.dynamic_metadata);
-    // Every field kvfleet writes for a routed request of the bench fleet (no tenant, no budget).
-    const optional = new Set(['tenant', 'budget_remaining']);
+    // Every field kvfleet writes for a routed request of the bench fleet (no tenant, no budget, no response cache).
+    const optional = new Set(['tenant', 'budget_remaining', 'cache']);
     const expected = [...Object.values(EXPLANATION_HEADERS).filter((f) => !optional.has(f)), 'key'].sort();
     expect(Object.keys(ns).sort()).toEqual(expected);
     for (const v of Object.values(ns)) {

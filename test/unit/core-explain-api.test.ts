@@ -77,4 +77,32 @@ describe('explain API and decision ring', () => {
     expect(d.reasons.length).toBeGreaterThan(0);
     expect((await fetch(`${base}/debug/decisions/nope`)).status).toBe(404);
   });
+
+  it('GET /debug/decisions lists the newest first, with the endpoint chosen, the reasons and when; ?limit bounds it', async () => {
+    const t0 = Date.now();
+    const first = route('list one', 'rid-list-1');
+    const second = route('list two', 'rid-list-2');
+    const r = await fetch(`${base}/debug/decisions?limit=2`);
+    expect(r.status).toBe(200);
+    const j = (await r.json()) as {
+      capacity: number;
+      count: number;
+      decisions: Array<{ request_id: string; at: string; model: string; endpoint: string; fallbacks: string[]; reasons: string[] }>;
+    };
+    expect(j.count).toBe(2);
+    expect(j.capacity).toBe(env.router.decisions.capacity);
+    expect(j.decisions.map((d) => d.request_id)).toEqual(['rid-list-2', 'rid-list-1']);
+    expect(j.decisions[0]).toMatchObject({ model: 'small', endpoint: second[0], fallbacks: second.slice(1) });
+    expect(j.decisions[1]?.endpoint).toBe(first[0]);
+    expect(j.decisions[0]?.reasons.length).toBeGreaterThan(0);
+    expect(Date.parse(j.decisions[0]?.at ?? '')).toBeGreaterThanOrEqual(t0 - 1000);
+    expect(JSON.stringify(j)).not.toContain('list two'); // never prompt text
+    const all = (await (await fetch(`${base}/debug/decisions`)).json()) as { decisions: unknown[] };
+    expect(all.decisions.length).toBeGreaterThanOrEqual(3);
+    for (const bad of ['0', '-1', '1.5', 'x', '1001']) {
+      const e = await fetch(`${base}/debug/decisions?limit=${bad}`);
+      expect(e.status).toBe(400);
+      expect(((await e.json()) as { error: { param: string } }).error.param).toBe('limit');
+    }
+  });
 });

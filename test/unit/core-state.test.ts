@@ -143,6 +143,22 @@ describe('decision ring and bandit stats', () => {
     expect(r.size).toBe(3);
   });
 
+  it('lists the newest first, up to a limit, an id put twice once (at its newest)', () => {
+    const r = new DecisionRing<number>(4);
+    expect(r.newest(10)).toEqual([]);
+    r.put('a', 1, 1000);
+    r.put('b', 2, 2000);
+    r.put('a', 3, 3000);
+    expect(r.newest(10)).toEqual([
+      { id: 'a', value: 3, at: 3000 },
+      { id: 'b', value: 2, at: 2000 },
+    ]);
+    for (let i = 0; i < 6; i++) r.put(`id${i}`, i);
+    expect(r.newest(3).map((e) => e.id)).toEqual(['id5', 'id4', 'id3']);
+    expect(r.newest(10).map((e) => e.id)).toEqual(['id5', 'id4', 'id3', 'id2']);
+    expect(r.newest(1)[0]?.at).toBeUndefined();
+  });
+
   it('bandit stats are bounded and keep latency averages', () => {
     const b = new BanditStats(2);
     b.update('x', 1, 100);

@@ -18,6 +18,8 @@ import { EXPLANATION_HEADERS } from '../../src/extproc/explain-metadata.js';
 import { METER_HEADER } from '../../src/extproc/phases/request-body.js';
 import { ROLE_HEADER } from '../../src/extproc/server.js';
 import { parseFleet } from '../../src/config/load.js';
+import { MIRROR_HEADER_PREFIX, SHADOW_CLUSTER, SHADOW_SLOT_HEADER } from '../../src/extproc/phases/shadow.js';
+import { MAX_SHADOW_CANDIDATES } from '../../src/config/shadow-schema.js';
 import { CONFIG_PORTS, portMap, remapPorts, REPO_ROOT } from '../helpers/envoy.js';
 
 type Obj = Record<string, unknown>;
@@ -137,9 +139,11 @@ function parts(boot: Obj): Parts {
 
 /** kvfleet's own clusters: the routing filter's (and the access log's), and the meter's. */
 const KVFLEET_CLUSTERS = new Set(['kvfleet', 'kvfleet_meter']);
+/** Not a model pool either: shadow copies going back into the listener (routes' request_mirror_policies). */
+const notPool = (n: string) => KVFLEET_CLUSTERS.has(n) || n === SHADOW_CLUSTER;
 /** The self-hosted model pools (the hosted provider's cluster is checked on its own). */
-const modelClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !KVFLEET_CLUSTERS.has(n) && c['transport_socket'] === undefined);
-const hostedClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !KVFLEET_CLUSTERS.has(n) && c['transport_socket'] !== undefined);
+const modelClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !notPool(n) && c['transport_socket'] === undefined);
+const hostedClusters = (p: Parts) => [...p.clusters].filter(([n, c]) => !notPool(n) && c['transport_socket'] !== undefined);
 
 /** The meter's per-route config on a route (undefined: the meter stays off there). */
 const meterOn = (r: Obj): unknown => (isObj(r['typed_per_filter_config']) ? r['typed_per_filter_config'][METER_FILTER] : undefined);
@@ -502,6 +506,25 @@ describe.each(['envoy.yaml', 'envoy.docker.yaml'])('%s invariants', (name) => {
     expect(seconds(rp['per_try_timeout'])).toBeGreaterThanOrEqual(60);
   });
 
+  it('shadow traffic: every route mirrors through kvfleet_shadow (the listener itself) only when kvfleet sets x-kvfleet-mirror-<n>', () => {
+    const expected = Array.from({ length: MAX_SHADOW_CANDIDATES }, (_, i) => ({
+      cluster_header: `${MIRROR_HEADER_PREFIX}${i + 1}`,
+      // The copy must match this listener's virtual host (a suffixed host would not in a real one).
+      disable_shadow_host_suffix_append: true,
+      request_headers_mutations: [{ append: { header: { key: SHADOW_SLOT_HEADER, value: String(i + 1) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+    }));
+    for (const r of p.routes) expect(obj(r['route'], 'route')['request_mirror_policies'], JSON.stringify(r['match'])).toEqual(expected);
+    const c = obj(p.clusters.get(SHADOW_CLUSTER), SHADOW_CLUSTER);
+    const listen = obj(obj(p.listener['address'], 'address')['socket_address'], 'sa');
+    // Inside a container the listener binds 0.0.0.0 and the copies reach it on localhost.
+    expect(endpointsOf(c)).toEqual([{ address: listen['address'] === '0.0.0.0' ? 'localhost' : listen['address'], port: listen['port_value'] }]);
+    expect(withKey(c, 'http2_protocol_options')).toHaveLength(1);
+    // Copies in flight are bounded: past it Envoy drops new copies, never the primaries.
+    const th = obj(arr(obj(c['circuit_breakers'], 'cb')['thresholds'], 'thresholds')[0], 'threshold');
+    expect(Number(th['max_requests'])).toBeLessThanOrEqual(1024);
+    expect(Number(th['max_pending_requests'])).toBeLessThanOrEqual(1024);
+  });
+
   it('has two model pools, each with override_host, outlier detection, circuit breakers, HTTP/1.1', () => {
     const models = modelClusters(p);
     expect(models.map(([n]) => n).sort()).toEqual(['pool-llama-3-8b', 'pool-qwen-2.5-7b']);
@@ -596,9 +619,10 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
     const addrs = withKey(boot, 'socket_address').map((o) => obj(o['socket_address'], 'sa'));
     // Loopback everywhere; the hosted provider's stand-in by name (a DNS cluster, like a real provider).
     expect(addrs.every((a) => a['address'] === (a['port_value'] === 18443 ? 'localhost' : '127.0.0.1'))).toBe(true);
-    // kvfleet's port twice: the routing cluster and the meter's (kvfleet_meter), remapped alike.
+    // kvfleet's port twice: the routing cluster and the meter's (kvfleet_meter), remapped alike;
+    // the listener's twice: itself and kvfleet_shadow (shadow copies come back into it).
     expect(addrs.map((a) => a['port_value']).sort()).toEqual(
-      [CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort(),
+      [CONFIG_PORTS.listener, CONFIG_PORTS.listener, CONFIG_PORTS.admin, CONFIG_PORTS.kvfleet, CONFIG_PORTS.kvfleet, ...MODEL_PORTS].sort(),
     );
     const endpoints = Object.fromEntries(MODEL_PORTS.map((port, i) => [String(port), 40001 + i]));
     const seen = remapPorts(boot, portMap({ listener: 30000, admin: 30001, kvfleet: 30002, endpoints }));
@@ -607,9 +631,10 @@ describe('envoy.yaml and envoy.docker.yaml', () => {
       withKey(boot, 'socket_address')
         .map((o) => obj(o['socket_address'], 'sa')['port_value'])
         .sort(),
-    ).toEqual([30000, 30001, 30002, 30002, 40001, 40002, 40003, 40004, 40005]);
+    ).toEqual([30000, 30000, 30001, 30002, 30002, 40001, 40002, 40003, 40004, 40005]);
     const remapped = parts(boot);
     for (const name of KVFLEET_CLUSTERS) expect(endpointsOf(obj(remapped.clusters.get(name), name)).map((e) => e.port)).toEqual([30002]);
+    expect(endpointsOf(obj(remapped.clusters.get(SHADOW_CLUSTER), SHADOW_CLUSTER)).map((e) => e.port)).toEqual([30000]);
   });
 
   it('envoy.docker.yaml and fleet.docker.yaml are exactly what `npm run render:docker-envoy` renders', () => {

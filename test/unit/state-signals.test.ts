@@ -1,6 +1,7 @@
 // Two Routers (two kvfleet instances) on one real Redis: a session pinned through one stays
 // pinned through the other, a cooldown and an opened circuit reach the other, an access log
-// end that reached the wrong instance goes to the one that routed the request, and a pin made
+// end and a meter reading that reached the wrong instance go to the one that routed the
+// request, and a pin made
 // before an instance started is loaded by it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Exchange } from '../../src/extproc/exchange.js';
@@ -11,7 +12,7 @@ import { Router } from '../../src/router/router.js';
 import { RedisSignals } from '../../src/state/redis-signals.js';
 import { waitFor } from '../../src/tools/ports.js';
 import { fleetFrom } from '../helpers/fleet.js';
-import { logEvent, post, setHeaders } from '../helpers/exchange.js';
+import { keyOf, logEvent, post, setHeaders } from '../helpers/exchange.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 let redis: RedisServer;
@@ -29,9 +30,15 @@ models:
 `);
 
 let n = 0;
-function instance(prefix: string) {
+function instance(prefix: string, f = fleet, onUsage?: (tokens: number) => void) {
   const live = new LiveEndpoints();
-  const router = new Router({ fleet: () => fleet, live, endpoints: live, now: () => performance.now() });
+  const router = new Router({
+    fleet: () => f,
+    live,
+    endpoints: live,
+    now: () => performance.now(),
+    onUsage: onUsage === undefined ? undefined : (_r, actual) => onUsage(actual.promptTokens + actual.completionTokens),
+  });
   const signals = new RedisSignals({ url: redis.url, keyPrefix: prefix, commandTimeoutMs: 500, connectTimeoutMs: 1000 }, router.instance);
   router.share(signals);
   return { live, router, signals };
@@ -42,6 +49,13 @@ function natural(session: string): string | undefined {
   const live = new LiveEndpoints();
   return primary(route(new Router({ fleet: () => fleet, live, endpoints: live, now: () => performance.now() }), session));
 }
+
+const metered = fleetFrom(`
+server: { max_body_bytes: 65536 }
+metering: { mode: all }
+models:
+  - { name: small, cluster: pool-small, model_id: small, endpoints: [10.0.0.1:8000, 10.0.0.2:8000, 10.0.0.3:8000] }
+`);
 
 function route(router: Router, session?: string): ProcessingResponse {
   const ex = new Exchange(exchangeEnv(router, {}));
@@ -94,6 +108,21 @@ describe('signals between instances (Redis pub/sub)', () => {
     b.router.ended(logEvent(r, { status: 200, served: ep }));
     await waitFor("A's slot released", () => a.live.endpoint(ep)?.inflight === 0, 3000);
     expect(b.live.endpoint(ep)?.inflight ?? 0).toBe(0);
+    await Promise.all([a.signals.close(), b.signals.close()]);
+  });
+
+  it("the meter's reading of a response A routed, read by B, is settled by A (once, not by B)", async () => {
+    const seen = { a: 0, b: 0 };
+    const a = instance('sig5', metered, (t) => (seen.a += t));
+    const b = instance('sig5', metered, (t) => (seen.b += t));
+    await settle();
+    const key = keyOf(route(a.router));
+    b.router.metered(key, { usage: { promptTokens: 11, completionTokens: 7 }, chunks: 0, streamed: false, complete: true });
+    await waitFor('A settles the reading', () => seen.a === 18, 3000);
+    // Read again (a duplicate): A has settled it already; B never owned it.
+    b.router.metered(key, { usage: { promptTokens: 11, completionTokens: 7 }, chunks: 0, streamed: false, complete: true });
+    await settle();
+    expect(seen).toEqual({ a: 18, b: 0 });
     await Promise.all([a.signals.close(), b.signals.close()]);
   });
 

@@ -7,7 +7,7 @@
 //                (duplex-body.ts)
 // Both hand the complete body to the same `route` function (phases/request-body.ts).
 import type { HttpBody, ProcessingResponse } from '../proto-types.js';
-import type { BodyRoute } from '../phases/request-body.js';
+import type { BodyOutcome } from '../phases/request-body.js';
 import type { MaybePromise } from '../../router/maybe-async.js';
 
 /** Answers now, or later (a Redis round trip for usage limits, a request held by flow control). */
@@ -24,7 +24,7 @@ export interface BodyReader {
   trailers(): Answers;
 }
 
-/** Routes one complete body (parse, decide, check the limits, build the mutation). */
-export type RouteBody = (body: Buffer) => MaybePromise<BodyRoute>;
+/** Routes one complete body (parse, decide, check the limits, build the mutation), or answers it from the response cache. */
+export type RouteBody = (body: Buffer) => MaybePromise<BodyOutcome>;
 
 export const NO_ANSWER: readonly ProcessingResponse[] = Object.freeze([]);

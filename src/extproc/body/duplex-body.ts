@@ -15,7 +15,7 @@
 import { kvError } from '../../errors.js';
 import { streamedBody } from '../mutations.js';
 import type { HttpBody, ProcessingResponse } from '../proto-types.js';
-import { checkBodySize, type BodyRoute } from '../phases/request-body.js';
+import { checkBodySize, isCached, type BodyOutcome } from '../phases/request-body.js';
 import { NO_ANSWER, type Answers, type BodyReader, type RouteBody } from './body-reader.js';
 import { andThen } from '../../router/maybe-async.js';
 
@@ -83,8 +83,9 @@ export class DuplexBody implements BodyReader {
     return andThen(this.route(whole), (r) => this.answers(r, whole, endOfStream));
   }
 
-  /** The headers answer with the route, then the body (rewritten or as it came) in chunks. */
-  private answers(r: BodyRoute, whole: Buffer, endOfStream: boolean): ProcessingResponse[] {
+  /** The headers answer with the route, then the body (rewritten or as it came) in chunks; or the cache's answer alone. */
+  private answers(r: BodyOutcome, whole: Buffer, endOfStream: boolean): ProcessingResponse[] {
+    if (isCached(r)) return [r.answer];
     // Forged copies of the headers set here are overwritten by the set itself; only the
     // other stripped headers are removed (whatever order Envoy applies the two lists in).
     const setKeys = new Set(r.set.map((h) => h.header.key));

@@ -3,25 +3,42 @@
 // then the body chunks. kvfleet answers nothing. The request's decision key comes with the
 // headers (metadata_context: kvfleet's namespace, forwarded); the reading goes to the Router
 // when the body ends, or when the stream is cut (an aborted response: charged what was
-// generated).
+// generated). A response the response cache waits for (its metadata carries a cache fill:
+// extproc/cache-answer.ts) is also handed over, with its status, content-type and body.
 import type { ProcessingRequest } from '../proto-types.js';
 import { headerMap } from '../mutations.js';
+import { readCacheFill } from '../cache-answer.js';
+import type { CacheFill, CapturedResponse } from '../../router/response-cache.js';
 import { UsageReader, type MeterReading } from './usage-reader.js';
 
 export type MeterSink = (key: string, reading: MeterReading) => void;
+/** A response the response cache asked for. */
+export type CacheSink = (fill: CacheFill, response: CapturedResponse) => void;
 
 export class MeterStream {
   private key: string | undefined;
+  private fill: CacheFill | undefined;
+  private status: number | undefined;
+  private contentType: string | undefined;
   private readonly reader = new UsageReader();
   private done = false;
 
-  constructor(private readonly sink: MeterSink) {}
+  constructor(
+    private readonly sink: MeterSink,
+    private readonly cacheSink?: CacheSink,
+  ) {}
 
   message(req: ProcessingRequest): void {
     if (this.done) return;
     if (req.response_headers !== undefined) {
-      this.key = req.metadata_context?.filter_metadata?.['kvfleet']?.fields?.['key']?.stringValue;
-      this.reader.headers(headerMap(req.response_headers).get('content-type'));
+      const ns = req.metadata_context?.filter_metadata?.['kvfleet'];
+      this.key = ns?.fields?.['key']?.stringValue;
+      if (this.cacheSink !== undefined) this.fill = readCacheFill(ns);
+      const h = headerMap(req.response_headers);
+      this.contentType = h.get('content-type');
+      const status = Number(h.get(':status'));
+      this.status = Number.isInteger(status) ? status : undefined;
+      this.reader.headers(this.contentType);
       if (req.response_headers.end_of_stream === true) this.finish(true);
       return;
     }
@@ -41,6 +58,11 @@ export class MeterStream {
   private finish(complete: boolean): void {
     if (this.done) return;
     this.done = true;
-    if (this.key !== undefined) this.sink(this.key, this.reader.end(complete));
+    const reading = this.reader.end(complete);
+    if (this.key !== undefined) this.sink(this.key, reading);
+    if (this.fill !== undefined && this.cacheSink !== undefined) {
+      const j = this.reader.jsonBody();
+      this.cacheSink(this.fill, { status: this.status, contentType: this.contentType, body: j.body, json: j.parsed, complete, truncated: j.truncated });
+    }
   }
 }

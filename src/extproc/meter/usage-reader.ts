@@ -2,7 +2,8 @@
 // can delay or change what the client receives):
 //   JSON (a non-streamed completion, an embedding): the body, up to `maxJsonBytes`, parsed
 //        once at its end for `usage` {prompt_tokens, completion_tokens,
-//        prompt_tokens_details.cached_tokens}
+//        prompt_tokens_details.cached_tokens}; the body and its parse stay available for the
+//        response cache (jsonBody)
 //   SSE  (`text/event-stream`): line by line; the `usage` chunk of
 //        stream_options.include_usage is parsed when it passes (only events that contain a
 //        usage object are parsed at all); every other data event with choices counts as one
@@ -34,6 +35,9 @@ export class UsageReader {
   private carry = '';
   private chunks = 0;
   private usage: TokenUsage | undefined;
+  /** A complete JSON body, as received and parsed (for the response cache). */
+  private raw: Buffer | undefined;
+  private parsed: unknown;
 
   constructor(private readonly maxJsonBytes = 4 * 1024 * 1024) {}
 
@@ -62,13 +66,21 @@ export class UsageReader {
       if (complete && this.carry !== '') this.line(this.carry);
       this.carry = '';
     } else if (complete && !this.tooBig && this.json.length > 0) {
+      const raw = Buffer.concat(this.json, this.jsonBytes);
+      this.raw = raw;
       try {
-        this.usage = usageOf(JSON.parse(Buffer.concat(this.json, this.jsonBytes).toString('utf8')));
+        this.parsed = JSON.parse(raw.toString('utf8'));
+        this.usage = usageOf(this.parsed);
       } catch {
         this.usage = undefined;
       }
     }
     return { usage: this.usage, chunks: this.chunks, streamed: this.streamed, complete };
+  }
+
+  /** After end(): the complete JSON body and its parse (undefined: SSE, cut, empty); `truncated`: over the size kept. */
+  jsonBody(): { readonly body: Buffer | undefined; readonly parsed: unknown; readonly truncated: boolean } {
+    return { body: this.raw, parsed: this.parsed, truncated: this.tooBig };
   }
 
   private line(raw: string): void {

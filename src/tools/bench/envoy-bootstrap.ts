@@ -4,7 +4,8 @@
 //            or the floor; every non-pool cluster, e.g. the meter's, points at it too), its
 //            gRPC access log to the same cluster, the catch-all route only, one model pool
 //            `pool-bench` (a copy of the first pool cluster: override_host LB, retries,
-//            outlier detection, breakers) holding the given replicas. The ext_proc body mode
+//            outlier detection, breakers) holding the given replicas; kvfleet_shadow (shadow
+//            copies) points at the listener. The ext_proc body mode
 //            is the shipped one (full-duplex) unless asked (buffered: processing-mode.ts);
 //            `responsePhase` also asks for the response headers (the phase the shipped file
 //            skips: the overhead benchmark measures what skipping it saves)
@@ -78,6 +79,8 @@ function otherClusters(node: unknown, out: string[] = []): string[] {
 }
 
 export const BENCH_CLUSTER = 'pool-bench';
+/** envoy.yaml's cluster for shadow copies (the listener itself). */
+const SHADOW = 'kvfleet_shadow';
 
 export function benchBootstrap(
   source: string,
@@ -107,7 +110,10 @@ export function benchBootstrap(
 
   // The processor's clusters (kvfleet, and any other connection to it: the meter's) all point
   // at the processor under test; the model pools are replaced by pool-bench.
-  const processor = clusters.filter((c): c is Obj => isObj(c) && typeof c['name'] === 'string' && !c['name'].startsWith('pool-'));
+  const processor = clusters.filter((c): c is Obj => isObj(c) && typeof c['name'] === 'string' && !c['name'].startsWith('pool-') && c['name'] !== SHADOW);
+  // Shadow copies go back into the listener (routes' request_mirror_policies).
+  const shadow = clusters.filter((c): c is Obj => isObj(c) && c['name'] === SHADOW);
+  for (const c of shadow) setPort(get(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address'), ports.listener);
   const pool = clusters.find((c) => isObj(c) && typeof c['name'] === 'string' && c['name'].startsWith('pool-')) as Obj | undefined;
   if (!processor.some((c) => c['name'] === 'kvfleet') || pool === undefined) throw new Error('envoy bootstrap: kvfleet or pool-* cluster missing');
   for (const c of processor) setPort(get(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address'), ports.kvfleet);
@@ -144,6 +150,7 @@ export function benchBootstrap(
     delete route['cluster_header'];
     delete route['cluster_not_found_response_code'];
     route['cluster'] = BENCH_CLUSTER;
+    delete route['request_mirror_policies'];
     // Every ext_proc filter (kvfleet's, and the meter's) goes.
     for (let i = filters.length - 1; i >= 0; i--) if (String(get(filters[i], 'typed_config', '@type')).endsWith(EXT_PROC_TYPE)) filters.splice(i, 1);
     // The access log service is the processor's: without it, no gRPC loggers.
@@ -157,7 +164,7 @@ export function benchBootstrap(
     if (stray.length > 0) throw new Error(`envoy bootstrap: the plain variant still refers to ${stray.join(', ')}`);
   } else {
     clusters.length = 0;
-    clusters.push(...processor, bench);
+    clusters.push(...processor, ...shadow, bench);
   }
   return stringify(doc);
 }

@@ -22,8 +22,14 @@ export class RequestTimeout extends Error {
 const httpAgent = new http.Agent({ keepAlive: true });
 const httpsAgent = new https.Agent({ keepAlive: true });
 
-/** POST `body` to `url`, read the whole answer; rejects on network errors and after `timeoutMs`. */
-export function postStreaming(url: string, headers: Readonly<Record<string, string>>, body: string, timeoutMs: number): Promise<Answer> {
+/** POST `body` to `url`, read the whole answer (each chunk to `onData`); rejects on network errors and after `timeoutMs`. */
+export function postStreaming(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+  timeoutMs: number,
+  onData?: (chunk: Buffer) => void,
+): Promise<Answer> {
   const t0 = performance.now();
   return new Promise<Answer>((resolve, reject) => {
     const secure = url.startsWith('https:');
@@ -43,6 +49,7 @@ export function postStreaming(url: string, headers: Readonly<Record<string, stri
         let firstByteMs = Number.NaN;
         res.on('data', (chunk: Buffer) => {
           if (Number.isNaN(firstByteMs) && chunk.length > 0) firstByteMs = performance.now() - t0;
+          onData?.(chunk);
         });
         res.on('error', fail);
         res.on('end', () => {

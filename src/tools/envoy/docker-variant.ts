@@ -22,6 +22,8 @@ export const DOCKER_SERVICES: Readonly<Record<number, string>> = {
   18011: 'sim-qwen',
   18012: 'sim-qwen',
   18443: 'sim-hosted',
+  // kvfleet_shadow: shadow copies go back into Envoy's own listener, inside its container.
+  10000: 'localhost',
 };
 
 const HEADER = ` kvfleet — Envoy bootstrap for docker-compose.yml (official envoyproxy/envoy image).
