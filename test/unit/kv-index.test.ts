@@ -255,3 +255,29 @@ models:
     expect(view.replicas.find((r) => r.endpoint === addrs[0])?.state).toBe('disconnected');
   });
 });
+
+describe('simulator --kv-events', () => {
+  it('serves requests it cannot render the engine way (no chat template) and publishes nothing for them', async () => {
+    const sim = await startSim({ replicas: 1, basePort: 0, model: 'm', kvEvents: true, prefillUsPerToken: 0, decodeMsPerToken: 0, cacheBlocks: 4 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${sim.replicas[0]?.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: `${i} ${SYSTEM}` }] }),
+        });
+        expect(res.status).toBe(200);
+      }
+      const comp = await fetch(`${sim.replicas[0]?.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', max_tokens: 1, prompt: SYSTEM }),
+      });
+      expect(comp.status).toBe(200);
+      const body = (await comp.json()) as { usage: { prompt_tokens: number } };
+      expect(body.usage.prompt_tokens).toBe(loadTokenizer(bundledTokenizerPath()).encode(SYSTEM).length);
+    } finally {
+      await sim.close();
+    }
+  });
+});

@@ -28,6 +28,9 @@ export interface SimKvEventsOptions {
 
 const tokenizers = new Map<string, LoadedTokenizer>();
 
+/** A cache key that is a vLLM block key (decimal low 64 bits), not the simulator's text hash (hex). */
+const isBlockKey = (h: string): boolean => /^\d+$/.test(h);
+
 export class SimKvEvents implements CacheEvents {
   private readonly parent: Uint8Array;
   private stopped = false;
@@ -78,9 +81,12 @@ export class SimKvEvents implements CacheEvents {
   added(hashes: readonly string[], from: number, to: number): void {
     if (this.stopped || to <= from) return;
     const run = hashes.slice(from, to);
+    // Blocks of a request not rendered the engine's way are keyed by the text hash: not published.
+    if (!run.every(isBlockKey)) return;
     const tokens: number[] = [];
     for (const h of run) tokens.push(...(this.tokensOf.get(h) ?? []));
-    const parent = from > 0 ? BigInt(hashes[from - 1] as string) : null;
+    const before = hashes[from - 1];
+    const parent = before !== undefined && isBlockKey(before) ? BigInt(before) : null;
     void this.publisher.stored(
       run.map((h) => BigInt(h)),
       parent,
@@ -90,8 +96,9 @@ export class SimKvEvents implements CacheEvents {
   }
 
   evicted(hashes: readonly string[]): void {
-    if (this.stopped || hashes.length === 0) return;
-    void this.publisher.removed(hashes.map((h) => BigInt(h)));
+    const keys = hashes.filter(isBlockKey);
+    if (this.stopped || keys.length === 0) return;
+    void this.publisher.removed(keys.map((h) => BigInt(h)));
   }
 
   cleared(): void {
