@@ -7,7 +7,7 @@
 // Envoy's connection: on drain kvfleet ends them (OK) instead of waiting out the grace.
 import type * as grpc from '@grpc/grpc-js';
 import { eventOf, type AccessLogEvent, type StreamAccessLogsMessage } from './entry.js';
-import { loadAccessLogService } from './proto.js';
+import { accessLogService } from './proto.js';
 
 /** The open log streams; `endAll` closes them (OK) so a draining server need not wait for Envoy. */
 export interface AccessLogStreams {
@@ -16,7 +16,7 @@ export interface AccessLogStreams {
 
 export function addAccessLogService(server: grpc.Server, onEvent: (e: AccessLogEvent) => void, onError?: (e: unknown) => void): AccessLogStreams {
   const open = new Map<grpc.ServerReadableStream<StreamAccessLogsMessage, unknown>, () => void>();
-  server.addService(loadAccessLogService(), {
+  server.addService(accessLogService(), {
     StreamAccessLogs: (call: grpc.ServerReadableStream<StreamAccessLogsMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       let done = false;
       const finish = () => {

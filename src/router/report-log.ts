@@ -36,6 +36,8 @@ export function reportExchange(log: Logger, metrics: Metrics, r: RequestReport):
     }
     if (r.upstreamMs !== undefined) metrics.timeToHeadersSeconds.observe({ model: d.model.name }, r.upstreamMs / 1000);
   }
+  // The line's fields are built only when it is written (log level info or below).
+  if (!log.isLevelEnabled('info')) return;
   log.info(
     {
       rid: r.requestId,

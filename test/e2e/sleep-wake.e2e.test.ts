@@ -71,6 +71,8 @@ describe('idle sleep and wake-on-request (full duplex, envoy.yaml as shipped)', 
   it('reports traffic per model: rate, last request, state, and the idle and active lists', async () => {
     const r = await ask(s.url, 'qwen-2.5-7b');
     await r.arrayBuffer();
+    // In flight until Envoy's access log tells kvfleet the request ended (it comes after the response).
+    await until('the request ends at kvfleet', async () => (await models(s)).models.find((m) => m.model === 'qwen-2.5-7b')?.inflight === 0);
     const stats = await models(s);
     expect(stats.window_seconds).toBe(60);
     const qwen = stats.models.find((m) => m.model === 'qwen-2.5-7b');

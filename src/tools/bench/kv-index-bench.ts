@@ -184,7 +184,7 @@ async function runLivePart(seconds: number): Promise<void> {
           endpoints: Object.fromEntries(eps.map((e, i) => [e, stack.sim.replicas[i]?.kvEventsAddress()])),
         };
       };
-      const part = await stack.startRouted('hybrid_score', 1, undefined, edit);
+      const part = await stack.startRouted('hybrid_score', 1, undefined, { editFleet: edit });
       try {
         if (precise) {
           await waitFor('kvfleet subscribed', async () => {

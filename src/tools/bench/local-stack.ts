@@ -33,16 +33,40 @@ export interface KvfleetChild {
   logs(): string;
 }
 
+/** How to run kvfleet: flags for node itself (e.g. --cpu-prof), another checkout's build (a baseline to compare with). */
+export interface KvfleetRun {
+  readonly nodeArgs?: readonly string[];
+  /** Repository root whose bin/kvfleet.js and dist/ run (default: this one). */
+  readonly root?: string;
+}
+
+/** How startRouted runs kvfleet: its process (KvfleetRun) and a change to the bench fleet file. */
+export interface RoutedRun extends KvfleetRun {
+  readonly editFleet?: ((fleet: Record<string, unknown>) => void) | undefined;
+}
+
 /** `kvfleet serve` as a child process (needs dist/: `npm run build`). */
-export async function startKvfleetChild(fleet: Record<string, unknown>, dir: string, grpcPort: number, adminPort: number): Promise<KvfleetChild> {
-  const cli = join(REPO_ROOT, 'bin', 'kvfleet.js');
-  if (!existsSync(join(REPO_ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+export async function startKvfleetChild(
+  fleet: Record<string, unknown>,
+  dir: string,
+  grpcPort: number,
+  adminPort: number,
+  run: KvfleetRun = {},
+): Promise<KvfleetChild> {
+  const root = run.root ?? REPO_ROOT;
+  const nodeArgs = run.nodeArgs ?? [];
+  const cli = join(root, 'bin', 'kvfleet.js');
+  if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error(`${root}/dist is missing: run \`npm run build\` first`);
   const file = join(dir, `fleet-${grpcPort}.yaml`);
   await writeFile(file, stringify(fleet));
-  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '-c', file, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KVFLEET_LOG_LEVEL: 'warn' },
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, cli, 'serve', '-c', file, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KVFLEET_LOG_LEVEL: 'warn' },
+    },
+  );
   let log = '';
   const keep = (b: Buffer) => {
     log = (log + b.toString('utf8')).slice(-64 * 1024);
@@ -91,14 +115,9 @@ export interface LocalStack {
   readonly dir: string;
   readonly envoyBin: string;
   /** Start kvfleet (routing.strategy = strategy) + an Envoy in front of it (ext_proc mode: as shipped unless given). */
-  startRouted(
-    strategy: string,
-    seed: number,
-    mode?: ExtProcMode,
-    editFleet?: (fleet: Record<string, unknown>) => void,
-  ): Promise<StackPart & { kvfleet: KvfleetChild }>;
+  startRouted(strategy: string, seed: number, mode?: ExtProcMode, run?: RoutedRun): Promise<StackPart & { kvfleet: KvfleetChild }>;
   /** The floor processor (floor-processor.ts, a child process) + an Envoy in front of it. */
-  startFloor(opts?: BootstrapOptions): Promise<StackPart & { pid: number | undefined }>;
+  startFloor(opts?: BootstrapOptions, nodeArgs?: readonly string[]): Promise<StackPart & { pid: number | undefined }>;
   /** An Envoy with no ext_proc, round robin over the same replicas. */
   startPlain(): Promise<StackPart>;
   /** Every process the stack runs now (Envoys, kvfleet, floors); the replicas run in this process. */
@@ -159,14 +178,14 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
     metricsUrls: replicaPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
     dir,
     envoyBin,
-    async startRouted(strategy, seed, mode, editFleet) {
+    async startRouted(strategy, seed, mode, run = {}) {
       const [grpc, admin] = [await freePort(), await freePort()];
       const fleet = benchFleetFile(
         replicaPorts.map((p) => `127.0.0.1:${p}`),
         { strategy, seed, prefillUsPerToken: sim.prefillUsPerToken ?? 50, grpcPort: grpc, adminPort: admin, modelId: BENCH_MODEL_ID, cluster: BENCH_CLUSTER },
       );
-      editFleet?.(fleet);
-      const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin);
+      run.editFleet?.(fleet);
+      const kvfleet = await startKvfleetChild(fleet, dir, grpc, admin, run);
       let envoy: Awaited<ReturnType<typeof startEnvoy>>;
       try {
         envoy = await startEnvoy('kvfleet', grpc, mode !== undefined ? { mode } : {});
@@ -184,9 +203,9 @@ export async function startLocalStack(sim: Partial<SimOptions>): Promise<LocalSt
       running.add(stop);
       return { url: envoy.url, envoyPid: envoy.pid, kvfleet, stop };
     },
-    async startFloor(opts = {}) {
+    async startFloor(opts = {}, nodeArgs = []) {
       const port = await freePort();
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], {
+      const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'dist', 'tools', 'bench', 'floor-processor.js'), String(port), BENCH_CLUSTER], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       const stopChild = async () => {

@@ -119,7 +119,7 @@ async function startParts(stack: LocalStack, o: OverheadOptions): Promise<Part[]
 }
 
 /** One request body of `sizeKb` KB of prompt (the replicas' own model id: valid for plain, an alias for kvfleet). */
-function body(sizeKb: number, seed: number): string {
+export function body(sizeKb: number, seed: number): string {
   const tokens = Math.round((sizeKb * 1024) / 4);
   const w = createWorkload({ kind: 'random', promptTokens: tokens, outputTokens: 1 }, { seed, requests: 1, rate: 1 });
   const r = w.next();
