@@ -54,7 +54,7 @@ function recording(f: PolicyFactory, picks: number[]): PolicyFactory {
 function run(s: Scenario, f: PolicyFactory): { result: DesResult; picks: number[] } {
   const picks: number[] = [];
   const result = runDes(recording(f, picks), createWorkload(s.spec, streamOf(s)), { model: s.model, arrivals: s.arrivals, seed: s.seed });
-  return { result: { ...result, wallMs: 0 }, picks };
+  return { result: { ...result, wallMs: 0, cpuMs: 0 }, picks };
 }
 
 describe('virtual benchmark fast path', () => {

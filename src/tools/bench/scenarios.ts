@@ -125,6 +125,11 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         ...common(20_000),
       };
     }
+    case 'adversarial-scale': {
+      // Issue 14 item 6: the adversarial workload on 1,000 replicas × 1,000,000 requests.
+      const a = scenario('adversarial', { ...o, replicas: o.replicas ?? 1000, requests: o.requests ?? 1_000_000 });
+      return { ...a, name };
+    }
     case 'adversarial': {
       // Issue 14: long real-world-shaped traffic at 95 % load, caches of about one GPU's KV each.
       const replicas = o.replicas ?? 16;
@@ -160,5 +165,5 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
   }
 }
 
-export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'adversarial', 'scale'] as const;
+export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'adversarial', 'scale', 'adversarial-scale'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
