@@ -562,7 +562,7 @@ async function cmdReport(o: { results: string; write: string; commands: string }
     ['Virtual time: no sharing', 'virtual-no-sharing', 'virtual-no-sharing.svg'],
     ['Virtual time at scale: 1,000 replicas × 1,000,000 requests', 'virtual-scale', 'virtual-scale.svg'],
     ['Virtual time: the issue 14 matrix (every scenario × 8/16 replicas × 70/95 % load)', 'matrix', ''],
-    ['Virtual time at scale: adversarial, 1,000 replicas × 1,000,000 requests', 'virtual-adversarial-scale', 'virtual-adversarial-scale.svg'],
+    ['Virtual time at scale: adversarial traffic on 1,000 replicas', 'virtual-adversarial-scale', 'virtual-adversarial-scale.svg'],
     ['Live through Envoy (live-local)', 'live-local', 'live-local.svg'],
     ['Overhead of the ext_proc hop', 'overhead', 'overhead.svg'],
   ];
