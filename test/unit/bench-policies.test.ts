@@ -98,7 +98,7 @@ describe('kvfleet adapter', () => {
     const a = run();
     const b = run();
     expect(a.completed).toBe(1500);
-    expect({ ...a, wallMs: 0 }).toEqual({ ...b, wallMs: 0 });
+    expect({ ...a, wallMs: 0, cpuMs: 0 }).toEqual({ ...b, wallMs: 0, cpuMs: 0 });
     const sg = runDes(sglangFactory(), createWorkload(s.spec, streamOf(s)), { model: s.model, arrivals: s.arrivals, seed: 3 });
     expect(sg.completed).toBe(1500);
     expect(a.hitRate).toBeGreaterThan(0);

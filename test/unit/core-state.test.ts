@@ -94,6 +94,39 @@ describe('prefix index', () => {
     );
   });
 
+  it('with one shared first block, a root holder outside the block-1 holders matches exactly 1 block (property: eviction, forgetting)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 120,
+        }),
+        (cap, ops) => {
+          const idx = new PrefixIndex(4);
+          // Every prompt starts with block 7 (a shared preamble); conversations differ from block 1.
+          const chain = (conv: number, len: number) => Array.from({ length: len }, (_, i) => (i === 0 ? 7 : 1000 + conv * 100 + i));
+          for (const [ep, conv, len, forget] of ops) {
+            if (forget && ep === 4) idx.forget('e0');
+            else idx.record(`e${ep}`, chain(conv, len), len, cap);
+          }
+          for (let conv = 0; conv <= 6; conv++) {
+            const keys = chain(conv, 12);
+            const roots = new Set(idx.holders(7) ?? []);
+            const deeper = new Set(idx.secondHolders(keys[1] as number) ?? []);
+            for (let ep = 0; ep <= 4; ep++) {
+              const e = `e${ep}`;
+              const m = idx.match(e, keys, 12);
+              const shortcut = !roots.has(e) ? 0 : deeper.has(e) ? m : 1;
+              expect(shortcut).toBe(m);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('matches the leading blocks, evicts least recent first and keeps a prompt root longest', () => {
     const idx = new PrefixIndex(10);
     idx.record('a', [1, 2, 3, 4], 4, 6);

@@ -61,7 +61,11 @@ export interface AssessInput {
   readonly precise?: PreciseMatch | undefined;
 }
 
-/** Matched leading blocks per endpoint (index aligned with `addrs`): only holders of the prompt's root can match. */
+/**
+ * Matched leading blocks per endpoint (index aligned with `addrs`): only holders of the
+ * prompt's root can match; a root holder matches 1 block unless it also holds the prompt's
+ * block 1 (index.secondHolders), and only those are looked up further.
+ */
 function matchedBlocksOf(addrs: readonly string[], keys: Float64Array, blocks: number, index: PrefixIndex, out: Int32Array): Int32Array {
   if (blocks <= 0) return out;
   const holders = index.holders(keys[0] as number);
@@ -69,7 +73,14 @@ function matchedBlocksOf(addrs: readonly string[], keys: Float64Array, blocks: n
   const pos = positionsOf(addrs);
   for (const h of holders) {
     const k = pos.get(h);
-    if (k !== undefined) out[k] = index.match(h, keys, blocks);
+    if (k !== undefined) out[k] = 1;
+  }
+  if (blocks === 1) return out;
+  const deeper = index.secondHolders(keys[1] as number);
+  if (deeper === undefined) return out;
+  for (const h of deeper) {
+    const k = pos.get(h);
+    if (k !== undefined && out[k] === 1) out[k] = index.match(h, keys, blocks);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 // `kvfleet bench …`: the benchmark harness shipped with the product.
 //   virtual     discrete-event simulation, every policy on the same seeded workload
+//   matrix      the issue 14 targets: every scenario × 8/16 replicas × 70/95 % load, every
+//               policy, against the pooled cache (one cache of the fleet's whole memory)
 //   live        drive a running Envoy (--target) and read the replicas' /metrics
 //   live-local  start sims + kvfleet + Envoy on free loopback ports, run live per strategy,
 //               and the same setup in virtual time (do the rankings agree?)
@@ -20,6 +22,20 @@ import { barChartSvg, fmt, markdownTable, pct, textTable, type Cell } from './re
 import { scenario, SCENARIO_NAMES, simModel, streamOf, type Scenario, type ScenarioName } from './scenarios.js';
 import { checkTargets, defaultPolicies, policiesByName, runVirtual, VIRTUAL_HEAD, virtualRows, type VirtualRun } from './virtual.js';
 import { createWorkload } from './workload.js';
+import {
+  MATRIX_LOADS,
+  MATRIX_REPLICAS,
+  MATRIX_SCENARIOS,
+  MATRIX_SUMMARY_HEAD,
+  matrixDetailHead,
+  matrixDetailRows,
+  matrixJson,
+  matrixSummaryRows,
+  POOLED_SHARE,
+  runMatrix,
+  TIE_REL,
+  type MatrixRow,
+} from './matrix.js';
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -63,11 +79,16 @@ export function machine(): { nproc: number; node: string; cpu: string; platform:
 
 // ── virtual ──────────────────────────────────────────────────────────────────────────────
 
+function kvOfPooled(run: VirtualRun): string {
+  const kv = run.results.find((r) => r.policy === 'kvfleet');
+  return kv !== undefined && run.pooled.hitRate > 0 ? pct(kv.hitRate / run.pooled.hitRate) : 'n/a';
+}
+
 export function virtualMarkdown(run: VirtualRun): string {
   const s = run.scenario;
   const targets = checkTargets(run);
   const lines = [
-    `**${s.name}** — ${s.description}. ${s.requests.toLocaleString('en-US')} requests, open-loop Poisson ${fmt(run.rate)} req/s = ${pct(s.load)} of cold capacity (${fmt(run.coldCapacity)} req/s), seed ${s.seed}. Ideal hit-rate ceiling (infinite shared cache): **${pct(run.ceiling)}**.`,
+    `**${s.name}** — ${s.description}. ${s.requests.toLocaleString('en-US')} requests, open-loop Poisson ${fmt(run.rate)} req/s = ${pct(s.load)} of cold capacity (${fmt(run.coldCapacity)} req/s), seed ${s.seed}. Ideal hit-rate ceiling (infinite shared cache): **${pct(run.ceiling)}**; pooled cache (the fleet as one replica with all its memory and slots): **${pct(run.pooled.hitRate)}**, kvfleet at ${kvOfPooled(run)} of it. Whole run (ceiling, every policy, pooled cache): ${fmt(run.total.wallMs / 1000, 0)} s wall, ${fmt(run.total.cpuMs / 1000, 0)} s CPU.`,
     '',
     markdownTable(VIRTUAL_HEAD, virtualRows(run)),
   ];
@@ -116,17 +137,79 @@ async function cmdVirtual(o: {
     const policies = o.policies !== undefined ? policiesByName(o.policies) : defaultPolicies();
     const run = runVirtual(s, policies, say);
     process.stdout.write(
-      `\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`,
+      `\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}, pooled cache ${pct(run.pooled.hitRate)} (kvfleet ${kvOfPooled(run)} of it)\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`,
     );
     for (const t of checkTargets(run)) process.stdout.write(`  target ${t.met ? 'MET ' : 'MISS'} ${t.target}: ${t.value}\n`);
+    process.stdout.write(
+      `  whole run (ceiling, every policy, pooled cache): ${fmt(run.total.wallMs / 1000, 1)} s wall, ${fmt(run.total.cpuMs / 1000, 1)} s CPU\n`,
+    );
     await writeOut(
       o.out,
       `virtual-${name}.json`,
-      `${JSON.stringify({ machine: machine(), scenario: s, rate: run.rate, coldCapacity: run.coldCapacity, ceiling: run.ceiling, results: run.results, targets: checkTargets(run) }, null, 1)}\n`,
+      `${JSON.stringify({ machine: machine(), scenario: s, rate: run.rate, coldCapacity: run.coldCapacity, ceiling: run.ceiling, results: run.results, pooled: { ...run.pooled, perReplica: undefined }, total: run.total, targets: checkTargets(run) }, null, 1)}\n`,
     );
     await writeOut(o.out, `virtual-${name}.md`, virtualMarkdown(run));
     await writeOut(o.out, `virtual-${name}.svg`, virtualChart(run));
   }
+}
+
+// ── matrix ───────────────────────────────────────────────────────────────────────────────
+
+interface MatrixCli {
+  scenarios: string[];
+  replicas: string[];
+  loads: string[];
+  requests?: number;
+  seed: number;
+  policies?: string[];
+  out?: string;
+}
+
+function numbers(v: readonly string[], what: string, min: number, max: number): number[] {
+  return v.map((x) => {
+    const n = Number(x);
+    if (x.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${what}: expected numbers in [${min}, ${max}], got '${x}'`);
+    return n;
+  });
+}
+
+export function matrixMarkdown(rows: readonly MatrixRow[], wallS: number): string {
+  const met = rows.filter((r) => r.met).length;
+  const first = rows[0]?.run.scenario;
+  const lines = [
+    `**matrix** — every scenario × replicas × load, every policy on the same seeded stream (seed ${first?.seed ?? '–'}; requests per run: each scenario's default unless given). ` +
+      `**pooled** = the fleet as one replica: one LRU prefix cache holding all the replicas' blocks and all their slots, same workload and rules — the hit rate a single cache of the same total memory reaches. ` +
+      `A row is met when kvfleet's default has the best TTFT p90 and p99 of all policies (equal within ${TIE_REL * 100} % counts as a tie: the simulated TTFT takes discrete values) and ${pct(POOLED_SHARE)} of the pooled hit rate (n/a when the pooled cache hits nothing). ` +
+      `**${met} of ${rows.length} rows met.** Wall time of the whole matrix: ${fmt(wallS, 0)} s on this machine (2 CPUs shared with other work: wall times are noisy, figures are not).`,
+    '',
+    markdownTable(MATRIX_SUMMARY_HEAD, matrixSummaryRows(rows)),
+    '',
+    'Every policy, TTFT p90 / p99 ms · hit rate:',
+    '',
+    markdownTable(matrixDetailHead(rows), matrixDetailRows(rows)),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function cmdMatrix(o: MatrixCli): Promise<void> {
+  const started = performance.now();
+  const rows = runMatrix({
+    scenarios: scenarioNames(o.scenarios),
+    replicas: numbers(o.replicas, '--replicas', 1, 100_000),
+    loads: numbers(o.loads, '--loads', 0.01, 10),
+    requests: o.requests,
+    seed: o.seed,
+    policies: () => (o.policies !== undefined ? policiesByName(o.policies) : defaultPolicies()),
+    progress: say,
+  });
+  const wallS = (performance.now() - started) / 1000;
+  process.stdout.write(`\n${textTable(MATRIX_SUMMARY_HEAD, matrixSummaryRows(rows))}\n\n${textTable(matrixDetailHead(rows), matrixDetailRows(rows))}\n`);
+  const missed = rows.filter((r) => !r.met);
+  process.stdout.write(`\n${rows.length - missed.length} of ${rows.length} rows met; wall ${fmt(wallS, 0)} s\n`);
+  for (const r of missed) process.stdout.write(`  NOT MET ${r.scenario} ${r.replicas} replicas @ ${pct(r.load)}\n`);
+  await writeOut(o.out, 'matrix.json', `${JSON.stringify({ machine: machine(), options: o, wallS, rows: matrixJson(rows) }, null, 1)}\n`);
+  await writeOut(o.out, 'matrix.md', matrixMarkdown(rows, wallS));
 }
 
 // ── live ─────────────────────────────────────────────────────────────────────────────────
@@ -478,13 +561,16 @@ async function cmdReport(o: { results: string; write: string; commands: string }
     ['Virtual time: multi-turn conversations', 'virtual-multi-turn', 'virtual-multi-turn.svg'],
     ['Virtual time: no sharing', 'virtual-no-sharing', 'virtual-no-sharing.svg'],
     ['Virtual time at scale: 1,000 replicas × 1,000,000 requests', 'virtual-scale', 'virtual-scale.svg'],
+    ['Virtual time: the issue 14 matrix (every scenario × 8/16 replicas × 70/95 % load)', 'matrix', ''],
+    ['Virtual time at scale: adversarial traffic on 1,000 replicas', 'virtual-adversarial-scale', 'virtual-adversarial-scale.svg'],
     ['Live through Envoy (live-local)', 'live-local', 'live-local.svg'],
     ['Overhead of the ext_proc hop', 'overhead', 'overhead.svg'],
   ];
   for (const [title, base, svg] of sections) {
     const md = await read(`${base}.md`);
     if (md === undefined) continue;
-    parts.push(`## ${title}`, '', md.trim(), '', `![${title}](charts/${svg})`, '');
+    parts.push(`## ${title}`, '', md.trim(), '');
+    if (svg !== '') parts.push(`![${title}](charts/${svg})`, '');
   }
   const notes = await readFile(join(o.results, 'notes.md'), 'utf8').catch(() => undefined);
   if (notes !== undefined) parts.push(notes.trim(), '');
@@ -506,6 +592,18 @@ export function registerBenchCommand(program: Command): void {
     .option('--policies <list>', 'policies (round_robin, random, least_loaded, chwbl, sglang_cache_aware, kvfleet, kvfleet:<strategy>)', list)
     .option('--out <dir>', 'write JSON, markdown and SVG here')
     .action((o: Parameters<typeof cmdVirtual>[0]) => cmdVirtual(o));
+
+  bench
+    .command('matrix')
+    .description("issue 14 targets: every scenario × replicas × load, every policy, against the pooled cache (one cache of the fleet's whole memory)")
+    .option('--scenarios <list>', `scenarios (${SCENARIO_NAMES.join(', ')})`, list, [...MATRIX_SCENARIOS])
+    .option('--replicas <list>', 'replica counts', list, MATRIX_REPLICAS.map(String))
+    .option('--loads <list>', 'offered loads (share of cold capacity)', list, MATRIX_LOADS.map(String))
+    .option('--requests <n>', "requests per run (default: each scenario's)", num(1, 100_000_000))
+    .option('--seed <n>', 'seed', num(0, 2 ** 31), 1)
+    .option('--policies <list>', 'policies (default: every baseline and kvfleet)', list)
+    .option('--out <dir>', 'write matrix.json and matrix.md here')
+    .action((o: MatrixCli) => cmdMatrix(o));
 
   bench
     .command('live')

@@ -62,11 +62,19 @@ export interface DesResult {
   readonly events: number;
   /** Wall time of the run, ms (not part of the deterministic result). */
   readonly wallMs: number;
+  /** CPU time of this process during the run (user + system, every thread), ms: steadier than wall time on a shared machine. */
+  readonly cpuMs: number;
 }
 
 const ARRIVAL = 0;
 const FIRST_TOKEN = 1;
 const COMPLETE = 2;
+
+/** CPU ms (user + system) this process used since `start` (process.cpuUsage()). */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
 
 export function addresses(n: number): string[] {
   const out = new Array<string>(n);
@@ -106,6 +114,7 @@ interface Slot {
 /** Run one policy over one workload on a fresh fleet (empty caches). */
 export function runDes(policyFactory: PolicyFactory, workload: Workload, opts: DesOptions): DesResult {
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
   const m = opts.model;
   const n = m.replicas;
   const env = policyEnv(m, opts.seed);
@@ -318,5 +327,6 @@ export function runDes(policyFactory: PolicyFactory, workload: Workload, opts: D
     imbalance: sumMean > 0 ? maxMean / (sumMean / n) : 1,
     events,
     wallMs: performance.now() - wallStart,
+    cpuMs: cpuMsSince(cpuStart),
   };
 }

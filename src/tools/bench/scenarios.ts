@@ -125,13 +125,22 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
         ...common(20_000),
       };
     }
+    case 'adversarial-scale': {
+      // Issue 14 item 6: the adversarial workload on 1,000 replicas × 1,000,000 requests.
+      const a = scenario('adversarial', { ...o, replicas: o.replicas ?? 1000, requests: o.requests ?? 1_000_000 });
+      return { ...a, name };
+    }
     case 'adversarial': {
       // Issue 14: long real-world-shaped traffic at 95 % load, caches of about one GPU's KV each.
-      const spec = DEFAULT_SPECS.adversarial;
       const replicas = o.replicas ?? 16;
+      const base = DEFAULT_SPECS.adversarial;
+      if (base.kind !== 'adversarial') throw new Error('unreachable');
+      // Follow-ups come from the latest 16 conversations per replica (at least 256): the same
+      // seconds between a conversation's turns on 16 replicas as on 1,000.
+      const spec: WorkloadSpec = { ...base, recentConversations: Math.max(base.recentConversations, 16 * replicas) };
       return {
         name,
-        description: `every prompt starts with one shared 64-token block; 1k–90k tokens (90 % under 8k); 40 % follow-up turns without session ids; bursts ±50 % every 5 s; ${replicas} replicas, 64k tokens of KV cache each`,
+        description: `every prompt starts with one shared 64-token block; 1k–90k tokens (90 % under 8k); 40 % follow-up turns without session ids (of the latest ${Math.max(256, 16 * replicas)} conversations); bursts ±50 % every 5 s; ${replicas} replicas, 64k tokens of KV cache each`,
         spec,
         model: simModel({ replicas, cacheBlocks: Math.ceil(65_536 / BT), maxWaiting: 1_000_000 }),
         arrivals: { mode: 'open' } as const,
@@ -156,5 +165,5 @@ export function scenario(name: ScenarioName, o: ScenarioOptions = {}): Scenario 
   }
 }
 
-export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'adversarial', 'scale'] as const;
+export const SCENARIO_NAMES = ['shared-prefix', 'multi-turn', 'no-sharing', 'adversarial', 'scale', 'adversarial-scale'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

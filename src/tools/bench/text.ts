@@ -3,11 +3,22 @@
 // letters drawn from a hash of (s, j), then a space. A source's first L tokens are always the
 // same text, so requests that share spans share a text prefix — for the simulator's block
 // hashes and kvfleet's fingerprint alike. Never real language; never a secret.
+// Speed (the virtual benchmark renders ~10^6 prompts of up to 90k tokens):
+//   - letters are written as bytes into one buffer and decoded once (latin1), no string
+//     concatenation per token;
+//   - every source's text is memoised (bounded LRU by characters) and extended in place: a
+//     follow-up turn renders only its new tokens;
+//   - chatMessages(…, maxChars) stops once the messages hold maxChars characters: a caller
+//     that reads only a prefix of the prompt (kvfleet's fingerprint reads at most
+//     max_blocks × block characters) never renders the rest.
 import { SRC_SYSTEM, SRC_QUESTION, type BenchRequest, type Span } from './workload.js';
 
-const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
-const CACHE_MAX = 512;
-const cache = new Map<number, string>();
+const A = 97; // 'a'
+const SPACE = 32;
+/** Memo budget, characters over all sources (≈ 2 bytes each in V8's worst case). */
+const MEMO_CHARS = 48 * 1024 * 1024;
+const memo = new Map<number, string>();
+let memoChars = 0;
 
 function mix(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
@@ -15,37 +26,59 @@ function mix(a: number, b: number): number {
   return (h ^ (h >>> 13)) >>> 0;
 }
 
-function generate(src: number, tokens: number, charsPerToken: number): string {
+let scratch = Buffer.allocUnsafe(1 << 16);
+
+/** Text of tokens [from, to) of source `src`. */
+function generate(src: number, from: number, to: number, charsPerToken: number): string {
   const lo = src >>> 0;
   const hi = Math.floor(src / 4294967296);
   const seed = mix(lo, hi);
-  const parts = new Array<string>(tokens);
-  for (let j = 0; j < tokens; j++) {
+  const len = (to - from) * charsPerToken;
+  if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, scratch.length * 2));
+  const b = scratch;
+  let p = 0;
+  for (let j = from; j < to; j++) {
     let h = mix(seed, j);
-    let t = '';
     for (let c = 0; c < charsPerToken - 1; c++) {
-      t += LETTERS.charAt(h % 26);
+      b[p++] = A + (h % 26);
       h = Math.floor(h / 26) || mix(h, c);
     }
-    parts[j] = `${t} `;
+    b[p++] = SPACE;
   }
-  return parts.join('');
+  return b.toString('latin1', 0, len);
 }
 
-/** Text of the first `tokens` tokens of source `src`. System prompts are memoised (bounded). */
+function remember(key: number, text: string): void {
+  const old = memo.get(key);
+  if (old !== undefined) {
+    memo.delete(key);
+    memoChars -= old.length;
+  }
+  memo.set(key, text);
+  memoChars += text.length;
+  while (memoChars > MEMO_CHARS && memo.size > 1) {
+    const [k, v] = memo.entries().next().value as [number, string];
+    memo.delete(k);
+    memoChars -= v.length;
+  }
+}
+
+/** Text of the first `tokens` tokens of source `src` (memoised, extended on demand). */
 export function sourceText(src: number, tokens: number, charsPerToken = 4): string {
-  const shared = src >= SRC_SYSTEM && src < SRC_QUESTION;
-  if (!shared) return generate(src, tokens, charsPerToken);
   const want = tokens * charsPerToken;
   const key = src * 64 + charsPerToken;
-  const hit = cache.get(key);
-  if (hit !== undefined && hit.length >= want) return hit.length === want ? hit : hit.slice(0, want);
-  const text = generate(src, tokens, charsPerToken);
-  if (cache.size >= CACHE_MAX) {
-    const oldest = cache.keys().next().value;
-    if (oldest !== undefined) cache.delete(oldest);
+  const hit = memo.get(key);
+  if (hit !== undefined && hit.length >= want) {
+    // Refresh in LRU order only for shared sources (cheap enough either way).
+    if (src >= SRC_SYSTEM && src < SRC_QUESTION) {
+      memo.delete(key);
+      memo.set(key, hit);
+    }
+    return hit.length === want ? hit : hit.slice(0, want);
   }
-  cache.set(key, text);
+  const have = hit !== undefined ? hit.length / charsPerToken : 0;
+  const text = hit !== undefined ? hit + generate(src, have, tokens, charsPerToken) : generate(src, 0, tokens, charsPerToken);
+  if (text.length <= MEMO_CHARS / 16) remember(key, text);
   return text;
 }
 
@@ -54,17 +87,28 @@ export interface ChatMessage {
   readonly content: string;
 }
 
-/** The request as chat messages: system spans → one system message, the rest → one user message. */
-export function chatMessages(spans: readonly Span[], charsPerToken = 4): ChatMessage[] {
+/**
+ * The request as chat messages: system spans → one system message, the rest → one user
+ * message. With `maxChars`, text is rendered only until the messages hold maxChars characters
+ * (in span order); the rest is left out. The messages are the same as without the limit up to
+ * that point, and there are as many of them.
+ */
+export function chatMessages(spans: readonly Span[], charsPerToken = 4, maxChars = Infinity): ChatMessage[] {
   let system = '';
   let user = '';
+  let hasSystem = false;
+  let left = maxChars;
   for (const s of spans) {
-    const t = sourceText(s.src, s.tokens, charsPerToken);
+    if (s.role === 'system' && s.tokens > 0) hasSystem = true;
+    if (left <= 0) continue;
+    const tokens = Math.min(s.tokens, Math.ceil(left / charsPerToken));
+    const t = sourceText(s.src, tokens, charsPerToken);
+    left -= t.length;
     if (s.role === 'system') system += t;
     else user += t;
   }
   const out: ChatMessage[] = [];
-  if (system.length > 0) out.push({ role: 'system', content: system });
+  if (hasSystem) out.push({ role: 'system', content: system });
   out.push({ role: 'user', content: user });
   return out;
 }

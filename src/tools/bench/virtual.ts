@@ -1,6 +1,7 @@
 // Virtual-time benchmark runner: every policy over the same scenario (same seed, same request
 // stream, fresh caches per run) plus the workload's ideal hit-rate ceiling.
-import { runDes, type DesResult } from './des.js';
+import { cpuMsSince, runDes, type DesResult } from './des.js';
+import { runPooled } from './pooled.js';
 import type { PolicyFactory } from './policy.js';
 import { chwblFactory, leastLoaded, randomPolicy, roundRobin } from './policies/baselines.js';
 import { kvfleetFactory } from './policies/kvfleet.js';
@@ -31,10 +32,17 @@ export interface VirtualRun {
   readonly coldCapacity: number;
   readonly ceiling: number;
   readonly results: readonly DesResult[];
+  /** The fleet as one replica with all its memory and slots (pooled.ts): the hit-rate ceiling of that memory. */
+  readonly pooled: DesResult;
+  /** The whole run (ceiling, every policy, pooled cache): wall and CPU ms. */
+  readonly total: { readonly wallMs: number; readonly cpuMs: number };
 }
 
 export function runVirtual(s: Scenario, policies: readonly PolicyFactory[], progress?: (msg: string) => void): VirtualRun {
+  const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const stream = streamOf(s);
+  progress?.(`virtual ${s.name}: ideal ceiling (infinite shared cache)…`);
   const ceiling = idealHitRate(createWorkload(s.spec, stream), s.model.blockTokens).rate;
   const results: DesResult[] = [];
   for (const p of policies) {
@@ -45,7 +53,13 @@ export function runVirtual(s: Scenario, policies: readonly PolicyFactory[], prog
     );
     results.push(r);
   }
-  return { scenario: s, rate: stream.rate, coldCapacity: coldCapacity(s.spec, s.model), ceiling, results };
+  progress?.(`virtual ${s.name}: pooled cache (one replica with the fleet's memory)…`);
+  const pooled = runPooled(s);
+  const total = { wallMs: performance.now() - wall0, cpuMs: cpuMsSince(cpu0) };
+  progress?.(
+    `virtual ${s.name}: pooled cache done in ${(pooled.wallMs / 1000).toFixed(1)} s; whole run ${(total.wallMs / 1000).toFixed(1)} s wall, ${(total.cpuMs / 1000).toFixed(1)} s CPU`,
+  );
+  return { scenario: s, rate: stream.rate, coldCapacity: coldCapacity(s.spec, s.model), ceiling, results, pooled, total };
 }
 
 export const VIRTUAL_HEAD = [
@@ -61,6 +75,7 @@ export const VIRTUAL_HEAD = [
   'max/mean in-flight',
   'rejected',
   'wall s',
+  'CPU s',
   'req/s (wall)',
 ] as const;
 
@@ -79,6 +94,7 @@ export function virtualRows(run: VirtualRun): Cell[][] {
     fmt(r.imbalance, 2),
     r.rejected,
     fmt(r.wallMs / 1000, 1),
+    fmt(r.cpuMs / 1000, 1),
     Math.round(r.requests / (r.wallMs / 1000)).toLocaleString('en-US'),
   ]);
 }

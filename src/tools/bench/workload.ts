@@ -95,6 +95,12 @@ export interface AdversarialSpec {
   readonly maxTokens: number;
   /** Share of requests that continue a recent conversation (no session id). */
   readonly followUpShare: number;
+  /**
+   * Follow-ups continue one of the `recentConversations` latest conversations (uniformly).
+   * Scenarios scale it with the fleet (16 per replica, at least 256) so that a conversation's
+   * turns stay seconds apart whatever the arrival rate.
+   */
+  readonly recentConversations: number;
   /** New user tokens of a follow-up turn. */
   readonly turnTokens: number;
   readonly outputTokens: number;
@@ -131,6 +137,7 @@ export const DEFAULT_SPECS: Readonly<Record<WorkloadKind, WorkloadSpec>> = Objec
     midTokens: 8000,
     maxTokens: 90_000,
     followUpShare: 0.4,
+    recentConversations: 256,
     turnTokens: 400,
     outputTokens: 16,
     burstFactor: 1.5,
@@ -308,7 +315,9 @@ class MultiTurn implements Workload {
 class Adversarial implements Workload {
   readonly kind = 'adversarial' as const;
   private readonly rng: Rng;
+  /** The latest conversations, oldest first, in a ring: recent[(recentStart + i) % cap]. */
   private readonly recent: Array<{ id: number; history: number }> = [];
+  private recentStart = 0;
   private i = 0;
   private convs = 0;
   private t = 0;
@@ -331,14 +340,20 @@ class Adversarial implements Workload {
     const phase = Math.floor(this.t / s.burstMs) % 2 === 0 ? s.burstFactor : 2 - s.burstFactor;
     this.t += exponential(this.rng, 1000 / (this.stream.rate * phase));
     let conv: { id: number; history: number };
-    if (this.recent.length > 0 && this.rng.next() < s.followUpShare) {
-      conv = this.recent[intBelow(this.rng, this.recent.length)] as { id: number; history: number };
+    const recent = this.recent;
+    const cap = Math.max(1, s.recentConversations);
+    if (recent.length > 0 && this.rng.next() < s.followUpShare) {
+      conv = recent[(this.recentStart + intBelow(this.rng, recent.length)) % recent.length] as { id: number; history: number };
       conv.history = Math.min(s.maxTokens, conv.history + s.outputTokens + s.turnTokens);
     } else {
       const size = this.rng.next() < 0.9 ? this.logUniform(s.minTokens, s.midTokens) : this.logUniform(s.midTokens, s.maxTokens);
       conv = { id: this.convs++, history: Math.max(1, size - s.commonTokens) };
-      this.recent.push(conv);
-      if (this.recent.length > 256) this.recent.shift();
+      // Full: the new conversation takes the oldest one's place.
+      if (recent.length < cap) recent.push(conv);
+      else {
+        recent[this.recentStart] = conv;
+        this.recentStart = (this.recentStart + 1) % cap;
+      }
     }
     const spans: Span[] = [
       { src: SRC_COMMON, tokens: s.commonTokens, role: 'system' },

@@ -2,7 +2,12 @@
 // calls and the finish() Envoy's access log leads to (src/router), over a fleet file
 // generated for the simulated fleet (one model, one endpoint per replica).
 //   request  the workload request rendered as chat messages (text.ts), x-session-id =
-//            conversation id for multi-turn traffic (what a chat front end sends)
+//            conversation id for multi-turn traffic (what a chat front end sends). Only the
+//            text the decision reads is rendered: the fingerprint hashes at most
+//            max_blocks × block characters and session inference reads one block past them,
+//            so messages stop at (max_blocks + 1) × block characters; promptChars is the whole
+//            prompt's. Same fingerprint, same decisions as with the whole text (test:
+//            bench-fast-path), and the PII scan of admission reads that prefix only.
 //   live     per endpoint: kvfleet's own in-flight count, healthy, and (engineMetrics) the
 //            engine's running / waiting / KV usage / KV capacity — what the scrapers read from
 //            vLLM's /metrics, exact and fresh here (production reads them every few seconds)
@@ -16,6 +21,7 @@ import { createLearnedState } from '../../../core/learned/learned-state.js';
 import { seededRng } from '../../../core/rng.js';
 import type { EndpointView, EngineLoad, LiveView, PreciseMatch } from '../../../core/types.js';
 import type { RequestInput } from '../../../request/types.js';
+import { blockChars } from '../../../core/fingerprint.js';
 import { Router, type Routed, type RouteMeta } from '../../../router/router.js';
 import type { FleetView, Policy, PolicyEnv, PolicyFactory, RoutedRequest } from '../policy.js';
 import { chatMessages } from '../text.js';
@@ -41,6 +47,8 @@ export interface KvfleetPolicyOptions {
     /** The request's blocks are cached (or not) on that replica now: the engine has reported them. */
     settled(r: RoutedRequest, endpoint: string): void;
   };
+  /** Render the whole prompt text (the slow reference path; default: only what the decision reads). */
+  readonly fullText?: boolean;
 }
 
 /** The fleet file the virtual benchmark gives kvfleet (also written by live-local). */
@@ -152,18 +160,17 @@ export function kvfleetFactory(opts: KvfleetPolicyOptions = {}): PolicyFactory {
       const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(env.seed)), now: () => clock, kvIndex });
       const pending = new Map<number, Routed>();
       const sessions = opts.sessions !== false;
+      const bc = blockChars(fleet.affinity);
+      const textLimit = opts.fullText === true ? Infinity : (fleet.affinity.max_blocks + 1) * bc;
       return {
         name: label,
         pick(r: RoutedRequest, view: FleetView, now: number, out: Int32Array) {
           live.view = view;
           clock = now;
           current = { r, view };
-          const messages = chatMessages(r.req.spans, env.charsPerToken);
-          let chars = 0;
-          const segments = messages.map((m) => {
-            chars += m.content.length;
-            return { role: m.role, text: m.content };
-          });
+          const messages = chatMessages(r.req.spans, env.charsPerToken, textLimit);
+          const chars = r.req.promptTokens * env.charsPerToken;
+          const segments = messages.map((m) => ({ role: m.role, text: m.content }));
           const input: RequestInput = {
             api: 'chat',
             model: BENCH_MODEL,
