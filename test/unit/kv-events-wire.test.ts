@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { encode as msgpack } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { blockKey } from '../../src/fleet/kv-events/block-hash.js';
-import { decodeBatch, decodeSeq, encodeBatch, encodeSeq, type BlockStored, type KvEventBatch } from '../../src/fleet/kv-events/wire.js';
+import { decodeSeq, encodeBatch, encodeSeq, type BlockStored, type KvEventBatch } from '../../src/fleet/kv-events/wire.js';
+import { decodeBatch } from '../../src/fleet/kv-events/wire-decode.js';
 
 const fixtures = new URL('../fixtures/kv-events/', import.meta.url);
 const batches = (JSON.parse(readFileSync(new URL('wire-vectors.json', fixtures), 'utf8')) as { batches: { name: string; hex: string }[] }).batches;

@@ -10,7 +10,8 @@
 // Unreliable lasts until an AllBlocksCleared event (the engine's cache is empty and known to be),
 // or a publisher restart seen from seq 0. Events keep being applied while unreliable.
 import { blockKey } from './block-hash.js';
-import { decodeBatch, type DecodeLimits, type KvEventBatch } from './wire.js';
+import type { KvEventBatch } from './wire.js';
+import { decodeBatch, type DecodeLimits } from './wire-decode.js';
 
 export interface StoredMeta {
   readonly blockSize: number;

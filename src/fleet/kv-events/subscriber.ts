@@ -12,7 +12,8 @@
 import { Subscriber } from 'zeromq';
 import { requestReplay } from './replay-client.js';
 import { ReplicaStream, type KvEventHandlers, type StreamStatus } from './replica-stream.js';
-import { decodeSeq, type DecodeLimits } from './wire.js';
+import { decodeSeq } from './wire.js';
+import type { DecodeLimits } from './wire-decode.js';
 
 export interface KvEventSource {
   /** kvfleet's name of the replica (its ip:port); handlers receive it. */

@@ -133,5 +133,3 @@ export function encodeBatch(batch: KvEventBatch, form: EventForm = 'map'): Uint8
   out.set(rank, 10 + events.length);
   return out;
 }
-
-export { decodeBatch, type DecodeResult, type DecodeLimits } from './wire-decode.js';
