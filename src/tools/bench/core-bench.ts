@@ -16,9 +16,10 @@ import { parseFleet } from '../../config/load.js';
 import { createLearnedState } from '../../core/learned/learned-state.js';
 import { seededRng } from '../../core/rng.js';
 import type { EndpointView, LiveView } from '../../core/types.js';
-import type { PromptSegment, RequestInput } from '../../request/types.js';
+import type { RequestInput } from '../../request/types.js';
 import { Router, type RouteMeta } from '../../router/router.js';
 import { benchText } from './pii-corpus.js';
+import { chatInput } from './chat-input.js';
 
 const ENDPOINTS = Number(process.env['KVFLEET_BENCH_ENDPOINTS'] ?? 16);
 const WARMUP = 2_000;
@@ -50,24 +51,10 @@ ${policy ? on : 'policy: { pii: { enabled: false } }\n'}models:
 }
 
 function input(system: string, user: string): RequestInput {
-  const segments: PromptSegment[] = [
+  return chatInput([
     { role: 'system', text: system },
     { role: 'user', text: user },
-  ];
-  return {
-    api: 'chat',
-    model: 'm',
-    stream: false,
-    segments,
-    promptChars: system.length + user.length,
-    hasTools: false,
-    jsonMode: false,
-    hasImages: false,
-    maxOutputTokens: 256,
-    user: undefined,
-    body: {},
-    bodyChanged: false,
-  };
+  ]);
 }
 
 class BenchLive implements LiveView {

@@ -17,6 +17,7 @@ import { LiveEndpoints } from '../../fleet/live-endpoints.js';
 import type { RequestInput } from '../../request/types.js';
 import { Router, type RouteMeta } from '../../router/router.js';
 import { startSim } from '../sim/index.js';
+import { chatInput } from './chat-input.js';
 
 const SECONDS = Number(process.env['KVFLEET_BENCH_SECONDS'] ?? 20);
 const TOKENS = 40;
@@ -42,23 +43,8 @@ models:
 `;
 }
 
-const input = (i: number): RequestInput => {
-  const text = `request ${i}: tell me something new`;
-  return {
-    api: 'chat',
-    model: 'm',
-    stream: true,
-    segments: [{ role: 'user', text }],
-    promptChars: text.length,
-    hasTools: false,
-    jsonMode: false,
-    hasImages: false,
-    maxOutputTokens: TOKENS,
-    user: undefined,
-    body: {},
-    bodyChanged: false,
-  };
-};
+const input = (i: number): RequestInput =>
+  chatInput([{ role: 'user', text: `request ${i}: tell me something new` }], { stream: true, maxOutputTokens: TOKENS });
 
 /** Stream one completion from `endpoint`; resolves with the time to the first token (ms from `t0`) and the status. */
 function stream(endpoint: string, i: number, t0: number): Promise<{ status: number; ttftMs: number | undefined }> {

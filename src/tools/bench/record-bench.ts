@@ -12,11 +12,11 @@ import type { RecordConfig } from '../../config/record-schema.js';
 import { createLearnedState } from '../../core/learned/learned-state.js';
 import { seededRng } from '../../core/rng.js';
 import type { LiveView } from '../../core/types.js';
-import type { RequestInput } from '../../request/types.js';
 import { Recorder } from '../../router/recorder.js';
 import type { RequestReport } from '../../router/report.js';
 import { Router } from '../../router/router.js';
 import { benchText } from './pii-corpus.js';
+import { chatInput } from './chat-input.js';
 
 const SAMPLES = 5_000;
 
@@ -49,20 +49,10 @@ function report(kb: number): RequestReport {
     { role: 'system', text: system },
     { role: 'user', text: 'What does the second paragraph say about the ledger?' },
   ];
-  const input: RequestInput = {
-    api: 'chat',
-    model: 'm',
+  const input = chatInput(segments, {
     stream: true,
-    segments,
-    promptChars: segments.reduce((n, s) => n + s.text.length, 0),
-    hasTools: false,
-    jsonMode: false,
-    hasImages: false,
-    maxOutputTokens: 256,
-    user: undefined,
     body: { model: 'm', messages: segments.map((s) => ({ role: s.role, content: s.text })), stream: true, max_tokens: 256 },
-    bodyChanged: false,
-  };
+  });
   const a = router.admit('bench-1', input, { sessionId: 'sess-1', overrides: { strategy: undefined, models: undefined, priority: undefined } });
   const routed = router.routeNow(a);
   router.finish(routed, { status: 200, served: routed.decision.endpoints[0], attempts: 1, ttfbMs: 40, durationMs: 900, headers: new Map() });

@@ -15,6 +15,7 @@ import { MemoryUsageStore } from '../../state/memory-usage.js';
 import { RedisUsageStore } from '../../state/redis-usage.js';
 import type { UsageStore } from '../../state/usage-store.js';
 import { freePort, waitFor } from '../ports.js';
+import { chatInput } from './chat-input.js';
 
 const RATE = Number(process.env['KVFLEET_BENCH_RATE'] ?? 200);
 const REQUESTS = Number(process.env['KVFLEET_BENCH_REQUESTS'] ?? 2000);
@@ -28,21 +29,7 @@ tenants:
 `;
 
 function input(i: number): RequestInput {
-  const text = `request ${i}: summarise the quarterly report section ${i % 17} in three sentences.`;
-  return {
-    api: 'chat',
-    model: 'm',
-    stream: false,
-    segments: [{ role: 'user', text }],
-    promptChars: text.length,
-    hasTools: false,
-    jsonMode: false,
-    hasImages: false,
-    maxOutputTokens: 256,
-    user: undefined,
-    body: {},
-    bodyChanged: false,
-  };
+  return chatInput([{ role: 'user', text: `request ${i}: summarise the quarterly report section ${i % 17} in three sentences.` }]);
 }
 
 function pct(sorted: number[], p: number): number {
