@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlockCache, NumLru } from '../../src/tools/bench/block-cache.js';
+import { BlockCache } from '../../src/tools/bench/block-cache.js';
 import { runDes, type ReplicaModel } from '../../src/tools/bench/des.js';
 import { EventHeap } from '../../src/tools/bench/event-heap.js';
 import { roundRobin, leastLoaded } from '../../src/tools/bench/policies/baselines.js';
@@ -59,12 +59,13 @@ describe('block cache', () => {
     }
   });
 
-  it('NumLru evicts the least recently used key', () => {
-    const l = new NumLru(3);
-    for (const k of [1, 2, 3]) l.touch(k);
-    l.touch(1);
-    l.touch(4);
-    expect([1, 2, 3, 4].map((k) => l.has(k))).toEqual([true, false, true, true]);
+  it('a full cache evicts the least recently used block', () => {
+    const c = new BlockCache(3, 16);
+    c.insert([1, 2, 3]);
+    c.insert([1]);
+    c.insert([4]);
+    expect([1, 2, 3, 4].map((k) => c.has(k))).toEqual([true, false, true, true]);
+    expect(c.size).toBe(3);
   });
 });
 

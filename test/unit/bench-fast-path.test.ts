@@ -12,7 +12,7 @@ import { chatMessages, sourceText } from '../../src/tools/bench/text.js';
 import { createWorkload, SRC_ADVERSARIAL, SRC_COMMON, SRC_SYSTEM, type Span } from '../../src/tools/bench/workload.js';
 
 /** The generator as it was: one string per token, letters appended one at a time. */
-function referenceText(src: number, tokens: number, charsPerToken: number): string {
+function referenceText(src: number, tokens: number, charsPerToken: number, from = 0): string {
   const mix = (a: number, b: number): number => {
     let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b;
     h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
@@ -20,7 +20,7 @@ function referenceText(src: number, tokens: number, charsPerToken: number): stri
   };
   const seed = mix(src >>> 0, Math.floor(src / 4294967296));
   const parts: string[] = [];
-  for (let j = 0; j < tokens; j++) {
+  for (let j = from; j < tokens; j++) {
     let h = mix(seed, j);
     let t = '';
     for (let c = 0; c < charsPerToken - 1; c++) {
@@ -65,6 +65,13 @@ describe('virtual benchmark fast path', () => {
         for (const tokens of [5, 1, 700, 64, 2000, 2000, 3]) expect(sourceText(src, tokens, cpt)).toBe(referenceText(src, tokens, cpt));
       }
     }
+  });
+
+  it('prompt text is the reference generator’s where a token’s hash is too small for three base-26 digits (the re-mixed letters)', () => {
+    // mix(seed of source 7, 4,858,487) = 39 < 26²: the table path hands this token to the per-letter rule.
+    const at = 4_858_487;
+    const text = sourceText(7, at + 3, 4);
+    expect(text.slice(4 * (at - 2))).toBe(referenceText(7, at + 3, 4, at - 2));
   });
 
   it('chat messages with a character limit are a prefix of the whole ones, as many messages, at least the limit long', () => {

@@ -85,8 +85,8 @@ describe('matrix verdicts', () => {
     expect(none.met).toBe(true);
   });
 
-  it('runs every scenario × replicas × load with every policy and the pooled cache', () => {
-    const rows = runMatrix({
+  it('runs every scenario × replicas × load with every policy and the pooled cache', async () => {
+    const rows = await runMatrix({
       scenarios: ['no-sharing', 'adversarial'],
       replicas: [4],
       loads: [0.7, 0.95],

@@ -97,8 +97,9 @@ export function assessModel(i: AssessInput): ModelAssessment {
   const { model, affinity: a, fp } = i;
   const addrs = endpointsOf(model, i.live);
   const n = addrs.length;
-  // One allocation for every per-endpoint column: 5 float64, 2 int32, 3 uint8 columns.
-  const buf = new ArrayBuffer(n * (5 * 8 + 2 * 4 + 3));
+  // One allocation for every per-endpoint column: 5 float64, 4 int32 (2 of them the usable and
+  // cooling index lists, cut to length at the end), 3 uint8 columns.
+  const buf = new ArrayBuffer(n * (5 * 8 + 4 * 4 + 3));
   const inflight = new Float64Array(buf, 0, n);
   const load = new Float64Array(buf, 8 * n, n);
   const waitMs = new Float64Array(buf, 16 * n, n);
@@ -107,11 +108,13 @@ export function assessModel(i: AssessInput): ModelAssessment {
   const ringRank = ringRanks(addrs, i.ringKey, a.virtual_nodes, new Int32Array(buf, 40 * n, n));
   const matched = matchedBlocksOf(addrs, i.keys, fp.blocks, i.index, new Int32Array(buf, 44 * n, n));
   if (i.precise !== undefined && i.precise.shares.size > 0) preciseBlocksOf(addrs, i.precise, fp, matched);
-  const healthy = new Uint8Array(buf, 48 * n, n);
-  const cooling = new Uint8Array(buf, 49 * n, n);
-  const stale = new Uint8Array(buf, 50 * n, n);
-  const usable: number[] = [];
-  const coolingList: number[] = [];
+  const usable = new Int32Array(buf, 48 * n, n);
+  const coolingList = new Int32Array(buf, 52 * n, n);
+  let usableCount = 0;
+  let coolingCount = 0;
+  const healthy = new Uint8Array(buf, 56 * n, n);
+  const cooling = new Uint8Array(buf, 57 * n, n);
+  const stale = new Uint8Array(buf, 58 * n, n);
   const coldPrefill = prefillMsOf(fp.promptTokens, 0, fp.blockTokens, a);
   let total = 0;
   let healthyCount = 0;
@@ -137,9 +140,9 @@ export function assessModel(i: AssessInput): ModelAssessment {
     ttftMs[e] = w + p;
     if (ok) {
       healthyCount++;
-      if (cool) coolingList.push(e);
+      if (cool) coolingList[coolingCount++] = e;
       else {
-        usable.push(e);
+        usable[usableCount++] = e;
         total += l;
       }
     }
@@ -159,10 +162,10 @@ export function assessModel(i: AssessInput): ModelAssessment {
     prefillMs,
     ttftMs,
     ringRank,
-    usable: Int32Array.from(usable),
-    coolingIdx: Int32Array.from(coolingList),
+    usable: usable.subarray(0, usableCount),
+    coolingIdx: coolingList.subarray(0, coolingCount),
     healthyCount,
-    cap: loadCap(total, usable.length, i.loadBound),
+    cap: loadCap(total, usableCount, i.loadBound),
     pin,
   };
 }

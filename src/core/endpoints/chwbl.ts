@@ -58,9 +58,15 @@ export function ringRanks(endpoints: readonly string[], key: number, vnodes: num
     if ((pts[mid] as number) < key) lo = mid + 1;
     else hi = mid;
   }
+  // Clockwise from lo to the end, then from the start: no modulo per step.
+  const owner = ring.owner;
   let seen = 0;
-  for (let step = 0; step < pts.length && seen < n; step++) {
-    const o = ring.owner[(lo + step) % pts.length] as number;
+  for (let p = lo; p < pts.length && seen < n; p++) {
+    const o = owner[p] as number;
+    if (ranks[o] === -1) ranks[o] = seen++;
+  }
+  for (let p = 0; p < lo && seen < n; p++) {
+    const o = owner[p] as number;
     if (ranks[o] === -1) ranks[o] = seen++;
   }
   return ranks;

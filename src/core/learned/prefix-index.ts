@@ -21,11 +21,18 @@
 //           exactly 1 block, so only the few holders of block 1 need a lookup
 //           (matchedBlocks: O(root holders) array writes + O(block-1 holders · log blocks)).
 // At most `maxEndpoints` endpoints are tracked (least recently routed forgotten
-// first); `retain` forgets endpoints that left the fleet.
+// first); `retain` forgets endpoints that left the fleet. Each endpoint's keys are a
+// KeyLru (typed arrays, no allocation per key): recording a 256-block prompt is 256
+// touches, not 256 Map deletes and inserts of boxed numbers.
+import { KeyLru } from './key-lru.js';
+
+/** Tags of a key in an endpoint's KeyLru: recorded as some prompt's block 0 / block 1. */
+const ROOT = 1;
+const SECOND = 2;
 
 export class PrefixIndex {
   /** endpoint → its keys in recency order. Invariant: endpoint ∈ roots(k) ⇒ k ∈ byEndpoint(endpoint). */
-  private readonly byEndpoint = new Map<string, Map<number, true>>();
+  private readonly byEndpoint = new Map<string, KeyLru>();
   private readonly roots = new Map<number, Set<string>>();
   /** Invariant: endpoint ∈ seconds(k) ⇒ k ∈ byEndpoint(endpoint), k recorded as some prompt's block 1. */
   private readonly seconds = new Map<number, Set<string>>();
@@ -75,7 +82,7 @@ export class PrefixIndex {
     if (n <= 0) return;
     let lru = this.byEndpoint.get(endpoint);
     if (lru === undefined) {
-      lru = new Map();
+      lru = new KeyLru(Math.min(n * 2, Math.max(1, Math.floor(capacity)) + 1));
       if (this.byEndpoint.size >= this.maxEndpoints) {
         const oldest = this.byEndpoint.keys().next().value;
         if (oldest !== undefined) this.forget(oldest);
@@ -84,11 +91,9 @@ export class PrefixIndex {
       this.byEndpoint.delete(endpoint); // re-insert: most recently routed endpoint last
     }
     this.byEndpoint.set(endpoint, lru);
-    for (let i = n - 1; i >= 0; i--) {
-      const k = keys[i] as number;
-      lru.delete(k);
-      lru.set(k, true);
-    }
+    for (let i = n - 1; i >= 2; i--) lru.touch(keys[i] as number);
+    if (n >= 2) lru.touch(keys[1] as number, SECOND);
+    lru.touch(keys[0] as number, ROOT);
     const root = keys[0] as number;
     let set = this.roots.get(root);
     if (set === undefined) this.roots.set(root, (set = new Set()));
@@ -101,10 +106,10 @@ export class PrefixIndex {
     }
     const cap = Math.max(1, Math.floor(capacity));
     while (lru.size > cap) {
-      const oldest = lru.keys().next().value;
+      const oldest = lru.evictOldest();
       if (oldest === undefined) break;
-      lru.delete(oldest);
-      this.dropHolder(oldest, endpoint);
+      // Only keys once recorded as a block 0 or 1 are in the reverse maps.
+      if (lru.lastEvictedTag !== 0) this.dropHolder(oldest, endpoint);
     }
   }
 

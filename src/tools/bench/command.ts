@@ -135,7 +135,7 @@ async function cmdVirtual(o: {
   for (const name of scenarioNames(o.scenario)) {
     const s = scenario(name, { requests: o.requests, replicas: o.replicas, load: o.load, seed: o.seed });
     const policies = o.policies !== undefined ? policiesByName(o.policies) : defaultPolicies();
-    const run = runVirtual(s, policies, say);
+    const run = await runVirtual(s, policies, say);
     process.stdout.write(
       `\n${name}: ${s.description}\nrate ${fmt(run.rate)} req/s, ceiling ${pct(run.ceiling)}, pooled cache ${pct(run.pooled.hitRate)} (kvfleet ${kvOfPooled(run)} of it)\n${textTable(VIRTUAL_HEAD, virtualRows(run))}\n`,
     );
@@ -194,7 +194,7 @@ export function matrixMarkdown(rows: readonly MatrixRow[], wallS: number): strin
 
 async function cmdMatrix(o: MatrixCli): Promise<void> {
   const started = performance.now();
-  const rows = runMatrix({
+  const rows = await runMatrix({
     scenarios: scenarioNames(o.scenarios),
     replicas: numbers(o.replicas, '--replicas', 1, 100_000),
     loads: numbers(o.loads, '--loads', 0.01, 10),
@@ -401,7 +401,7 @@ export async function runLiveLocal(o: LiveLocalCli): Promise<{ live: LiveResult[
   if (o.virtual) {
     const issued = Math.max(...live.map((r) => r.requests));
     const vs: Scenario = { ...s, requests: issued };
-    virtual = runVirtual(vs, policiesByName(o.strategies.map((x) => (x === 'hybrid_score' ? 'kvfleet' : `kvfleet:${x}`))), say);
+    virtual = await runVirtual(vs, policiesByName(o.strategies.map((x) => (x === 'hybrid_score' ? 'kvfleet' : `kvfleet:${x}`))), say);
   }
   const md: string[] = [
     `**live-local** — ${s.description}. Open-loop ${fmt(stream.rate)} req/s (${pct(s.load)} of cold capacity), at most ${o.requests} requests or ${o.duration} s per strategy; sims in the bench process, kvfleet and Envoy as child processes, all on loopback. Strategies are kvfleet's own, set per run in the fleet file (kvfleet restarted and replica caches reset between runs).`,

@@ -76,13 +76,13 @@ export interface MatrixOptions {
   readonly progress?: (msg: string) => void;
 }
 
-export function runMatrix(o: MatrixOptions): MatrixRow[] {
+export async function runMatrix(o: MatrixOptions): Promise<MatrixRow[]> {
   const rows: MatrixRow[] = [];
   for (const name of o.scenarios ?? MATRIX_SCENARIOS) {
     for (const replicas of o.replicas ?? MATRIX_REPLICAS) {
       for (const load of o.loads ?? MATRIX_LOADS) {
         const s = scenario(name, { replicas, load, requests: o.requests, seed: o.seed });
-        const run = runVirtual(s, o.policies(), o.progress);
+        const run = await runVirtual(s, o.policies(), o.progress);
         rows.push(matrixRow(name, replicas, load, run, run.pooled));
         o.progress?.(`matrix ${name} ${replicas}@${pct(load)}: ${rows[rows.length - 1]?.met === true ? 'met' : 'NOT met'}`);
       }

@@ -26,7 +26,49 @@ function mix(a: number, b: number): number {
   return (h ^ (h >>> 13)) >>> 0;
 }
 
-let scratch = Buffer.allocUnsafe(1 << 16);
+// Its own ArrayBuffer (not the shared pool), so a 32-bit view of it starts aligned.
+let scratch = Buffer.from(new ArrayBuffer(1 << 16));
+let scratch32 = new Uint32Array(scratch.buffer);
+
+/**
+ * The 4-character tokens (3 letters and a space) as little-endian 32-bit words, indexed by
+ * h mod 26³: for h ≥ 26², the letters the per-character loop below writes are the three
+ * lowest base-26 digits of h (no division reaches 0, so mix() is never called), so one
+ * table read gives the same four bytes. 17,576 words, built on first use.
+ */
+let words: Uint32Array | undefined;
+const WORDS = 26 * 26 * 26;
+
+function wordTable(): Uint32Array {
+  if (words !== undefined) return words;
+  const t = new Uint32Array(WORDS);
+  for (let h = 0; h < WORDS; h++) t[h] = (A + (h % 26)) | ((A + (Math.floor(h / 26) % 26)) << 8) | ((A + Math.floor(h / 676)) << 16) | (SPACE << 24);
+  words = t;
+  return t;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Tokens [from, to) at 4 characters each, written into scratch (length ≥ 4 × (to − from)); `w` is its 32-bit view. */
+function generate4(seed: number, from: number, to: number, b: Buffer, w: Uint32Array): void {
+  const table = wordTable();
+  const le = LITTLE_ENDIAN;
+  for (let j = from, q = 0; j < to; j++, q++) {
+    const h = mix(seed, j);
+    if (h < 676) slowToken(h, 4, b, 4 * q);
+    else if (le) w[q] = table[h % WORDS] as number;
+    else b.writeUInt32LE(table[h % WORDS] as number, 4 * q);
+  }
+}
+
+/** One token's characters by the reference rule (letters from h in base 26, re-mixed when h runs out). */
+function slowToken(h: number, charsPerToken: number, b: Buffer, p: number): void {
+  for (let c = 0; c < charsPerToken - 1; c++) {
+    b[p++] = A + (h % 26);
+    h = Math.floor(h / 26) || mix(h, c);
+  }
+  b[p] = SPACE;
+}
 
 /** Text of tokens [from, to) of source `src`. */
 function generate(src: number, from: number, to: number, charsPerToken: number): string {
@@ -34,17 +76,13 @@ function generate(src: number, from: number, to: number, charsPerToken: number):
   const hi = Math.floor(src / 4294967296);
   const seed = mix(lo, hi);
   const len = (to - from) * charsPerToken;
-  if (scratch.length < len) scratch = Buffer.allocUnsafe(Math.max(len, scratch.length * 2));
-  const b = scratch;
-  let p = 0;
-  for (let j = from; j < to; j++) {
-    let h = mix(seed, j);
-    for (let c = 0; c < charsPerToken - 1; c++) {
-      b[p++] = A + (h % 26);
-      h = Math.floor(h / 26) || mix(h, c);
-    }
-    b[p++] = SPACE;
+  if (scratch.length < len) {
+    scratch = Buffer.from(new ArrayBuffer(Math.ceil(Math.max(len, scratch.length * 2) / 4) * 4));
+    scratch32 = new Uint32Array(scratch.buffer);
   }
+  const b = scratch;
+  if (charsPerToken === 4) generate4(seed, from, to, b, scratch32);
+  else for (let j = from, p = 0; j < to; j++, p += charsPerToken) slowToken(mix(seed, j), charsPerToken, b, p);
   return b.toString('latin1', 0, len);
 }
 
