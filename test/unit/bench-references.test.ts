@@ -1,7 +1,9 @@
 // The virtual run's references (infinite-cache ceiling, pooled cache) computed in a child
 // process while the policies run (issue 14 item 6: the 10^6-request run uses both cores) are
 // the same figures as in-process: the child regenerates the same seeded stream.
+import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { computeReferences, referencesInChild } from '../../src/tools/bench/references.js';
 import { scenario } from '../../src/tools/bench/scenarios.js';
@@ -27,5 +29,32 @@ describe('virtual references in a child process', () => {
     await expect(referencesInChild(scenario('adversarial', { replicas: 2, requests: 10 }), resolve('dist/tools/bench/no-such-child.js'))).rejects.toThrow(
       /exited/,
     );
+  });
+});
+
+describe('kvfleet bench virtual (compiled CLI)', () => {
+  it('runs the references in a child beside the policies and reports the in-process figures', async () => {
+    const r = await promisify(execFile)(process.execPath, [
+      'bin/kvfleet.js',
+      'bench',
+      'virtual',
+      '--scenario',
+      'adversarial',
+      '--replicas',
+      '4',
+      '--requests',
+      '300',
+      '--seed',
+      '5',
+      '--policies',
+      'round_robin,kvfleet',
+    ]);
+    expect(r.stderr).toContain('ceiling and pooled cache in a child process, in parallel');
+    const s = scenario('adversarial', { replicas: 4, requests: 300, seed: 5 });
+    const here = computeReferences(s);
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    expect(r.stdout).toContain(`ceiling ${pct(here.ceiling)}, pooled cache ${pct(here.pooled.hitRate)}`);
+    expect(r.stdout).toMatch(/^round_robin\s/m);
+    expect(r.stdout).toMatch(/^kvfleet\s/m);
   });
 });
