@@ -1,7 +1,8 @@
 // An encoder for ext_proc's ProcessingResponse straight from kvfleet's plain objects
-// (proto-types.ts) onto the wire with protobufjs's Writer, the library proto-loader encodes
-// with. The general path (fromObject, then encode) first copies the whole answer into
-// protobufjs message instances; this writes the same bytes without the copy: fields in field
+// (proto-types.ts) onto the wire: the walk below runs twice, sizing then writing into one
+// Buffer (wire-writer.ts). The general path (fromObject, then encode with protobufjs's Writer)
+// first copies the whole answer into protobufjs message instances, then queues an operation per
+// field; this writes the same bytes without either: fields in field
 // number order, every field that is set (not undefined or null) written even when it holds
 // its default, map entries in key order — the bytes protobufjs writes
 // (test/unit/ext-proc-wire.test.ts compares the two byte for byte over generated answers).
@@ -13,7 +14,7 @@
 // general encoder then throws its own error, as before).
 // Field numbers: proto/kvfleet/external_processor.proto, the Envoy API's config/core/v3/base.proto
 // (HeaderValueOption, HeaderValue), google/protobuf/struct.proto and duration.proto.
-import protobuf from 'protobufjs/minimal.js';
+import { DirectWriter, Sizer, type ProtoSink } from './wire-writer.js';
 import type {
   BodyMutation,
   CommonResponse,
@@ -25,7 +26,7 @@ import type {
   ProtoValue,
 } from './proto-types.js';
 
-type Writer = protobuf.Writer;
+type Writer = ProtoSink;
 
 /** Thrown inside to hand the answer to the general encoder. */
 class Unsupported extends Error {}
@@ -197,9 +198,11 @@ function response(w: Writer, r: ProcessingResponse): void {
 export function encodeProcessingResponse(r: ProcessingResponse): Buffer | undefined {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return undefined;
   try {
-    const w = protobuf.Writer.create();
+    const sizer = new Sizer();
+    response(sizer, r);
+    const w = new DirectWriter(sizer);
     response(w, r);
-    return w.finish() as Buffer;
+    return w.finish();
   } catch {
     return undefined;
   }

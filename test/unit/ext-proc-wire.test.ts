@@ -26,7 +26,13 @@ function objectOf<T>(entries: ReadonlyArray<readonly [string, T]>): Record<strin
   return o;
 }
 
-const key = fc.oneof(fc.constantFrom('kvfleet', 'envoy.lb', 'x-gateway-destination-endpoint', '__proto__', '', '0', 'κλειδί'), fc.string({ maxLength: 12 }));
+/** Any UTF-16 text, lone surrogates included (protobufjs writes those its own way under 40 units). */
+const anyText = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength });
+const key = fc.oneof(
+  fc.constantFrom('kvfleet', 'envoy.lb', 'x-gateway-destination-endpoint', '__proto__', '', '0', 'κλειδί', 'a'.repeat(45), 'é'.repeat(50)),
+  fc.string({ maxLength: 12 }),
+  anyText(60),
+);
 const bytes = fc.uint8Array({ maxLength: 48 }).map((u) => Buffer.from(u));
 
 /** google.protobuf.Value / Struct, nested a few levels; a Value may set several members (the oneof's last one wins). */
@@ -34,8 +40,8 @@ const { struct } = fc.letrec<{ value: Record<string, unknown>; struct: Record<st
   value: fc.record(
     {
       nullValue: fc.constantFrom<unknown>('NULL_VALUE', 0, 3),
-      numberValue: fc.oneof(fc.double(), fc.integer()),
-      stringValue: fc.string({ maxLength: 20 }),
+      numberValue: fc.oneof(fc.double(), fc.integer(), fc.constantFrom(Number.NaN, -0, Infinity)),
+      stringValue: fc.oneof(fc.string({ maxLength: 20 }), anyText(80)),
       boolValue: fc.boolean(),
       structValue: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constant({}), tie('struct')),
       listValue: fc.record({ values: fc.array(tie('value'), { maxLength: 3 }) }, { requiredKeys: [] }),
@@ -117,11 +123,11 @@ const response = fc.record(
     response_trailers: fc.record({ header_mutation: headerMutation }, { requiredKeys: [] }),
     immediate_response: fc.record(
       {
-        status: fc.record({ code: fc.constantFrom(200, 400, 404, 413, 429, 503, 0, 999) }, { requiredKeys: [] }),
+        status: fc.record({ code: fc.constantFrom(200, 400, 404, 413, 429, 503, 0, 999, -7, 70000) }, { requiredKeys: [] }),
         headers: headerMutation,
         body: bytes,
         grpc_status: fc.record({ status: fc.nat(16) }, { requiredKeys: [] }),
-        details: fc.string({ maxLength: 24 }),
+        details: fc.oneof(fc.string({ maxLength: 24 }), anyText(50)),
       },
       { requiredKeys: [] },
     ),
