@@ -22,10 +22,26 @@ export const PRIORITY_EFFECTS: { readonly [P in Priority]: PriorityEffect } = {
   low: { waitScale: 0.5, weights: { latency: 0.5, load: 0.5, cost: 2 } },
 };
 
-/** routing.weights scaled by a priority's multipliers. */
-export function priorityWeights(w: Readonly<ScoreWeights>, effect: PriorityEffect): ScoreWeights {
+/**
+ * Scaled weights by routing.weights object (a fleet's, replaced whole on reload) and one of the
+ * three PRIORITY_EFFECTS: computed once per fleet, not per request (bounded: 3 per weights object).
+ */
+const SCALED = new WeakMap<Readonly<ScoreWeights>, Map<PriorityEffect, Readonly<ScoreWeights>>>();
+const KNOWN_EFFECTS: ReadonlySet<PriorityEffect> = new Set(Object.values(PRIORITY_EFFECTS));
+
+function scale(w: Readonly<ScoreWeights>, effect: PriorityEffect): ScoreWeights {
   const out = { ...w };
   for (const d of SCORE_DIMENSIONS) out[d] = w[d] * (effect.weights[d] ?? 1);
+  return out;
+}
+
+/** routing.weights scaled by a priority's multipliers (frozen, and the same object for the same weights and priority). */
+export function priorityWeights(w: Readonly<ScoreWeights>, effect: PriorityEffect): Readonly<ScoreWeights> {
+  if (!KNOWN_EFFECTS.has(effect)) return scale(w, effect);
+  let byEffect = SCALED.get(w);
+  if (byEffect === undefined) SCALED.set(w, (byEffect = new Map<PriorityEffect, Readonly<ScoreWeights>>()));
+  let out = byEffect.get(effect);
+  if (out === undefined) byEffect.set(effect, (out = Object.freeze(scale(w, effect))));
   return out;
 }
 

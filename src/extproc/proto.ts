@@ -2,12 +2,18 @@
 // subset of the service file (proto/kvfleet/, which adds what the older Envoy API copy
 // lacks: protocol_config and streamed bodies for FULL_DUPLEX_STREAMED), importing the
 // shared Envoy types from the .proto files shipped by the pinned @grpc/grpc-js-xds
-// package (deps/envoy-api, xds, googleapis, pgv).
+// package (deps/envoy-api, xds, googleapis, pgv). kvfleet (and the overhead benchmark's floor
+// processor, so the two keep the same stack) serve it with wire-decode.ts / wire-encode.ts
+// (plain objects straight off and onto the wire, falling back to proto-loader's codec for what
+// they leave out); proto-loader's definition stays the reference they are tested against.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProcessingRequest, ProcessingResponse } from './proto-types.js';
+import { decodeProcessingRequest } from './wire-decode.js';
+import { encodeProcessingResponse } from './wire-encode.js';
 
 const require = createRequire(import.meta.url);
 
@@ -47,6 +53,21 @@ export function loadExtProcClient(): grpc.ServiceClientConstructor {
   return pkg.envoy.service.ext_proc.v3.ExternalProcessor;
 }
 
-export function loadExtProcService(): grpc.ServiceDefinition {
+/** The service as proto-loader encodes and decodes it (the reference the wire codec is tested against). */
+export function loadGeneralExtProcService(): grpc.ServiceDefinition {
   return loadExtProcClient().service;
+}
+
+/** The service kvfleet serves: Process with the wire codec, proto-loader's for what it leaves out. */
+export function loadExtProcService(): grpc.ServiceDefinition {
+  const def = loadGeneralExtProcService();
+  const method = def['Process'] as grpc.MethodDefinition<ProcessingRequest, ProcessingResponse> | undefined;
+  if (method === undefined) throw new Error(`${EXT_PROC_SERVICE}: no Process method`);
+  const general = { decode: method.requestDeserialize, encode: method.responseSerialize };
+  const process: grpc.MethodDefinition<ProcessingRequest, ProcessingResponse> = {
+    ...method,
+    requestDeserialize: (b: Buffer) => decodeProcessingRequest(b) ?? general.decode(b),
+    responseSerialize: (m: ProcessingResponse) => encodeProcessingResponse(m) ?? general.encode(m),
+  };
+  return { ...def, Process: process };
 }

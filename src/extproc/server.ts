@@ -18,6 +18,7 @@ import type { AccessLogEvent } from '../router/log-event.js';
 import { Exchange } from './exchange.js';
 import { isPromise } from '../router/maybe-async.js';
 import { MeterStream } from './meter/meter-stream.js';
+import { DeadlineSweep } from './deadline-sweep.js';
 import type { ExchangeEnv } from './exchange-state.js';
 import { EXT_PROC_SERVICE, loadExtProcService } from './proto.js';
 import type { ProcessingRequest, ProcessingResponse } from './proto-types.js';
@@ -58,6 +59,8 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
   /** Streams whose request kvfleet has answered, still open (BUFFERED, response phases): ended OK on drain. */
   const answered = new Set<grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>>();
   let draining = false;
+  /** Full duplex: every stream's request-body deadline (Envoy runs no message timer then), on one timer. */
+  const deadlines = new DeadlineSweep();
   const setActive = (d: number) => {
     active += d;
     hooks.onStreamCountChange?.(active);
@@ -76,8 +79,8 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
     };
     setActive(1);
     let closed = false;
-    // Full duplex: the deadline for the request body (Envoy runs no message timer then).
-    let deadline: NodeJS.Timeout | undefined;
+    // Full duplex: the deadline for the request body is in `deadlines` while `timed`.
+    let timed = false;
     const send = (answers: readonly ProcessingResponse[]) => {
       for (const out of answers) if (!call.writableEnded && !call.destroyed) call.write(out);
     };
@@ -85,16 +88,22 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
       if (closed) return;
       closed = true;
       answered.delete(call);
-      clearTimeout(deadline);
+      if (timed) deadlines.cancel(call);
       setActive(-1);
       exchange.close();
     };
     const after = () => {
       if (exchange.collecting) {
-        deadline ??= setTimeout(() => send(exchange.expire()), exchange.state.fleet.server.body_timeout_seconds * 1000);
-      } else if (deadline !== undefined) {
-        clearTimeout(deadline);
-        deadline = undefined;
+        if (!timed) {
+          timed = true;
+          deadlines.add(call, exchange.state.fleet.server.body_timeout_seconds * 1000, () => {
+            timed = false;
+            send(exchange.expire());
+          });
+        }
+      } else if (timed) {
+        timed = false;
+        deadlines.cancel(call);
       }
       if (exchange.finished && !closed) {
         if (draining) call.end();
@@ -171,11 +180,13 @@ export async function startExtProcServer(env: ExchangeEnv, listen: { host: strin
         logs?.endAll();
         const timer = setTimeout(() => {
           server.forceShutdown();
+          deadlines.clear();
           resolve();
         }, graceMs);
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
+          deadlines.clear();
           resolve();
         });
       }),

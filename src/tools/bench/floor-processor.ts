@@ -1,6 +1,7 @@
 // The floor of the ext_proc hop: a processor on kvfleet's own stack (grpc-js, the same
-// proto files, the same server options) that decides nothing but answers the same phases
-// as kvfleet, in whichever request-body mode Envoy announces (protocol_config, first message):
+// proto files and ext_proc codec, proto.ts's loadExtProcService; the same server options)
+// that decides nothing but answers the same phases as kvfleet, in whichever request-body
+// mode Envoy announces (protocol_config, first message):
 //   full duplex  nothing on the request headers; the body chunks are collected; at
 //                end_of_stream the headers answer (x-kvfleet-cluster, clear_route_cache and
 //                constant `kvfleet` metadata of the shape kvfleet writes, explain-metadata.ts;
