@@ -90,6 +90,11 @@ export class LiveEndpoints implements LiveView {
     return this.view(e, this.now());
   }
 
+  /** Whether kvfleet keeps live state for `address` (no view built). */
+  has(address: string): boolean {
+    return this.entries.has(address);
+  }
+
   members(cluster: string): readonly string[] | undefined {
     return this.clusters.get(cluster);
   }

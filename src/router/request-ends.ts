@@ -210,7 +210,7 @@ export class RequestEnds {
 
   /** Only endpoints of the fleet (listed or discovered) get live state: bounded. */
   private known(address: string): boolean {
-    if (this.deps.live.endpoint(address) !== undefined) return true;
+    if (this.deps.endpoints !== undefined ? this.deps.endpoints.has(address) : this.deps.live.endpoint(address) !== undefined) return true;
     const fleet = this.deps.fleet();
     let listed = LISTED.get(fleet);
     if (listed === undefined) LISTED.set(fleet, (listed = new Set(fleet.models.flatMap((m) => m.endpoints))));

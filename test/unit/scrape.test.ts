@@ -3,7 +3,7 @@
 // (timeouts, size cap, bounded concurrency) and the staleness rule.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXTRACTORS } from '../../src/fleet/scrapers/engines.js';
 import { parsePromText } from '../../src/fleet/scrapers/prom-text.js';
 import { Scraper, type ScrapeTarget } from '../../src/fleet/scrapers/scraper.js';
@@ -264,7 +264,7 @@ describe('scraper', () => {
       target(port, { address: `10.9.0.${i + 1}:8000`, url: `http://127.0.0.1:${port}/metrics/${i}`, intervalMs: 20 }),
     );
     sc.setTargets(targets);
-    sc.start(5);
+    sc.start();
     const deadline = Date.now() + 10_000;
     while ([...Array(6).keys()].some((i) => (hits.get(`/metrics/${i}`) ?? 0) < 3) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -273,6 +273,40 @@ describe('scraper', () => {
     expect(maxOpen).toBeLessThanOrEqual(2);
     for (let i = 0; i < 6; i++) expect(hits.get(`/metrics/${i}`) ?? 0).toBeGreaterThanOrEqual(3);
     for (const t of targets) expect(live.endpoint(t.address)?.engine?.waiting).toBe(2);
+  });
+
+  it('keeps no polling timer: idle it waits on one timer for the next due scrape, none while every scrape runs', async () => {
+    vi.useFakeTimers();
+    try {
+      const started: string[] = [];
+      /** Scrapes that end when the test says so. */
+      class Held extends Scraper {
+        readonly held: Array<() => void> = [];
+        override scrape(t: ScrapeTarget): Promise<'ok'> {
+          started.push(t.address);
+          return new Promise((ok) => this.held.push(() => ok('ok')));
+        }
+      }
+      const sc = new Held(new LiveEndpoints(), { concurrency: 4, maxBytes: 1024, now: () => Date.now() });
+      sc.start();
+      expect(vi.getTimerCount()).toBe(0); // no targets: nothing scheduled at all
+      sc.setTargets([target(1, { address: '10.0.0.1:1', intervalMs: 1000 }), target(2, { address: '10.0.0.2:2', intervalMs: 1000 })]);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(started).toEqual(['10.0.0.1:1', '10.0.0.2:2']);
+      expect(vi.getTimerCount()).toBe(0); // both running: a scrape's end plans the next
+      for (const end of sc.held.splice(0)) end();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(vi.getTimerCount()).toBe(1); // one timer for both next scrapes
+      await vi.advanceTimersByTimeAsync(990);
+      expect(started).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(started).toEqual(['10.0.0.1:1', '10.0.0.2:2', '10.0.0.1:1', '10.0.0.2:2']); // the same cadence, together
+      for (const end of sc.held.splice(0)) end();
+      await sc.stop();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('setTargets forgets removed endpoints (they stop being watched)', () => {

@@ -1,6 +1,8 @@
 // Scrapes each endpoint's engine metrics on its own interval, off the request path.
 //   - one scrape per endpoint at a time; the next is due `interval` after the last start
-//   - at most `concurrency` scrapes in flight across all endpoints (the rest wait a tick)
+//   - at most `concurrency` scrapes in flight across all endpoints (the rest wait for one to end)
+//   - one timer, armed for the earliest due scrape (no polling: an idle kvfleet wakes only
+//     to scrape); scrapes due within COALESCE_MS of it start together
 //   - each scrape has a timeout and a body size cap (http-text.ts, keep-alive connections)
 //   - a failed scrape keeps the previous data, which then ages into `stale`
 // Results go to LiveEndpoints (setEngine / scrapeFailed); staleness is judged there
@@ -28,6 +30,9 @@ export interface ScraperOptions {
   readonly onScrape?: (t: ScrapeTarget, outcome: ScrapeOutcome, ms: number) => void;
 }
 
+/** Scrapes due this soon after the timer fires start with it (fewer wake-ups, same cadence). */
+const COALESCE_MS = 5;
+
 interface Slot {
   target: ScrapeTarget;
   nextAt: number;
@@ -38,6 +43,9 @@ export class Scraper {
   private readonly slots = new Map<string, Slot>();
   private active = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (monotonic ms); Infinity when none is armed. */
+  private timerAt = Infinity;
+  private running = false;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly now: () => number;
 
@@ -64,29 +72,29 @@ export class Scraper {
       else slot.target = t;
       this.live.watchEngine(t.address, t.staleAfterMs);
     }
+    this.plan();
   }
 
   targets(): ScrapeTarget[] {
     return [...this.slots.values()].map((s) => s.target);
   }
 
-  start(tickMs = 25): void {
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), tickMs);
-    this.timer.unref();
+  start(): void {
+    if (this.running) return;
+    this.running = true;
     this.tick();
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.running = false;
+    this.disarm();
     await Promise.allSettled([...this.pending]);
   }
 
-  /** Start every due scrape the concurrency limit allows (oldest due first). */
+  /** Start every due scrape the concurrency limit allows (oldest due first), then arm the timer for the next. */
   tick(): void {
     const now = this.now();
-    const due = [...this.slots.values()].filter((s) => !s.busy && s.nextAt <= now).sort((a, b) => a.nextAt - b.nextAt);
+    const due = [...this.slots.values()].filter((s) => !s.busy && s.nextAt <= now + COALESCE_MS).sort((a, b) => a.nextAt - b.nextAt);
     for (const slot of due) {
       if (this.active >= this.opts.concurrency) break;
       slot.busy = true;
@@ -98,9 +106,37 @@ export class Scraper {
         const t = this.now();
         slot.nextAt = Math.max(started + slot.target.intervalMs, t);
         this.pending.delete(p);
+        this.plan();
       });
       this.pending.add(p);
     }
+    this.plan();
+  }
+
+  /** Arm the one timer for the earliest scrape that can start (none while every slot is busy or the limit is reached: a scrape's end re-plans). */
+  private plan(): void {
+    if (!this.running) return;
+    let next = Infinity;
+    if (this.active < this.opts.concurrency) for (const s of this.slots.values()) if (!s.busy && s.nextAt < next) next = s.nextAt;
+    if (next === this.timerAt) return;
+    this.disarm();
+    if (next === Infinity) return;
+    this.timerAt = next;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.tick();
+      },
+      Math.max(0, next - this.now()),
+    );
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
   /** One scrape of one target (also used directly by tests). */
