@@ -34,7 +34,10 @@ export interface EndpointView {
 
 /** Live state as the core sees it. Unknown endpoints are healthy with nothing in flight. */
 export interface LiveView {
-  endpoint(address: string): EndpointView | undefined;
+  /** `at`: a reading of clock() to judge the endpoint at (reading many endpoints at one instant); omitted, the view reads its clock itself. */
+  endpoint(address: string, at?: number): EndpointView | undefined;
+  /** The view's monotonic clock, ms, when it has one: read it once per pass over many endpoints. */
+  clock?(): number;
   /**
    * Members of an Envoy cluster learned from discovery (Envoy admin /clusters), or undefined
    * when not known. Read it through core/membership.ts `endpointsOf(model, live)`. The array

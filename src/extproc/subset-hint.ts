@@ -44,8 +44,10 @@ export function withSubset(live: LiveView, subset: readonly string[] | undefined
   const allowed = new Set(subset);
   const valid = [...allowed].filter((a) => parseEndpoint(a) !== undefined);
   const cache = new Map<string, readonly string[]>();
+  const clock = live.clock?.bind(live);
   return {
-    endpoint: (address) => live.endpoint(address),
+    endpoint: (address, at) => live.endpoint(address, at),
+    ...(clock !== undefined ? { clock } : {}),
     members: (cluster) => {
       let r = cache.get(cluster);
       if (r === undefined) {

@@ -84,10 +84,14 @@ export class LiveEndpoints implements LiveView {
     this.circuitSettings = opts.circuit ?? DEFAULT_CIRCUIT;
   }
 
-  endpoint(address: string): EndpointView | undefined {
+  endpoint(address: string, at: number = this.now()): EndpointView | undefined {
     const e = this.entries.get(address);
     if (e === undefined) return undefined;
-    return this.view(e, this.now());
+    return this.view(e, at);
+  }
+
+  clock(): number {
+    return this.now();
   }
 
   /** Whether kvfleet keeps live state for `address` (no view built). */

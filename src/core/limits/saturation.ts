@@ -21,8 +21,9 @@ export function endpointOver(e: EndpointView, s: FlowControlConfig['saturation']
 
 export function poolSaturated(endpoints: readonly string[], live: LiveView, s: FlowControlConfig['saturation'], now: number, share = 1): boolean {
   let usable = 0;
+  const at = live.clock?.();
   for (const a of endpoints) {
-    const e = live.endpoint(a);
+    const e = live.endpoint(a, at);
     // Never seen: no load known, room.
     if (e === undefined) return false;
     if (!e.healthy || (e.coolUntil !== undefined && e.coolUntil > now)) continue;

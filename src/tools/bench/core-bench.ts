@@ -3,7 +3,9 @@
 // tenant and rules; then decide + commit: fingerprint, prefix lookups, scoring, CHWBL,
 // endpoint pick, index/session learning, the /debug ring) on 4 KB and 64 KB chat prompts
 // (the PII benchmark's clean corpus: prose and code full of ordinary numbers) against a
-// model with 16 endpoints beside a hosted one, with a warm prefix index and varying load.
+// model with 16 endpoints beside a hosted one, with a warm prefix index and varying load. The
+// live view is production's (LiveEndpoints: kvfleet's in-flight counts and fresh engine
+// metrics, as with scraping on), so its per-endpoint cost is part of the figure.
 // `policy off` disables PII detection and has no tenant or rule; `policy on` is the default
 // detection with a tenant and a residency rule: the difference is what policy costs.
 // Prints p50 / p99 in microseconds and decisions per second. Every variant of a prompt size
@@ -15,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { parseFleet } from '../../config/load.js';
 import { createLearnedState } from '../../core/learned/learned-state.js';
 import { seededRng } from '../../core/rng.js';
-import type { EndpointView, LiveView } from '../../core/types.js';
+import { LiveEndpoints } from '../../fleet/live-endpoints.js';
 import type { RequestInput } from '../../request/types.js';
 import { Router, type RouteMeta } from '../../router/router.js';
 import { benchText } from './pii-corpus.js';
@@ -57,13 +59,6 @@ function input(system: string, user: string): RequestInput {
   ]);
 }
 
-class BenchLive implements LiveView {
-  readonly views = new Map<string, { inflight: number; healthy: boolean }>();
-  endpoint(a: string): EndpointView | undefined {
-    return this.views.get(a);
-  }
-}
-
 interface Stats {
   p50: number;
   p99: number;
@@ -75,10 +70,15 @@ function bench(strategy: string, policy: boolean, inputs: readonly RequestInput[
   const res = parseFleet(fleetYaml(strategy, policy));
   if (!res.ok) throw new Error(res.problems.join('\n'));
   const fleet = res.fleet;
-  const live = new BenchLive();
-  const eps = fleet.models[0]?.endpoints ?? [];
-  for (const e of eps) live.views.set(e, { inflight: 0, healthy: true });
   let now = 0;
+  // Its own clock, performance.now(), as in production (the router's is a counter here).
+  const live = new LiveEndpoints();
+  const eps = fleet.models[0]?.endpoints ?? [];
+  const inflight = eps.map(() => 0);
+  for (const e of eps) {
+    live.watchEngine(e, Number.MAX_SAFE_INTEGER);
+    live.setEngine(e, { running: 1, waiting: 0, kvUsage: 0.2, capacityBlocks: undefined, blockTokens: undefined });
+  }
   const router = new Router({ fleet: () => fleet, live, state: createLearnedState(fleet, seededRng(1)), now: () => now });
   const meta: RouteMeta = {
     sessionId: undefined,
@@ -88,8 +88,13 @@ function bench(strategy: string, policy: boolean, inputs: readonly RequestInput[
   return (i) => {
     const inp = inputs[i % inputs.length] as RequestInput;
     // Load drifts so the picker sees busy and idle replicas.
-    const v = live.views.get(eps[i % eps.length] as string);
-    if (v !== undefined) v.inflight = (i * 7) % 5;
+    const k = i % eps.length;
+    const want = (i * 7) % 5;
+    const address = eps[k] as string;
+    let cur = inflight[k] ?? 0;
+    for (; cur < want; cur++) live.acquire(address);
+    for (; cur > want; cur--) live.release(address);
+    inflight[k] = cur;
     const t0 = performance.now();
     router.routeNow(router.admit(`b${i}`, inp, meta));
     const t1 = performance.now();
