@@ -14,6 +14,7 @@
 // but boxes every key that is not a small integer (a heap number per insert) and costs a
 // hash-table probe on boxed values: several times slower on hot paths, and garbage.
 // Pure data structure: no I/O, no clock.
+import { grown } from '../typed-grow.js';
 
 /** Home slot of `key` in a table of mask + 1 slots (a 53-bit key mixed down to 32 bits). */
 export function slotOf(key: number, mask: number): number {
@@ -152,18 +153,10 @@ export class KeyLru {
 
   private grow(): void {
     const cap = this.keysArr.length * 2;
-    const keys = new Float64Array(cap);
-    keys.set(this.keysArr);
-    const prev = new Int32Array(cap);
-    prev.set(this.prev);
-    const next = new Int32Array(cap);
-    next.set(this.next);
-    const tags = new Uint8Array(cap);
-    tags.set(this.tags);
-    this.tags = tags;
-    this.keysArr = keys;
-    this.prev = prev;
-    this.next = next;
+    const keys = (this.keysArr = grown(this.keysArr, cap));
+    this.prev = grown(this.prev, cap);
+    const next = (this.next = grown(this.next, cap));
+    this.tags = grown(this.tags, cap);
     const t = tableSizeFor(cap);
     const table = new Int32Array(t).fill(-1);
     const mask = t - 1;

@@ -1,6 +1,7 @@
 // Binary min-heap of simulation events in parallel typed arrays: (time, seq) ordered, with an
 // int payload. No allocation per push/pop (arrays double when full). seq breaks ties in push
 // order, which makes the simulation deterministic.
+import { grown } from '../../core/typed-grow.js';
 
 export class EventHeap {
   private time: Float64Array;
@@ -83,14 +84,8 @@ export class EventHeap {
 
   private grow(): void {
     const cap = this.time.length * 2;
-    const t = new Float64Array(cap);
-    t.set(this.time);
-    const s = new Float64Array(cap);
-    s.set(this.seq);
-    const d = new Int32Array(cap);
-    d.set(this.data);
-    this.time = t;
-    this.seq = s;
-    this.data = d;
+    this.time = grown(this.time, cap);
+    this.seq = grown(this.seq, cap);
+    this.data = grown(this.data, cap);
   }
 }
